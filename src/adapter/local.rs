@@ -1,0 +1,186 @@
+//! The in-process adapter: a namespace's sockets are spread over room supervisors by socket id; a
+//! broadcast or bulk operation is one message to each supervisor, a per-socket operation one message
+//! to the supervisor that owns the socket. Supervisors run on a pool of arbiters (one per core).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use actix::{Actor, Addr, Arbiter};
+use actix_rt::ArbiterHandle;
+use parking_lot::Mutex;
+
+use crate::adapter::{Adapter, AdapterFactory, BoxFuture};
+use crate::protocol::engineio::Frame;
+use crate::protocol::ids::Sid;
+use crate::room::supervisor::{
+    AddSocket, Broadcast, Bulk, BulkOp, Fetch, JoinRooms, LeaveRooms, ListRooms, RemoveSocket,
+};
+use crate::room::{Room, RoomShard, Selector};
+use crate::socket::Socket;
+
+/// Arbiters the room supervisors run on, started on first use (inside the actix system).
+pub struct ArbiterPool {
+    size: usize,
+    arbiters: Mutex<Vec<Arbiter>>,
+}
+
+impl ArbiterPool {
+    /// A pool of `size` arbiters (at least one).
+    pub fn new(size: usize) -> Self {
+        ArbiterPool {
+            size: size.max(1),
+            arbiters: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Handles to the arbiters, starting them if needed.
+    pub fn handles(&self) -> Vec<ArbiterHandle> {
+        let mut arbiters = self.arbiters.lock();
+        while arbiters.len() < self.size {
+            arbiters.push(Arbiter::new());
+        }
+        arbiters.iter().map(|a| a.handle()).collect()
+    }
+
+    /// Stops every arbiter (server shutdown).
+    pub fn stop(&self) {
+        for a in self.arbiters.lock().drain(..) {
+            a.stop();
+        }
+    }
+}
+
+impl Drop for ArbiterPool {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Makes [`LocalAdapter`]s on a shared arbiter pool.
+pub struct LocalAdapterFactory {
+    pool: Arc<ArbiterPool>,
+}
+
+impl LocalAdapterFactory {
+    /// Supervisors of every namespace will run on `pool`.
+    pub fn new(pool: Arc<ArbiterPool>) -> Self {
+        LocalAdapterFactory { pool }
+    }
+}
+
+impl AdapterFactory for LocalAdapterFactory {
+    fn create(&self, _nsp: &str) -> Arc<dyn Adapter> {
+        Arc::new(LocalAdapter::new(&self.pool.handles()))
+    }
+}
+
+/// The adapter of one namespace in one process.
+pub struct LocalAdapter {
+    shards: Vec<Addr<RoomShard>>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl LocalAdapter {
+    /// One room supervisor on each of `arbiters`.
+    pub fn new(arbiters: &[ArbiterHandle]) -> Self {
+        let shards = arbiters
+            .iter()
+            .map(|a| RoomShard::start_in_arbiter(a, |_| RoomShard::default()))
+            .collect();
+        LocalAdapter {
+            shards,
+            hasher: Default::default(),
+        }
+    }
+
+    fn shard(&self, sid: &Sid) -> &Addr<RoomShard> {
+        let mut h = self.hasher.build_hasher();
+        sid.hash(&mut h);
+        // The modulo keeps the index below `shards.len()`, which is at least one.
+        &self.shards[(h.finish() as usize) % self.shards.len()]
+    }
+}
+
+impl Adapter for LocalAdapter {
+    fn add_socket(&self, socket: Socket) {
+        self.shard(&socket.id()).do_send(AddSocket { socket });
+    }
+
+    fn remove_socket(&self, sid: Sid) {
+        self.shard(&sid).do_send(RemoveSocket { sid });
+    }
+
+    fn join(&self, sid: Sid, rooms: Vec<Room>) {
+        self.shard(&sid).do_send(JoinRooms { sid, rooms });
+    }
+
+    fn leave(&self, sid: Sid, rooms: Vec<Room>) {
+        self.shard(&sid).do_send(LeaveRooms { sid, rooms });
+    }
+
+    fn broadcast(&self, frames: Arc<[Frame]>, selector: Arc<Selector>, volatile: bool) {
+        for shard in &self.shards {
+            shard.do_send(Broadcast {
+                frames: frames.clone(),
+                selector: selector.clone(),
+                volatile,
+            });
+        }
+    }
+
+    fn sockets_join(&self, selector: Arc<Selector>, rooms: Vec<Room>) {
+        self.bulk(selector, BulkOp::Join(rooms));
+    }
+
+    fn sockets_leave(&self, selector: Arc<Selector>, rooms: Vec<Room>) {
+        self.bulk(selector, BulkOp::Leave(rooms));
+    }
+
+    fn disconnect_sockets(&self, selector: Arc<Selector>, close: bool) {
+        self.bulk(selector, BulkOp::Disconnect { close });
+    }
+
+    fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<Socket>> {
+        let requests: Vec<_> = self
+            .shards
+            .iter()
+            .map(|s| {
+                s.send(Fetch {
+                    selector: selector.clone(),
+                })
+            })
+            .collect();
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for r in requests {
+                out.extend(r.await.unwrap_or_default());
+            }
+            out
+        })
+    }
+
+    fn rooms(&self) -> BoxFuture<Vec<(Room, usize)>> {
+        let requests: Vec<_> = self.shards.iter().map(|s| s.send(ListRooms)).collect();
+        Box::pin(async move {
+            let mut merged: HashMap<Room, usize> = HashMap::new();
+            for r in requests {
+                for (room, n) in r.await.unwrap_or_default() {
+                    *merged.entry(room).or_default() += n;
+                }
+            }
+            merged.into_iter().collect()
+        })
+    }
+}
+
+impl LocalAdapter {
+    fn bulk(&self, selector: Arc<Selector>, op: BulkOp) {
+        for shard in &self.shards {
+            shard.do_send(Bulk {
+                selector: selector.clone(),
+                op: op.clone(),
+            });
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! The adapter seam: every broadcast and room operation of a namespace goes through an [`Adapter`].
+//! The in-process [`local::LocalAdapter`] hands them to the namespace's room supervisors; a cluster
+//! adapter (Redis) will also publish them to the other nodes.
+
+pub mod local;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::protocol::engineio::Frame;
+use crate::protocol::ids::Sid;
+use crate::room::{Room, Selector};
+use crate::socket::Socket;
+
+/// A boxed future, as adapters return them.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// The operations a namespace delegates.
+pub trait Adapter: Send + Sync + 'static {
+    /// A socket connected (it starts in no named room).
+    fn add_socket(&self, socket: Socket);
+    /// A socket disconnected: forget it and its rooms.
+    fn remove_socket(&self, sid: Sid);
+    /// A socket joins rooms.
+    fn join(&self, sid: Sid, rooms: Vec<Room>);
+    /// A socket leaves rooms.
+    fn leave(&self, sid: Sid, rooms: Vec<Room>);
+    /// Deliver one encoded packet to the selected sockets.
+    fn broadcast(&self, frames: Arc<[Frame]>, selector: Arc<Selector>, volatile: bool);
+    /// The selected sockets join `rooms`.
+    fn sockets_join(&self, selector: Arc<Selector>, rooms: Vec<Room>);
+    /// The selected sockets leave `rooms`.
+    fn sockets_leave(&self, selector: Arc<Selector>, rooms: Vec<Room>);
+    /// The selected sockets are disconnected (their connections closed too when `close`).
+    fn disconnect_sockets(&self, selector: Arc<Selector>, close: bool);
+    /// The selected sockets.
+    fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<Socket>>;
+    /// Named rooms and their sizes.
+    fn rooms(&self) -> BoxFuture<Vec<(Room, usize)>>;
+}
+
+/// Makes the adapter of each namespace.
+pub trait AdapterFactory: Send + Sync + 'static {
+    /// The adapter for namespace `nsp`.
+    fn create(&self, nsp: &str) -> Arc<dyn Adapter>;
+}

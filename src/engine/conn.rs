@@ -1,0 +1,278 @@
+//! The part of an Engine.IO connection that every thread may touch: its state machine and its
+//! bounded outbound queue. Socket actors and room supervisors push encoded frames here (a shared
+//! buffer costs a reference count, not a copy); exactly one transport drains it at a time: the
+//! parked polling GET, or the WebSocket writer once the upgrade completed.
+//!
+//! Overflow policy: when a push would take the queue past its capacity, a volatile push is dropped
+//! (and counted); any other push marks the connection a slow consumer and asks the session actor to
+//! close it. Nothing is dropped silently.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use actix::Addr;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::engine::session::{CloseRequest, EngineSession};
+use crate::engine::{CloseReason, EngineState};
+use crate::protocol::engineio::{encode_payload, Frame};
+use crate::protocol::ids::Sid;
+
+/// What became of a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// The frames are queued.
+    Queued,
+    /// A volatile push met a full queue and was dropped.
+    DroppedVolatile,
+    /// A non-volatile push met a full queue: the connection is being closed as a slow consumer.
+    Overflow,
+    /// The connection is closed; nothing was queued.
+    Closed,
+}
+
+/// What a polling GET should answer now.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PollTake {
+    /// Send this payload.
+    Payload(String),
+    /// Nothing to send yet: park.
+    Wait,
+    /// The session is gone: answer with this payload (queued packets plus `1`, or a noop).
+    Closed(String),
+}
+
+/// What the WebSocket writer should do now.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WsTake {
+    /// Frames were moved into the writer's buffer: write them.
+    Frames,
+    /// Nothing to write (or this socket is not active yet): wait for a notification.
+    Wait,
+    /// This WebSocket is done: the buffer holds the last frames to flush, then close it.
+    Finish,
+}
+
+struct Inner {
+    state: EngineState,
+    queue: VecDeque<Frame>,
+    poll_active: bool,
+    post_active: bool,
+    overflowed: bool,
+    /// The WebSocket generation that last carried packets, so that only it flushes on close.
+    active_ws: Option<u64>,
+}
+
+/// Counters of one connection, read by metrics and tests.
+#[derive(Debug, Default)]
+pub struct ConnStats {
+    /// Volatile frames dropped because the queue was full.
+    pub dropped_volatile: AtomicU64,
+    /// Frames queued.
+    pub queued: AtomicU64,
+}
+
+/// The shared half of an Engine.IO session.
+pub struct Conn {
+    sid: Sid,
+    inner: Mutex<Inner>,
+    notify: Notify,
+    engine: Addr<EngineSession>,
+    capacity: usize,
+    /// Counters for metrics.
+    pub stats: ConnStats,
+}
+
+impl Conn {
+    /// A new connection in `state`, whose queue holds at most `capacity` frames.
+    pub fn new(sid: Sid, engine: Addr<EngineSession>, state: EngineState, capacity: usize) -> Self {
+        Conn {
+            sid,
+            inner: Mutex::new(Inner {
+                state,
+                queue: VecDeque::new(),
+                poll_active: false,
+                post_active: false,
+                overflowed: false,
+                active_ws: match state {
+                    EngineState::WebSocket { ws } => Some(ws),
+                    _ => None,
+                },
+            }),
+            notify: Notify::new(),
+            engine,
+            capacity: capacity.max(1),
+            stats: ConnStats::default(),
+        }
+    }
+
+    /// The Engine.IO session id.
+    pub fn sid(&self) -> Sid {
+        self.sid
+    }
+
+    /// The session actor's address.
+    pub fn engine(&self) -> &Addr<EngineSession> {
+        &self.engine
+    }
+
+    /// A copy of the current state.
+    pub fn state(&self) -> EngineState {
+        self.inner.lock().state
+    }
+
+    /// Name of the transport carrying packets now.
+    pub fn transport_name(&self) -> &'static str {
+        self.inner.lock().state.transport_name()
+    }
+
+    /// Runs `f` on the state under the lock and wakes every waiting transport afterwards.
+    pub fn update_state<R>(&self, f: impl FnOnce(&mut EngineState) -> R) -> R {
+        let r = {
+            let mut inner = self.inner.lock();
+            let r = f(&mut inner.state);
+            if let EngineState::WebSocket { ws } = inner.state {
+                inner.active_ws = Some(ws);
+            }
+            r
+        };
+        self.notify.notify_waiters();
+        r
+    }
+
+    /// Queues `frames` as one unit (all or none), under the overflow policy described above.
+    pub fn push(&self, frames: &[Frame], volatile: bool) -> PushOutcome {
+        let outcome = {
+            let mut inner = self.inner.lock();
+            if inner.state.is_closed() || inner.overflowed {
+                return PushOutcome::Closed;
+            }
+            if inner.queue.len() + frames.len() > self.capacity {
+                if volatile {
+                    PushOutcome::DroppedVolatile
+                } else {
+                    inner.overflowed = true;
+                    PushOutcome::Overflow
+                }
+            } else {
+                inner.queue.extend(frames.iter().cloned());
+                PushOutcome::Queued
+            }
+        };
+        match outcome {
+            PushOutcome::Queued => {
+                self.stats
+                    .queued
+                    .fetch_add(frames.len() as u64, Ordering::Relaxed);
+                self.notify.notify_waiters();
+            }
+            PushOutcome::DroppedVolatile => {
+                self.stats.dropped_volatile.fetch_add(1, Ordering::Relaxed);
+            }
+            PushOutcome::Overflow => self.engine.do_send(CloseRequest {
+                reason: CloseReason::SlowConsumer,
+            }),
+            PushOutcome::Closed => {}
+        }
+        outcome
+    }
+
+    /// Queues one frame that is not subject to the volatile policy (heartbeat, protocol replies).
+    pub fn push_one(&self, frame: Frame) -> PushOutcome {
+        self.push(std::slice::from_ref(&frame), false)
+    }
+
+    /// Marks a polling GET as in flight. Returns false if one already is (an overlapping poll).
+    pub fn begin_poll(&self) -> bool {
+        let mut inner = self.inner.lock();
+        !std::mem::replace(&mut inner.poll_active, true)
+    }
+
+    /// The polling GET finished.
+    pub fn end_poll(&self) {
+        self.inner.lock().poll_active = false;
+    }
+
+    /// Marks a polling POST as in flight. Returns false if one already is.
+    pub fn begin_post(&self) -> bool {
+        let mut inner = self.inner.lock();
+        !std::mem::replace(&mut inner.post_active, true)
+    }
+
+    /// The polling POST finished.
+    pub fn end_post(&self) {
+        self.inner.lock().post_active = false;
+    }
+
+    /// Decides what a polling GET answers now; drains the queue into the payload when polling owns it.
+    pub fn take_poll(&self) -> PollTake {
+        let mut inner = self.inner.lock();
+        match inner.state {
+            EngineState::Closed { reason } => {
+                let mut frames: Vec<Frame> = inner.queue.drain(..).collect();
+                frames.push(if reason.server_initiated() {
+                    Frame::close()
+                } else {
+                    Frame::noop()
+                });
+                PollTake::Closed(encode_payload(frames.iter()))
+            }
+            EngineState::Upgrading { .. } | EngineState::WebSocket { .. } => {
+                PollTake::Payload(encode_payload([Frame::noop()].iter()))
+            }
+            EngineState::Polling | EngineState::UpgradePending { .. } => {
+                if inner.queue.is_empty() {
+                    PollTake::Wait
+                } else {
+                    let payload = encode_payload(inner.queue.iter());
+                    inner.queue.clear();
+                    PollTake::Payload(payload)
+                }
+            }
+        }
+    }
+
+    /// Moves everything queued into `out` if the WebSocket of generation `ws` is the active transport.
+    pub fn take_ws(&self, ws: u64, out: &mut VecDeque<Frame>) -> WsTake {
+        let mut inner = self.inner.lock();
+        match inner.state {
+            EngineState::WebSocket { ws: active } if active == ws => {
+                if inner.queue.is_empty() {
+                    WsTake::Wait
+                } else {
+                    std::mem::swap(&mut inner.queue, out);
+                    WsTake::Frames
+                }
+            }
+            EngineState::Closed { reason } => {
+                // Only the socket that carried the session flushes what is left, and not to a
+                // consumer that is too slow to take it.
+                if inner.active_ws == Some(ws) && reason != CloseReason::SlowConsumer {
+                    std::mem::swap(&mut inner.queue, out);
+                }
+                WsTake::Finish
+            }
+            state if state.upgrade_candidate() == Some(ws) => WsTake::Wait,
+            _ => WsTake::Finish,
+        }
+    }
+
+    /// Waits until something changes (a push or a state change). Call it through [`Conn::wait_for`].
+    pub async fn wait_for<T>(&self, mut check: impl FnMut(&Conn) -> Option<T>) -> T {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(v) = check(self) {
+                return v;
+            }
+            notified.await;
+        }
+    }
+
+    /// Number of queued frames (for tests and metrics).
+    pub fn queued(&self) -> usize {
+        self.inner.lock().queue.len()
+    }
+}

@@ -1,0 +1,352 @@
+//! The engine session actor: one per Engine.IO connection. It receives the client's packets from
+//! whichever transport carries them, runs the heartbeat (server ping, pong deadline), the connect
+//! and upgrade timeouts, decodes Socket.IO packets (reassembling binary ones) and routes them to the
+//! connection's socket actors, and closes the session exactly once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message, SpawnHandle};
+use serde_json::{json, Value};
+
+use crate::engine::{CloseReason, Conn};
+use crate::handshake::{ConnInfo, Handshake};
+use crate::payload::frames_of;
+use crate::protocol::engineio::{Frame, Packet as EioPacket};
+use crate::protocol::ids::Sid;
+use crate::protocol::socketio::{self as sio, Decoder, Packet, PacketType};
+use crate::server::{RawMessage, ServerInner};
+use crate::socket::actor::{Disconnect, Incoming, SocketActor};
+use crate::socket::{DisconnectReason, Socket};
+
+/// Packets of one polling POST. Sent by the polling transport; answered once they are handled.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Inbound {
+    /// The decoded Engine.IO packets, in order.
+    pub packets: Vec<EioPacket>,
+}
+
+/// One packet from the active WebSocket. Sent by the WebSocket reader.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WsInbound {
+    /// The decoded Engine.IO packet.
+    pub packet: EioPacket,
+}
+
+/// Close the session. Sent by transports (errors), by the outbound queue (slow consumer) and by
+/// sockets (`disconnect(true)`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CloseRequest {
+    /// Why.
+    pub reason: CloseReason,
+}
+
+/// A WebSocket became the upgrade candidate. Sent by the WebSocket transport.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UpgradeStarted {
+    /// Its generation.
+    pub ws: u64,
+}
+
+/// The candidate WebSocket completed the upgrade. Sent by the WebSocket reader.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UpgradeCompleted {
+    /// Its generation.
+    pub ws: u64,
+}
+
+/// A WebSocket ended. Sent by the WebSocket reader when its stream ends or fails.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TransportGone {
+    /// Its generation.
+    pub ws: u64,
+    /// What ended it.
+    pub reason: CloseReason,
+}
+
+/// A socket completed its CONNECT. Sent by the socket actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SocketConnected {
+    /// Its namespace.
+    pub nsp: String,
+}
+
+/// A socket left (refused by a middleware or disconnected by the server). Sent by the socket actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SocketClosed {
+    /// Its namespace.
+    pub nsp: String,
+    /// Its id (a newer socket of the same namespace is left alone).
+    pub sid: Sid,
+}
+
+/// The actor.
+pub struct EngineSession {
+    server: Arc<ServerInner>,
+    conn: Option<Arc<Conn>>,
+    info: Arc<ConnInfo>,
+    decoder: Decoder,
+    sockets: HashMap<String, Socket>,
+    ping_deadline: Option<SpawnHandle>,
+    connect_timer: Option<SpawnHandle>,
+    upgrade_timer: Option<SpawnHandle>,
+}
+
+impl EngineSession {
+    /// A session for a client described by `info`; its connection is attached with
+    /// [`EngineSession::with_conn`] inside `Actor::create`.
+    pub(crate) fn new(server: Arc<ServerInner>, info: Arc<ConnInfo>) -> Self {
+        EngineSession {
+            server,
+            conn: None,
+            info,
+            decoder: Decoder::default(),
+            sockets: HashMap::new(),
+            ping_deadline: None,
+            connect_timer: None,
+            upgrade_timer: None,
+        }
+    }
+
+    pub(crate) fn with_conn(mut self, conn: Arc<Conn>) -> Self {
+        self.conn = Some(conn);
+        self
+    }
+
+    fn conn(&self) -> &Arc<Conn> {
+        // Set by `with_conn` inside `Actor::create`, before the actor runs.
+        self.conn.as_ref().expect("conn set at creation")
+    }
+
+    fn schedule_ping(&mut self, ctx: &mut Context<Self>) {
+        let interval = self.server.options.ping_interval;
+        ctx.run_later(interval, |act, ctx| {
+            act.conn().push_one(Frame::ping());
+            let timeout = act.server.options.ping_timeout;
+            act.ping_deadline = Some(ctx.run_later(timeout, |act, ctx| {
+                act.close(CloseReason::PingTimeout, ctx);
+            }));
+        });
+    }
+
+    fn on_packet(&mut self, packet: EioPacket, ctx: &mut Context<Self>) {
+        if let Some(raw) = &self.server.raw {
+            match packet {
+                EioPacket::Message(text) => return raw(self.conn(), RawMessage::Text(text)),
+                EioPacket::Binary(data) => return raw(self.conn(), RawMessage::Binary(data)),
+                _ => {}
+            }
+        }
+        match packet {
+            EioPacket::Message(text) => match self.decoder.on_text(&text) {
+                Ok(Some(inbound)) => self.dispatch(inbound, ctx),
+                Ok(None) => {}
+                Err(_) => self.close(CloseReason::ParseError, ctx),
+            },
+            EioPacket::Binary(data) => match self.decoder.on_binary(data) {
+                Ok(Some(inbound)) => self.dispatch(inbound, ctx),
+                Ok(None) => {}
+                Err(_) => self.close(CloseReason::ParseError, ctx),
+            },
+            EioPacket::Pong(_) => {
+                if let Some(h) = self.ping_deadline.take() {
+                    ctx.cancel_future(h);
+                    self.schedule_ping(ctx);
+                }
+            }
+            EioPacket::Close => self.close(CloseReason::TransportClose, ctx),
+            // A v4 client never pings (the probe is handled by the WebSocket transport).
+            EioPacket::Ping(_) | EioPacket::Open(_) => self.close(CloseReason::TransportError, ctx),
+            EioPacket::Upgrade | EioPacket::Noop => {}
+        }
+    }
+
+    fn dispatch(&mut self, inbound: sio::Inbound, ctx: &mut Context<Self>) {
+        let sio::Inbound { packet, binary } = inbound;
+        match packet.kind {
+            PacketType::Connect if !self.sockets.contains_key(&packet.nsp) => {
+                self.connect(packet, ctx);
+            }
+            PacketType::Event
+            | PacketType::BinaryEvent
+            | PacketType::Ack
+            | PacketType::BinaryAck => {
+                let Some(socket) = self.sockets.get(&packet.nsp) else {
+                    return self.close(CloseReason::ParseError, ctx);
+                };
+                if socket.addr().try_send(Incoming { packet, binary }).is_err() {
+                    // The handlers cannot keep up with this client: it floods.
+                    self.close(CloseReason::TransportError, ctx);
+                }
+            }
+            PacketType::Disconnect => match self.sockets.remove(&packet.nsp) {
+                Some(socket) => socket.addr().do_send(Disconnect {
+                    reason: DisconnectReason::ClientNamespaceDisconnect,
+                }),
+                None => self.close(CloseReason::ParseError, ctx),
+            },
+            // A second CONNECT for a joined namespace, or a CONNECT_ERROR from a client.
+            _ => self.close(CloseReason::ParseError, ctx),
+        }
+    }
+
+    fn connect(&mut self, packet: Packet, _ctx: &mut Context<Self>) {
+        let nsp = packet.nsp;
+        let Some(ns) = self.server.namespaces.resolve(&nsp) else {
+            let refusal = Packet {
+                kind: PacketType::ConnectError,
+                nsp,
+                id: None,
+                data: Some(json!({ "message": "Invalid namespace" })),
+                attachments: 0,
+            };
+            self.conn().push(&frames_of(&refusal, Vec::new()), false);
+            return;
+        };
+        let handshake = Handshake {
+            conn: self.info.clone(),
+            auth: packet
+                .data
+                .unwrap_or_else(|| Value::Object(Default::default())),
+        };
+        let conn = self.conn().clone();
+        let mut created = None;
+        SocketActor::create(|ctx| {
+            let socket = Socket::new(ns, conn, ctx.address(), handshake);
+            created = Some(socket.clone());
+            SocketActor::new().with_socket(socket)
+        });
+        if let Some(socket) = created {
+            self.sockets.insert(nsp, socket);
+        }
+    }
+
+    /// Ends the session once: every socket leaves with `reason`, the transports flush and close.
+    fn close(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
+        if !self.conn().update_state(|s| s.close(reason)) {
+            return;
+        }
+        tracing::debug!(sid = %self.conn().sid(), %reason, "engine connection closed");
+        self.server.registry.remove(&self.conn().sid());
+        for (_, socket) in self.sockets.drain() {
+            socket.addr().do_send(Disconnect {
+                reason: DisconnectReason::Engine(reason),
+            });
+        }
+        ctx.stop();
+    }
+}
+
+impl Actor for EngineSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(256);
+        self.schedule_ping(ctx);
+        if self.server.raw.is_some() {
+            return;
+        }
+        let timeout = self.server.options.connect_timeout;
+        self.connect_timer = Some(ctx.run_later(timeout, |act, ctx| {
+            act.close(CloseReason::ForcedServerClose, ctx);
+        }));
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        // However the actor ended, the session must not stay registered.
+        if let Some(conn) = &self.conn {
+            conn.update_state(|s| s.close(CloseReason::TransportClose));
+            self.server.registry.remove(&conn.sid());
+        }
+    }
+}
+
+impl Handler<Inbound> for EngineSession {
+    type Result = ();
+    fn handle(&mut self, msg: Inbound, ctx: &mut Self::Context) {
+        for p in msg.packets {
+            if self.conn().state().is_closed() {
+                break;
+            }
+            self.on_packet(p, ctx);
+        }
+    }
+}
+
+impl Handler<WsInbound> for EngineSession {
+    type Result = ();
+    fn handle(&mut self, msg: WsInbound, ctx: &mut Self::Context) {
+        if !self.conn().state().is_closed() {
+            self.on_packet(msg.packet, ctx);
+        }
+    }
+}
+
+impl Handler<CloseRequest> for EngineSession {
+    type Result = ();
+    fn handle(&mut self, msg: CloseRequest, ctx: &mut Self::Context) {
+        self.close(msg.reason, ctx);
+    }
+}
+
+impl Handler<UpgradeStarted> for EngineSession {
+    type Result = ();
+    fn handle(&mut self, msg: UpgradeStarted, ctx: &mut Self::Context) {
+        let ws = msg.ws;
+        let timeout = self.server.options.upgrade_timeout;
+        self.upgrade_timer = Some(ctx.run_later(timeout, move |act, _| {
+            act.conn().update_state(|s| s.abort_upgrade(ws));
+        }));
+    }
+}
+
+impl Handler<UpgradeCompleted> for EngineSession {
+    type Result = ();
+    fn handle(&mut self, _: UpgradeCompleted, ctx: &mut Self::Context) {
+        if let Some(h) = self.upgrade_timer.take() {
+            ctx.cancel_future(h);
+        }
+    }
+}
+
+impl Handler<TransportGone> for EngineSession {
+    type Result = ();
+    fn handle(&mut self, msg: TransportGone, ctx: &mut Self::Context) {
+        let state = self.conn().state();
+        if state.is_active_ws(msg.ws) {
+            self.close(msg.reason, ctx);
+        } else if state.upgrade_candidate() == Some(msg.ws) {
+            self.conn().update_state(|s| s.abort_upgrade(msg.ws));
+        }
+    }
+}
+
+impl Handler<SocketConnected> for EngineSession {
+    type Result = ();
+    fn handle(&mut self, _: SocketConnected, ctx: &mut Self::Context) {
+        if let Some(h) = self.connect_timer.take() {
+            ctx.cancel_future(h);
+        }
+    }
+}
+
+impl Handler<SocketClosed> for EngineSession {
+    type Result = ();
+    fn handle(&mut self, msg: SocketClosed, _: &mut Self::Context) {
+        if self
+            .sockets
+            .get(&msg.nsp)
+            .is_some_and(|s| s.id() == msg.sid)
+        {
+            self.sockets.remove(&msg.nsp);
+        }
+    }
+}

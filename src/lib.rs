@@ -1,0 +1,54 @@
+//! # roomcast
+//!
+//! A Socket.IO v5 / Engine.IO v4 server on actix actors. A packet travels:
+//!
+//! ```text
+//! HTTP / WebSocket (actix-web, actix-ws)
+//!   -> transport   polling GET/POST handlers, the WebSocket reader and writer
+//!   -> engine      one session actor per connection: heartbeat, upgrade, inbound decoding;
+//!                  its bounded outbound queue is shared with every sender
+//!   -> socket      one actor per (connection, namespace): handlers, acks, rooms, data
+//!   -> namespace   middlewares, connection handlers, adapter
+//!   -> adapter     the seam to other nodes (in-process now)
+//!   -> room        supervisor actors, one per core, that fan a broadcast's one encoding out
+//!   protocol       pure codecs, no I/O
+//! ```
+//!
+//! ```no_run
+//! use roomcast::{Payload, Server, ServerOptions};
+//!
+//! #[actix_web::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let io = Server::new(ServerOptions::default());
+//!     io.on_connection(|socket| {
+//!         let _ = socket.emit("sayHello", format!("Hello {} from. Server", socket.id()));
+//!         socket.on("message", |socket, args, _ack| {
+//!             let _ = socket.broadcast().emit("message", args);
+//!         });
+//!     });
+//!     let listener = std::net::TcpListener::bind("127.0.0.1:8000")?;
+//!     io.http_server(listener)?.await
+//! }
+//! ```
+
+pub mod adapter;
+pub mod broadcast;
+pub mod engine;
+pub mod handshake;
+pub mod namespace;
+pub mod options;
+pub mod payload;
+pub mod protocol;
+pub mod room;
+pub mod server;
+pub mod socket;
+pub mod transport;
+
+pub use broadcast::BroadcastOperator;
+pub use handshake::Handshake;
+pub use namespace::ConnectError;
+pub use options::{Cors, ServerOptions, Transports};
+pub use payload::Payload;
+pub use protocol::ids::Sid;
+pub use server::{NamespaceRef, Server};
+pub use socket::{AckError, AckSender, DisconnectReason, EmitError, JoinError, Socket};

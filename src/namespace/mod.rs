@@ -1,0 +1,233 @@
+//! Namespaces: each has its connection middlewares and handlers, its adapter (which owns its room
+//! supervisors), and a socket count. Static namespaces are registered by name; a name ending in `*`
+//! registers a pattern, and each name matching it becomes a namespace of its own on first CONNECT,
+//! sharing the pattern's handlers (removed again when its last socket leaves).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+
+use parking_lot::RwLock;
+use serde_json::Value;
+
+use crate::adapter::{Adapter, AdapterFactory};
+use crate::options::ServerOptions;
+use crate::socket::Socket;
+
+/// A connection middleware: return an error to refuse the socket (the client gets CONNECT_ERROR).
+pub type Middleware = Arc<dyn Fn(&Socket) -> Result<(), ConnectError> + Send + Sync>;
+/// A connection handler: runs for each socket that connected.
+pub type ConnectionHandler = Arc<dyn Fn(&Socket) + Send + Sync>;
+
+/// A refusal from a middleware: becomes CONNECT_ERROR `{"message":..,"data":..}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectError {
+    /// The message the client sees as `err.message`.
+    pub message: String,
+    /// Extra details the client sees as `err.data`.
+    pub data: Option<Value>,
+}
+
+impl ConnectError {
+    /// A refusal with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        ConnectError {
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// The same refusal with details.
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+}
+
+/// Middlewares and connection handlers, shared by a pattern and the namespaces it created.
+#[derive(Default)]
+pub struct NsHandlers {
+    middlewares: RwLock<Vec<Middleware>>,
+    connection: RwLock<Vec<ConnectionHandler>>,
+}
+
+impl NsHandlers {
+    /// Adds a middleware (they run in order).
+    pub fn add_middleware(&self, m: Middleware) {
+        self.middlewares.write().push(m);
+    }
+
+    /// Adds a connection handler.
+    pub fn add_connection(&self, h: ConnectionHandler) {
+        self.connection.write().push(h);
+    }
+}
+
+/// One namespace.
+pub struct Namespace {
+    name: String,
+    handlers: Arc<NsHandlers>,
+    adapter: OnceLock<Arc<dyn Adapter>>,
+    factory: Arc<dyn AdapterFactory>,
+    options: Arc<ServerOptions>,
+    sockets: AtomicUsize,
+    /// Set for namespaces created from a pattern: removed from here when empty.
+    parent: Option<Weak<Namespaces>>,
+}
+
+impl Namespace {
+    /// Its name (`/`, `/chat`, ...).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its middlewares and connection handlers.
+    pub(crate) fn handlers(&self) -> &NsHandlers {
+        &self.handlers
+    }
+
+    /// The server options (limits).
+    pub fn limits(&self) -> &ServerOptions {
+        &self.options
+    }
+
+    /// Its adapter (created on first use, inside the actix system).
+    pub fn adapter(&self) -> &Arc<dyn Adapter> {
+        self.adapter.get_or_init(|| self.factory.create(&self.name))
+    }
+
+    /// Number of connected sockets.
+    pub fn socket_count(&self) -> usize {
+        self.sockets.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn socket_added(&self) {
+        self.sockets.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn socket_removed(&self) {
+        let left = self.sockets.fetch_sub(1, Ordering::Relaxed) - 1;
+        if left == 0 {
+            if let Some(parent) = self.parent.as_ref().and_then(Weak::upgrade) {
+                parent.remove_if_empty(&self.name);
+            }
+        }
+    }
+
+    /// Runs the middlewares in order; the first refusal wins.
+    pub(crate) fn run_middlewares(&self, socket: &Socket) -> Result<(), ConnectError> {
+        let mws = self.handlers.middlewares.read().clone();
+        mws.iter().try_for_each(|m| m(socket))
+    }
+
+    /// Runs the connection handlers.
+    pub(crate) fn run_connection_handlers(&self, socket: &Socket) {
+        let hs = self.handlers.connection.read().clone();
+        for h in hs {
+            h(socket);
+        }
+    }
+}
+
+/// The namespaces of one server.
+pub struct Namespaces {
+    by_name: RwLock<HashMap<String, Arc<Namespace>>>,
+    patterns: RwLock<Vec<(String, Arc<NsHandlers>)>>,
+    factory: Arc<dyn AdapterFactory>,
+    options: Arc<ServerOptions>,
+    this: Weak<Namespaces>,
+}
+
+impl Namespaces {
+    /// An empty set of namespaces whose adapters come from `factory`.
+    pub fn new(factory: Arc<dyn AdapterFactory>, options: Arc<ServerOptions>) -> Arc<Self> {
+        Arc::new_cyclic(|this| Namespaces {
+            by_name: RwLock::new(HashMap::new()),
+            patterns: RwLock::new(Vec::new()),
+            factory,
+            options,
+            this: this.clone(),
+        })
+    }
+
+    fn make(&self, name: &str, handlers: Arc<NsHandlers>, dynamic: bool) -> Arc<Namespace> {
+        Arc::new(Namespace {
+            name: name.to_owned(),
+            handlers,
+            adapter: OnceLock::new(),
+            factory: self.factory.clone(),
+            options: self.options.clone(),
+            sockets: AtomicUsize::new(0),
+            parent: dynamic.then(|| self.this.clone()),
+        })
+    }
+
+    /// The static namespace `name`, created if needed.
+    pub fn static_ns(&self, name: &str) -> Arc<Namespace> {
+        if let Some(ns) = self.by_name.read().get(name) {
+            return ns.clone();
+        }
+        self.by_name
+            .write()
+            .entry(name.to_owned())
+            .or_insert_with(|| self.make(name, Arc::default(), false))
+            .clone()
+    }
+
+    /// The handlers of pattern `prefix*`, registered if needed.
+    pub fn pattern(&self, prefix: &str) -> Arc<NsHandlers> {
+        let mut patterns = self.patterns.write();
+        if let Some((_, h)) = patterns.iter().find(|(p, _)| p == prefix) {
+            return h.clone();
+        }
+        let h: Arc<NsHandlers> = Arc::default();
+        patterns.push((prefix.to_owned(), h.clone()));
+        h
+    }
+
+    /// The namespace a CONNECT for `name` reaches: a static one, or a new one from the first
+    /// matching pattern; `None` if nothing matches.
+    pub fn resolve(&self, name: &str) -> Option<Arc<Namespace>> {
+        if let Some(ns) = self.by_name.read().get(name) {
+            return Some(ns.clone());
+        }
+        let handlers = self
+            .patterns
+            .read()
+            .iter()
+            .find(|(prefix, _)| name.starts_with(prefix.as_str()))
+            .map(|(_, h)| h.clone())?;
+        let mut by_name = self.by_name.write();
+        Some(
+            by_name
+                .entry(name.to_owned())
+                .or_insert_with(|| self.make(name, handlers, true))
+                .clone(),
+        )
+    }
+
+    /// Existing namespaces whose name starts with `prefix`.
+    pub fn matching(&self, prefix: &str) -> Vec<Arc<Namespace>> {
+        self.by_name
+            .read()
+            .values()
+            .filter(|ns| ns.name.starts_with(prefix))
+            .cloned()
+            .collect()
+    }
+
+    /// Every existing namespace.
+    pub fn all(&self) -> Vec<Arc<Namespace>> {
+        self.by_name.read().values().cloned().collect()
+    }
+
+    fn remove_if_empty(&self, name: &str) {
+        let mut by_name = self.by_name.write();
+        if by_name
+            .get(name)
+            .is_some_and(|ns| ns.parent.is_some() && ns.socket_count() == 0)
+        {
+            by_name.remove(name);
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Server options: the typed settings each layer reads (timings, limits, transports, CORS). Built in
+//! code with [`ServerOptions::default`] and field updates, or from `config.toml` by the broker.
+
+use std::time::Duration;
+
+/// Which transports the server accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transports {
+    /// HTTP long-polling.
+    pub polling: bool,
+    /// WebSocket.
+    pub websocket: bool,
+}
+
+impl Default for Transports {
+    fn default() -> Self {
+        Transports {
+            polling: true,
+            websocket: true,
+        }
+    }
+}
+
+impl Transports {
+    /// Whether the transport named `name` (`polling` or `websocket`) is enabled.
+    pub fn allows(&self, name: &str) -> bool {
+        match name {
+            "polling" => self.polling,
+            "websocket" => self.websocket,
+            _ => false,
+        }
+    }
+}
+
+/// Cross-origin settings for browsers, as the `cors` option of the Node server.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Cors {
+    /// Allowed origins; `["*"]` allows any. Empty: no CORS headers at all.
+    pub origins: Vec<String>,
+    /// Send `Access-Control-Allow-Credentials: true` (the origin is then reflected, never `*`).
+    pub credentials: bool,
+}
+
+impl Cors {
+    /// Any origin, no credentials.
+    pub fn any() -> Self {
+        Cors {
+            origins: vec!["*".to_owned()],
+            credentials: false,
+        }
+    }
+
+    /// The `Access-Control-Allow-Origin` value for a request from `origin`, if allowed.
+    pub fn allow_origin(&self, origin: Option<&str>) -> Option<String> {
+        let any = self.origins.iter().any(|o| o == "*");
+        match origin {
+            Some(o) if any && self.credentials => Some(o.to_owned()),
+            _ if any => Some("*".to_owned()),
+            Some(o) if self.origins.iter().any(|allowed| allowed == o) => Some(o.to_owned()),
+            _ => None,
+        }
+    }
+}
+
+/// Everything the Engine.IO and Socket.IO layers need to know.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Endpoint path, with a trailing slash (`/socket.io/`).
+    pub path: String,
+    /// Interval between server pings.
+    pub ping_interval: Duration,
+    /// How long a pong may take.
+    pub ping_timeout: Duration,
+    /// How long a WebSocket upgrade may take between the new socket and its `5`.
+    pub upgrade_timeout: Duration,
+    /// How long a connection may stay without joining any namespace.
+    pub connect_timeout: Duration,
+    /// Largest accepted polling body or WebSocket message, in bytes (also announced as `maxPayload`).
+    pub max_payload: usize,
+    /// Enabled transports.
+    pub transports: Transports,
+    /// CORS policy.
+    pub cors: Cors,
+    /// Name of a sticky-session cookie set on the handshake (`None`: no cookie).
+    pub cookie: Option<String>,
+    /// Outbound queue bound per connection, in frames.
+    pub outbound_queue: usize,
+    /// Most rooms a socket may join (its own id room not counted).
+    pub max_rooms_per_socket: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            path: "/socket.io/".to_owned(),
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            upgrade_timeout: Duration::from_millis(10_000),
+            connect_timeout: Duration::from_millis(45_000),
+            max_payload: 1_000_000,
+            transports: Transports::default(),
+            cors: Cors::default(),
+            cookie: None,
+            outbound_queue: 1024,
+            max_rooms_per_socket: 1000,
+        }
+    }
+}
+
+impl ServerOptions {
+    /// The same options with `path` normalised to start and end with `/`.
+    pub fn normalised(mut self) -> Self {
+        let trimmed = self.path.trim_matches('/');
+        self.path = if trimmed.is_empty() {
+            "/".to_owned()
+        } else {
+            format!("/{trimmed}/")
+        };
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cors_origin_rules() {
+        let any = Cors::any();
+        assert_eq!(any.allow_origin(Some("http://a")), Some("*".into()));
+        assert_eq!(any.allow_origin(None), Some("*".into()));
+        let creds = Cors {
+            credentials: true,
+            ..Cors::any()
+        };
+        assert_eq!(
+            creds.allow_origin(Some("http://a")),
+            Some("http://a".into())
+        );
+        let list = Cors {
+            origins: vec!["http://ok".into()],
+            credentials: false,
+        };
+        assert_eq!(
+            list.allow_origin(Some("http://ok")),
+            Some("http://ok".into())
+        );
+        assert_eq!(list.allow_origin(Some("http://evil")), None);
+        assert_eq!(Cors::default().allow_origin(Some("http://a")), None);
+    }
+
+    #[test]
+    fn path_is_normalised() {
+        for (given, want) in [("/socket.io", "/socket.io/"), ("x/y/", "/x/y/"), ("/", "/")] {
+            let o = ServerOptions {
+                path: given.into(),
+                ..Default::default()
+            }
+            .normalised();
+            assert_eq!(o.path, want);
+        }
+    }
+}

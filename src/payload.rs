@@ -1,0 +1,212 @@
+//! Event arguments as they travel: JSON values plus binary attachments. Binary arguments stay
+//! beside the JSON and are referenced from it by `{"_placeholder":true,"num":i}` objects, exactly
+//! as on the wire, so an echo never re-encodes a buffer.
+
+use bytes::Bytes;
+use bytestring::ByteString;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::protocol::engineio::Frame;
+use crate::protocol::socketio::{self, Packet};
+
+/// The arguments of an event or an acknowledgement.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Payload {
+    /// JSON arguments, in order; binary ones are placeholders.
+    pub args: Vec<Value>,
+    /// Binary attachments, indexed by the placeholders' `num`.
+    pub binary: Vec<Bytes>,
+}
+
+impl Payload {
+    /// No arguments.
+    pub fn new() -> Self {
+        Payload::default()
+    }
+
+    /// Appends a JSON argument (anything serialisable; a value that fails to serialise becomes null).
+    pub fn arg(mut self, value: impl Serialize) -> Self {
+        self.args
+            .push(serde_json::to_value(value).unwrap_or(Value::Null));
+        self
+    }
+
+    /// Appends a binary argument.
+    pub fn bin(mut self, data: impl Into<Bytes>) -> Self {
+        let placeholder = self.attach(data);
+        self.args.push(placeholder);
+        self
+    }
+
+    /// Registers `data` as an attachment and returns the placeholder to put anywhere in a JSON
+    /// argument (for binary nested inside objects).
+    pub fn attach(&mut self, data: impl Into<Bytes>) -> Value {
+        self.binary.push(data.into());
+        socketio::placeholder(self.binary.len() - 1)
+    }
+
+    /// The first argument, if any.
+    pub fn first(&self) -> Option<&Value> {
+        self.args.first()
+    }
+
+    /// Number of arguments.
+    pub fn len(&self) -> usize {
+        self.args.len()
+    }
+
+    /// True without arguments.
+    pub fn is_empty(&self) -> bool {
+        self.args.is_empty()
+    }
+
+    /// The attachment a placeholder value refers to, if `value` is one.
+    pub fn binary_of(&self, value: &Value) -> Option<&Bytes> {
+        let obj = value.as_object()?;
+        if obj.get("_placeholder") != Some(&Value::Bool(true)) {
+            return None;
+        }
+        let num = obj.get("num")?.as_u64()?;
+        self.binary.get(usize::try_from(num).ok()?)
+    }
+
+    /// Encodes an EVENT with this payload for namespace `nsp` into Engine.IO frames: the text packet
+    /// first, then one binary frame per attachment.
+    pub fn event_frames(self, nsp: &str, event: &str, id: Option<u64>) -> Vec<Frame> {
+        let attachments = self.binary.len();
+        let mut data = Vec::with_capacity(self.args.len() + 1);
+        data.push(Value::String(event.to_owned()));
+        data.extend(self.args);
+        let packet = Packet {
+            kind: if attachments > 0 {
+                socketio::PacketType::BinaryEvent
+            } else {
+                socketio::PacketType::Event
+            },
+            nsp: nsp.to_owned(),
+            id,
+            data: Some(Value::Array(data)),
+            attachments,
+        };
+        frames_of(&packet, self.binary)
+    }
+
+    /// Encodes an ACK with this payload for namespace `nsp` and ack id `id`.
+    pub fn ack_frames(self, nsp: &str, id: u64) -> Vec<Frame> {
+        let attachments = self.binary.len();
+        let packet = Packet {
+            kind: if attachments > 0 {
+                socketio::PacketType::BinaryAck
+            } else {
+                socketio::PacketType::Ack
+            },
+            nsp: nsp.to_owned(),
+            id: Some(id),
+            data: Some(Value::Array(self.args)),
+            attachments,
+        };
+        frames_of(&packet, self.binary)
+    }
+}
+
+/// One Socket.IO packet as Engine.IO frames: `4<packet>` and its attachments.
+pub fn frames_of(packet: &Packet, binary: Vec<Bytes>) -> Vec<Frame> {
+    let mut text = String::with_capacity(64);
+    text.push('4');
+    socketio::encode_into(packet, &mut text);
+    let mut frames = Vec::with_capacity(1 + binary.len());
+    frames.push(Frame::Text(ByteString::from(text)));
+    frames.extend(binary.into_iter().map(Frame::Binary));
+    frames
+}
+
+impl From<Value> for Payload {
+    /// One JSON argument.
+    fn from(v: Value) -> Self {
+        Payload {
+            args: vec![v],
+            binary: Vec::new(),
+        }
+    }
+}
+
+impl From<Vec<Value>> for Payload {
+    /// These JSON arguments.
+    fn from(args: Vec<Value>) -> Self {
+        Payload {
+            args,
+            binary: Vec::new(),
+        }
+    }
+}
+
+impl From<&str> for Payload {
+    /// One string argument.
+    fn from(s: &str) -> Self {
+        Payload::from(Value::String(s.to_owned()))
+    }
+}
+
+impl From<String> for Payload {
+    /// One string argument.
+    fn from(s: String) -> Self {
+        Payload::from(Value::String(s))
+    }
+}
+
+impl From<()> for Payload {
+    /// No arguments.
+    fn from(_: ()) -> Self {
+        Payload::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn texts(frames: &[Frame]) -> Vec<String> {
+        frames
+            .iter()
+            .map(|f| match f {
+                Frame::Text(t) => t.to_string(),
+                Frame::Binary(b) => format!("<{} bytes>", b.len()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn event_frames_plain_and_binary() {
+        let p = Payload::new().arg(1).arg("2").arg(json!({"3": [true]}));
+        assert_eq!(
+            texts(&p.event_frames("/", "message-back", None)),
+            [r#"42["message-back",1,"2",{"3":[true]}]"#]
+        );
+        let p = Payload::new().bin(vec![1u8, 2, 3]).arg(json!({"a": 1}));
+        assert_eq!(
+            texts(&p.event_frames("/admin", "x", Some(7))),
+            [
+                r#"451-/admin,7["x",{"_placeholder":true,"num":0},{"a":1}]"#,
+                "<3 bytes>"
+            ]
+        );
+    }
+
+    #[test]
+    fn ack_frames_and_placeholder_lookup() {
+        let mut p = Payload::new();
+        let ph = p.attach(vec![9u8]);
+        p.args.push(json!({ "nested": ph }));
+        assert_eq!(p.binary_of(&p.args[0]["nested"]).map(|b| b.len()), Some(1));
+        assert_eq!(p.binary_of(&json!({"_placeholder": true, "num": 5})), None);
+        assert_eq!(
+            texts(&p.ack_frames("/", 12)),
+            [
+                r#"461-12[{"nested":{"_placeholder":true,"num":0}}]"#,
+                "<1 bytes>"
+            ]
+        );
+    }
+}

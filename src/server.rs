@@ -1,0 +1,289 @@
+//! The server handle: namespaces, the Engine.IO session registry, the room supervisors' arbiter
+//! pool, and the actix-web wiring. Everything is owned by the instance, so two servers in one
+//! process never share state.
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use actix_web::{web, App, HttpServer};
+
+use crate::adapter::local::{ArbiterPool, LocalAdapterFactory};
+use crate::adapter::AdapterFactory;
+use crate::broadcast::BroadcastOperator;
+use crate::engine::session::CloseRequest;
+use crate::engine::{CloseReason, Conn, Registry};
+use crate::namespace::{ConnectError, Namespace, Namespaces, NsHandlers};
+use crate::options::ServerOptions;
+use crate::payload::Payload;
+use crate::room::Room;
+use crate::socket::{EmitError, Socket};
+
+/// A message at the Engine.IO level, for servers without the Socket.IO layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawMessage {
+    /// A text message.
+    Text(String),
+    /// A binary message.
+    Binary(bytes::Bytes),
+}
+
+/// Handles every Engine.IO message of a raw (Engine.IO-only) server; reply with `Conn::push_one`.
+pub type RawHandler = Arc<dyn Fn(&Conn, RawMessage) + Send + Sync>;
+
+/// State shared by every part of one server.
+pub struct ServerInner {
+    pub(crate) raw: Option<RawHandler>,
+    pub(crate) options: Arc<ServerOptions>,
+    pub(crate) registry: Registry,
+    pub(crate) namespaces: Arc<Namespaces>,
+    pool: Arc<ArbiterPool>,
+    ws_generation: AtomicU64,
+}
+
+impl ServerInner {
+    pub(crate) fn next_ws_generation(&self) -> u64 {
+        self.ws_generation.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// A Socket.IO server. Cheap to clone; every clone is the same server.
+#[derive(Clone)]
+pub struct Server {
+    inner: Arc<ServerInner>,
+}
+
+impl Server {
+    /// A server with these options and the in-process adapter.
+    pub fn new(options: ServerOptions) -> Self {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let pool = Arc::new(ArbiterPool::new(cores));
+        let factory = Arc::new(LocalAdapterFactory::new(pool.clone()));
+        Self::build(options, factory, pool)
+    }
+
+    /// A server whose namespaces use adapters from `factory`.
+    pub fn with_adapter(options: ServerOptions, factory: Arc<dyn AdapterFactory>) -> Self {
+        Self::build(options, factory, Arc::new(ArbiterPool::new(1)))
+    }
+
+    /// An Engine.IO-only server (no Socket.IO layer): `handler` receives every message.
+    pub fn engine_only(options: ServerOptions, handler: RawHandler) -> Self {
+        let mut server = Self::new(options);
+        // Freshly built: this is the only reference.
+        Arc::get_mut(&mut server.inner)
+            .expect("new server is not shared")
+            .raw = Some(handler);
+        server
+    }
+
+    fn build(
+        options: ServerOptions,
+        factory: Arc<dyn AdapterFactory>,
+        pool: Arc<ArbiterPool>,
+    ) -> Self {
+        let options = Arc::new(options.normalised());
+        Server {
+            inner: Arc::new(ServerInner {
+                raw: None,
+                namespaces: Namespaces::new(factory, options.clone()),
+                options,
+                registry: Registry::default(),
+                pool,
+                ws_generation: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &ServerOptions {
+        &self.inner.options
+    }
+
+    /// The namespace `name`; a name ending in `*` is a pattern (`/tenant-*`), whose matching names
+    /// become namespaces on first connection.
+    pub fn of(&self, name: &str) -> NamespaceRef {
+        match name.strip_suffix('*') {
+            Some(prefix) => NamespaceRef::Pattern {
+                prefix: prefix.to_owned(),
+                handlers: self.inner.namespaces.pattern(prefix),
+                server: self.inner.clone(),
+            },
+            None => NamespaceRef::Static(self.inner.namespaces.static_ns(name)),
+        }
+    }
+
+    /// Connection handler of the main namespace `/`.
+    pub fn on_connection<F>(&self, handler: F) -> NamespaceRef
+    where
+        F: Fn(&Socket) + Send + Sync + 'static,
+    {
+        self.of("/").on_connection(handler)
+    }
+
+    /// Broadcast to rooms of the main namespace.
+    pub fn to<R: Into<Room>>(&self, rooms: impl IntoIterator<Item = R>) -> BroadcastOperator {
+        self.of("/").to(rooms)
+    }
+
+    /// Emit to every socket of the main namespace.
+    pub fn emit(&self, event: &str, payload: impl Into<Payload>) -> Result<(), EmitError> {
+        self.of("/").emit(event, payload)
+    }
+
+    /// Number of open Engine.IO connections.
+    pub fn connection_count(&self) -> usize {
+        self.inner.registry.len()
+    }
+
+    /// The namespaces that exist now, with their socket counts.
+    pub fn namespaces(&self) -> Vec<(String, usize)> {
+        self.inner
+            .namespaces
+            .all()
+            .iter()
+            .map(|ns| (ns.name().to_owned(), ns.socket_count()))
+            .collect()
+    }
+
+    /// Registers the Engine.IO endpoint on an actix-web app.
+    pub fn configure(&self) -> impl Fn(&mut web::ServiceConfig) + Clone + 'static {
+        let inner = self.inner.clone();
+        move |cfg: &mut web::ServiceConfig| {
+            let path = inner.options.path.clone();
+            let bare = path.trim_end_matches('/').to_owned();
+            let mut paths = vec![path];
+            if !bare.is_empty() {
+                paths.push(bare);
+            }
+            cfg.service(
+                web::resource(paths)
+                    .app_data(web::Data::new(inner.clone()))
+                    .route(web::route().to(crate::transport::endpoint)),
+            );
+        }
+    }
+
+    /// An actix-web server for this Socket.IO server alone on `listener`.
+    pub fn http_server(&self, listener: TcpListener) -> std::io::Result<actix_web::dev::Server> {
+        let configure = self.configure();
+        Ok(
+            HttpServer::new(move || App::new().configure(configure.clone()))
+                .max_connections(25_000)
+                .backlog(2048)
+                .listen(listener)?
+                .run(),
+        )
+    }
+
+    /// Closes every connection (their sockets leave with "server shutting down") and stops the
+    /// room supervisors.
+    pub fn close(&self) {
+        for conn in self.inner.registry.all() {
+            conn.engine().do_send(CloseRequest {
+                reason: CloseReason::ServerShuttingDown,
+            });
+        }
+    }
+
+    /// Stops the room supervisors' arbiters (after [`Server::close`], when shutting down).
+    pub fn stop_supervisors(&self) {
+        self.inner.pool.stop();
+    }
+}
+
+/// A namespace, or a pattern of namespaces, to configure or broadcast to.
+pub enum NamespaceRef {
+    /// One namespace.
+    Static(Arc<Namespace>),
+    /// Every namespace whose name starts with `prefix`.
+    Pattern {
+        /// The common prefix.
+        prefix: String,
+        /// Their shared handlers.
+        handlers: Arc<NsHandlers>,
+        /// The server, to find the namespaces created so far.
+        server: Arc<ServerInner>,
+    },
+}
+
+impl NamespaceRef {
+    fn handlers(&self) -> &NsHandlers {
+        match self {
+            NamespaceRef::Static(ns) => ns.handlers(),
+            NamespaceRef::Pattern { handlers, .. } => handlers,
+        }
+    }
+
+    /// Adds a connection middleware; returning an error refuses the socket with CONNECT_ERROR.
+    pub fn use_middleware<F>(self, middleware: F) -> Self
+    where
+        F: Fn(&Socket) -> Result<(), ConnectError> + Send + Sync + 'static,
+    {
+        self.handlers().add_middleware(Arc::new(middleware));
+        self
+    }
+
+    /// Adds a connection handler.
+    pub fn on_connection<F>(self, handler: F) -> Self
+    where
+        F: Fn(&Socket) + Send + Sync + 'static,
+    {
+        self.handlers().add_connection(Arc::new(handler));
+        self
+    }
+
+    fn targets(&self) -> Vec<Arc<Namespace>> {
+        match self {
+            NamespaceRef::Static(ns) => vec![ns.clone()],
+            NamespaceRef::Pattern { prefix, server, .. } => server.namespaces.matching(prefix),
+        }
+    }
+
+    /// A broadcast to every socket.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.targets())
+    }
+
+    /// A broadcast to rooms.
+    pub fn to<R: Into<Room>>(&self, rooms: impl IntoIterator<Item = R>) -> BroadcastOperator {
+        self.broadcast().to(rooms)
+    }
+
+    /// A broadcast to everyone but the sockets in these rooms.
+    pub fn except<R: Into<Room>>(&self, rooms: impl IntoIterator<Item = R>) -> BroadcastOperator {
+        self.broadcast().except(rooms)
+    }
+
+    /// Emits to every socket.
+    pub fn emit(&self, event: &str, payload: impl Into<Payload>) -> Result<(), EmitError> {
+        self.broadcast().emit(event, payload)
+    }
+
+    /// Every socket.
+    pub async fn fetch_sockets(&self) -> Vec<Socket> {
+        self.broadcast().fetch_sockets().await
+    }
+
+    /// Number of connected sockets.
+    pub fn socket_count(&self) -> usize {
+        self.targets().iter().map(|ns| ns.socket_count()).sum()
+    }
+
+    /// Named rooms with their sizes (sockets' own id rooms excluded).
+    pub async fn rooms(&self) -> Vec<(String, usize)> {
+        let mut out = Vec::new();
+        for ns in self.targets() {
+            out.extend(
+                ns.adapter()
+                    .rooms()
+                    .await
+                    .into_iter()
+                    .map(|(r, n)| (r.to_string(), n)),
+            );
+        }
+        out
+    }
+}

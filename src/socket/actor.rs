@@ -1,0 +1,293 @@
+//! The socket actor: runs the namespace middlewares when it starts, answers CONNECT, dispatches the
+//! client's events and acknowledgements to the handlers, owns the acknowledgements it awaits (each
+//! with its cancellable timeout), and is the single owner of the socket's cleanup.
+
+use std::time::Duration;
+
+use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message, Running, SpawnHandle};
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use crate::engine::session::{SocketClosed, SocketConnected};
+use crate::engine::CloseReason;
+use crate::payload::{frames_of, Payload};
+use crate::protocol::socketio::{Packet, PacketType};
+use crate::socket::ack::AckTable;
+use crate::socket::{AckCallback, AckError, AckSender, DisconnectReason, Socket};
+
+/// A packet from the client for this namespace. Sent by the engine session actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Incoming {
+    /// The decoded packet (EVENT, ACK or their binary forms).
+    pub packet: Packet,
+    /// Its attachments.
+    pub binary: Vec<Bytes>,
+}
+
+/// Emit an event that expects an acknowledgement. Sent by `Socket::emit_with_ack`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct EmitWithAck {
+    /// Event name.
+    pub event: String,
+    /// Arguments.
+    pub payload: Payload,
+    /// How long to wait for the acknowledgement.
+    pub timeout: Duration,
+    /// Called once with the result.
+    pub callback: AckCallback,
+}
+
+/// The socket leaves because of the client or the connection. Sent by the engine session actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Disconnect {
+    /// Why.
+    pub reason: DisconnectReason,
+}
+
+/// The server disconnects the socket. Sent by `Socket::disconnect` and bulk disconnects.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ServerDisconnect {
+    /// Close the whole connection too.
+    pub close: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Connecting,
+    Connected,
+    Closed,
+}
+
+/// The actor of one socket.
+pub struct SocketActor {
+    socket: Option<Socket>,
+    acks: AckTable<(AckCallback, SpawnHandle)>,
+    phase: Phase,
+}
+
+impl SocketActor {
+    /// The socket actor is created by the engine session with [`Actor::create`], which hands the
+    /// socket its address; `socket` is set right after.
+    pub(crate) fn new() -> Self {
+        SocketActor {
+            socket: None,
+            acks: AckTable::default(),
+            phase: Phase::Connecting,
+        }
+    }
+
+    pub(crate) fn with_socket(mut self, socket: Socket) -> Self {
+        self.socket = Some(socket);
+        self
+    }
+
+    fn socket(&self) -> &Socket {
+        // `with_socket` is always called inside the `Actor::create` closure, before the actor runs.
+        self.socket.as_ref().expect("socket set at creation")
+    }
+
+    fn connect(&mut self, ctx: &mut Context<Self>) {
+        let socket = self.socket().clone();
+        let ns = socket.namespace().clone();
+        let engine = socket.conn().engine().clone();
+        if let Err(e) = ns.run_middlewares(&socket) {
+            let mut data = json!({ "message": e.message });
+            if let Some(d) = e.data {
+                data["data"] = d;
+            }
+            let packet = Packet {
+                kind: PacketType::ConnectError,
+                nsp: ns.name().to_owned(),
+                id: None,
+                data: Some(data),
+                attachments: 0,
+            };
+            socket.conn().push(&frames_of(&packet, Vec::new()), false);
+            engine.do_send(SocketClosed {
+                nsp: ns.name().to_owned(),
+                sid: socket.id(),
+            });
+            self.phase = Phase::Closed;
+            ctx.stop();
+            return;
+        }
+        self.phase = Phase::Connected;
+        socket.set_connected(true);
+        ns.socket_added();
+        ns.adapter().add_socket(socket.clone());
+        let packet = Packet {
+            kind: PacketType::Connect,
+            nsp: ns.name().to_owned(),
+            id: None,
+            data: Some(json!({ "sid": socket.id().as_str() })),
+            attachments: 0,
+        };
+        socket.conn().push(&frames_of(&packet, Vec::new()), false);
+        engine.do_send(SocketConnected {
+            nsp: ns.name().to_owned(),
+        });
+        ns.run_connection_handlers(&socket);
+    }
+
+    fn on_event(&mut self, packet: Packet, binary: Vec<Bytes>) {
+        let socket = self.socket().clone();
+        let Some(Value::Array(mut data)) = packet.data else {
+            return; // `42` without payload: ignored, as the reference server does.
+        };
+        if data.is_empty() {
+            return;
+        }
+        let name = data.remove(0);
+        let event = match &name {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let Some((handler, wants_name)) = socket.handler_for(&event) else {
+            return;
+        };
+        if wants_name {
+            data.insert(0, Value::String(event));
+        }
+        let payload = Payload { args: data, binary };
+        let ack = packet.id.map(|id| AckSender::new(socket.clone(), id));
+        handler(&socket, payload, ack);
+    }
+
+    fn on_ack(&mut self, packet: Packet, binary: Vec<Bytes>, ctx: &mut Context<Self>) {
+        let Some(id) = packet.id else { return };
+        let Some((callback, timer)) = self.acks.take(id) else {
+            return;
+        };
+        ctx.cancel_future(timer);
+        let args = match packet.data {
+            Some(Value::Array(a)) => a,
+            _ => Vec::new(),
+        };
+        callback(Ok(Payload { args, binary }));
+    }
+
+    /// The one cleanup path: `disconnecting` handlers (rooms still visible), leave every room,
+    /// fail pending acknowledgements, `disconnect` handlers, stop.
+    fn close(&mut self, reason: DisconnectReason, ctx: &mut Context<Self>) {
+        if self.phase != Phase::Connected {
+            self.phase = Phase::Closed;
+            ctx.stop();
+            return;
+        }
+        self.phase = Phase::Closed;
+        let socket = self.socket().clone();
+        for h in socket.disconnecting_handlers() {
+            h(&socket, reason);
+        }
+        socket.set_connected(false);
+        let ns = socket.namespace().clone();
+        ns.adapter().remove_socket(socket.id());
+        socket.clear_rooms();
+        ns.socket_removed();
+        for (callback, timer) in self.acks.drain() {
+            ctx.cancel_future(timer);
+            callback(Err(AckError::Disconnected));
+        }
+        for h in socket.take_disconnect_handlers() {
+            h(&socket, reason);
+        }
+        ctx.stop();
+    }
+}
+
+impl Actor for SocketActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(crate::socket::actor::INBOUND_MAILBOX);
+        self.connect(ctx);
+    }
+
+    fn stopping(&mut self, ctx: &mut Self::Context) -> Running {
+        if self.phase == Phase::Connected {
+            self.close(DisconnectReason::Engine(CloseReason::ForcedClose), ctx);
+        }
+        Running::Stop
+    }
+}
+
+/// How many inbound packets may wait for one socket actor before the client counts as flooding.
+pub const INBOUND_MAILBOX: usize = 1024;
+
+impl Handler<Incoming> for SocketActor {
+    type Result = ();
+    fn handle(&mut self, msg: Incoming, ctx: &mut Self::Context) {
+        if self.phase != Phase::Connected {
+            return;
+        }
+        match msg.packet.kind {
+            PacketType::Event | PacketType::BinaryEvent => self.on_event(msg.packet, msg.binary),
+            PacketType::Ack | PacketType::BinaryAck => self.on_ack(msg.packet, msg.binary, ctx),
+            _ => {}
+        }
+    }
+}
+
+impl Handler<EmitWithAck> for SocketActor {
+    type Result = ();
+    fn handle(&mut self, msg: EmitWithAck, ctx: &mut Self::Context) {
+        if self.phase != Phase::Connected {
+            (msg.callback)(Err(AckError::Disconnected));
+            return;
+        }
+        let id = self.acks.next_id();
+        let frames = msg
+            .payload
+            .event_frames(self.socket().ns(), &msg.event, Some(id));
+        if self.socket().conn().push(&frames, false) != crate::engine::PushOutcome::Queued {
+            (msg.callback)(Err(AckError::Disconnected));
+            return;
+        }
+        let timer = ctx.run_later(msg.timeout, move |act, _| {
+            if let Some((callback, _)) = act.acks.take(id) {
+                callback(Err(AckError::Timeout));
+            }
+        });
+        self.acks.insert(id, (msg.callback, timer));
+    }
+}
+
+impl Handler<Disconnect> for SocketActor {
+    type Result = ();
+    fn handle(&mut self, msg: Disconnect, ctx: &mut Self::Context) {
+        self.close(msg.reason, ctx);
+    }
+}
+
+impl Handler<ServerDisconnect> for SocketActor {
+    type Result = ();
+    fn handle(&mut self, msg: ServerDisconnect, ctx: &mut Self::Context) {
+        if self.phase != Phase::Connected {
+            return;
+        }
+        let socket = self.socket().clone();
+        let packet = Packet {
+            kind: PacketType::Disconnect,
+            nsp: socket.ns().to_owned(),
+            id: None,
+            data: None,
+            attachments: 0,
+        };
+        socket.conn().push(&frames_of(&packet, Vec::new()), false);
+        let engine = socket.conn().engine().clone();
+        engine.do_send(SocketClosed {
+            nsp: socket.ns().to_owned(),
+            sid: socket.id(),
+        });
+        self.close(DisconnectReason::ServerNamespaceDisconnect, ctx);
+        if msg.close {
+            engine.do_send(crate::engine::session::CloseRequest {
+                reason: CloseReason::ForcedClose,
+            });
+        }
+    }
+}

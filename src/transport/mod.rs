@@ -1,0 +1,232 @@
+//! The HTTP face of the Engine.IO endpoint: request verification in the reference server's order
+//! (transport, session id, method, protocol version) with its exact error codes and JSON bodies,
+//! CORS, the handshake, and dispatch to the polling or WebSocket transport.
+
+pub mod polling;
+pub mod websocket;
+
+use std::sync::Arc;
+
+use actix::{Actor, AsyncContext};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+use crate::engine::{Conn, EngineSession, EngineState};
+use crate::handshake::{now_millis, ConnInfo};
+use crate::options::ServerOptions;
+use crate::protocol::engineio::OpenPacket;
+use crate::protocol::ids::Sid;
+use crate::server::ServerInner;
+
+/// The Engine.IO request errors, with the reference server's codes and messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// `transport` missing, unknown or disabled.
+    #[error("Transport unknown")]
+    UnknownTransport,
+    /// `sid` not found.
+    #[error("Session ID unknown")]
+    UnknownSid,
+    /// A handshake that is not a GET.
+    #[error("Bad handshake method")]
+    BadHandshakeMethod,
+    /// Transport mismatch, a WebSocket handshake without upgrade, a bad Origin header.
+    #[error("Bad request")]
+    BadRequest,
+    /// `EIO` is not 4.
+    #[error("Unsupported protocol version")]
+    UnsupportedProtocolVersion,
+}
+
+impl EngineError {
+    /// The numeric code of the JSON body.
+    pub fn code(self) -> u8 {
+        match self {
+            EngineError::UnknownTransport => 0,
+            EngineError::UnknownSid => 1,
+            EngineError::BadHandshakeMethod => 2,
+            EngineError::BadRequest => 3,
+            EngineError::UnsupportedProtocolVersion => 5,
+        }
+    }
+
+    fn response(self, cors: &CorsHeaders) -> HttpResponse {
+        let mut resp = HttpResponse::BadRequest();
+        cors.apply(&mut resp);
+        resp.content_type("application/json")
+            .body(json!({"code": self.code(), "message": self.to_string()}).to_string())
+    }
+}
+
+/// CORS headers computed once per request.
+pub(crate) struct CorsHeaders {
+    origin: Option<String>,
+    credentials: bool,
+    vary: bool,
+}
+
+impl CorsHeaders {
+    fn new(options: &ServerOptions, req: &HttpRequest) -> Self {
+        let request_origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok());
+        let origin = options.cors.allow_origin(request_origin);
+        CorsHeaders {
+            vary: origin.as_deref().is_some_and(|o| o != "*"),
+            origin,
+            credentials: options.cors.credentials,
+        }
+    }
+
+    pub(crate) fn apply(&self, resp: &mut actix_web::HttpResponseBuilder) {
+        if let Some(origin) = &self.origin {
+            resp.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.as_str()));
+            if self.credentials {
+                resp.insert_header((header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true"));
+            }
+            if self.vary {
+                resp.insert_header((header::VARY, "Origin"));
+            }
+        }
+    }
+}
+
+fn query(req: &HttpRequest) -> Vec<(String, String)> {
+    web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map(|q| q.into_inner())
+        .unwrap_or_default()
+}
+
+fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn is_websocket_upgrade(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// The Engine.IO endpoint: every request under the configured path comes here.
+pub async fn endpoint(
+    req: HttpRequest,
+    body: web::Payload,
+    server: web::Data<Arc<ServerInner>>,
+) -> HttpResponse {
+    let server = server.get_ref();
+    let cors = CorsHeaders::new(&server.options, &req);
+    if req.method() == Method::OPTIONS {
+        return preflight(&req, &cors);
+    }
+    let q = query(&req);
+    let transport = param(&q, "transport").unwrap_or("");
+    if !server.options.transports.allows(transport) {
+        return EngineError::UnknownTransport.response(&cors);
+    }
+    let upgrade = is_websocket_upgrade(&req);
+    if let Some(sid) = param(&q, "sid") {
+        let Some(conn) = Sid::parse(sid).and_then(|sid| server.registry.get(&sid)) else {
+            return EngineError::UnknownSid.response(&cors);
+        };
+        if transport == "websocket" && upgrade {
+            return websocket::upgrade(&req, body, server, conn).await;
+        }
+        if transport != "polling" || !conn.state().accepts_polling() {
+            return EngineError::BadRequest.response(&cors);
+        }
+        return match *req.method() {
+            Method::GET => polling::get(conn, &cors).await,
+            Method::POST => polling::post(&req, body, server, conn, &cors).await,
+            _ => {
+                let mut resp = HttpResponse::InternalServerError();
+                cors.apply(&mut resp);
+                resp.finish()
+            }
+        };
+    }
+    if req.method() != Method::GET {
+        return EngineError::BadHandshakeMethod.response(&cors);
+    }
+    if transport == "websocket" && !upgrade {
+        return EngineError::BadRequest.response(&cors);
+    }
+    if param(&q, "EIO") != Some("4") {
+        return EngineError::UnsupportedProtocolVersion.response(&cors);
+    }
+    let websocket = transport == "websocket";
+    let info = conn_info(&req, q);
+    if websocket {
+        websocket::handshake(&req, body, server, info).await
+    } else {
+        polling::handshake(server, info, &cors)
+    }
+}
+
+fn preflight(req: &HttpRequest, cors: &CorsHeaders) -> HttpResponse {
+    let mut resp = HttpResponse::build(StatusCode::NO_CONTENT);
+    cors.apply(&mut resp);
+    resp.insert_header((
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        "GET,HEAD,PUT,PATCH,POST,DELETE",
+    ));
+    if let Some(h) = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        resp.insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, h.clone()));
+        resp.insert_header((header::VARY, "Access-Control-Request-Headers"));
+    }
+    resp.insert_header((header::CONTENT_LENGTH, HeaderValue::from_static("0")));
+    resp.finish()
+}
+
+fn conn_info(req: &HttpRequest, query: Vec<(String, String)>) -> Arc<ConnInfo> {
+    let headers = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect::<Vec<_>>();
+    let xdomain = req.headers().contains_key(header::ORIGIN);
+    Arc::new(ConnInfo {
+        headers,
+        query,
+        address: req.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
+        issued: now_millis(),
+        url: req.uri().to_string(),
+        secure: req.connection_info().scheme() == "https",
+        xdomain,
+    })
+}
+
+/// Starts a session (its actor and shared connection) in `state` and registers it.
+pub(crate) fn open_session(
+    server: &Arc<ServerInner>,
+    info: Arc<ConnInfo>,
+    state: EngineState,
+) -> (Arc<Conn>, String) {
+    let sid = Sid::new();
+    let mut created = None;
+    let options = &server.options;
+    EngineSession::create(|ctx| {
+        let conn = Arc::new(Conn::new(sid, ctx.address(), state, options.outbound_queue));
+        created = Some(conn.clone());
+        EngineSession::new(server.clone(), info).with_conn(conn)
+    });
+    // `Actor::create` runs the closure before returning.
+    let conn = created.expect("session created");
+    server.registry.insert(conn.clone());
+    let upgrades = if state == EngineState::Polling && options.transports.websocket {
+        vec!["websocket"]
+    } else {
+        vec![]
+    };
+    let open = OpenPacket {
+        sid: sid.to_string(),
+        upgrades,
+        ping_interval: options.ping_interval.as_millis() as u64,
+        ping_timeout: options.ping_timeout.as_millis() as u64,
+        max_payload: options.max_payload as u64,
+    };
+    (conn, open.encode())
+}

@@ -1,0 +1,138 @@
+//! HTTP long-polling: the handshake response, the parked GET that drains the outbound queue, and the
+//! POST that carries the client's packets (byte-limited, one at a time).
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+
+use crate::engine::conn::PollTake;
+use crate::engine::session::{CloseRequest, Inbound};
+use crate::engine::{CloseReason, Conn, EngineState};
+use crate::handshake::ConnInfo;
+use crate::protocol::engineio::decode_payload;
+use crate::server::ServerInner;
+use crate::transport::{open_session, CorsHeaders};
+
+fn text_response(cors: &CorsHeaders, body: String) -> HttpResponse {
+    let mut resp = HttpResponse::Ok();
+    cors.apply(&mut resp);
+    resp.content_type("text/plain; charset=UTF-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
+fn bad_request(cors: &CorsHeaders) -> HttpResponse {
+    let mut resp = HttpResponse::BadRequest();
+    cors.apply(&mut resp);
+    resp.finish()
+}
+
+/// A polling handshake: the open packet is the response body.
+pub(crate) fn handshake(
+    server: &Arc<ServerInner>,
+    info: Arc<ConnInfo>,
+    cors: &CorsHeaders,
+) -> HttpResponse {
+    let (conn, open) = open_session(server, info, EngineState::Polling);
+    let mut resp = HttpResponse::Ok();
+    cors.apply(&mut resp);
+    if let Some(name) = &server.options.cookie {
+        resp.insert_header((
+            header::SET_COOKIE,
+            format!("{name}={}; Path=/; HttpOnly; SameSite=Lax", conn.sid()),
+        ));
+    }
+    resp.content_type("text/plain; charset=UTF-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(open)
+}
+
+struct PollGuard(Arc<Conn>);
+
+impl Drop for PollGuard {
+    fn drop(&mut self) {
+        self.0.end_poll();
+    }
+}
+
+/// A GET: answer at once if something is queued (or a noop while upgrading), else park until
+/// something is. A second GET while one is parked is an error that closes the session.
+pub(crate) async fn get(conn: Arc<Conn>, cors: &CorsHeaders) -> HttpResponse {
+    if !conn.begin_poll() {
+        conn.engine().do_send(CloseRequest {
+            reason: CloseReason::TransportError,
+        });
+        return bad_request(cors);
+    }
+    let _guard = PollGuard(conn.clone());
+    let body = conn
+        .wait_for(|c| match c.take_poll() {
+            PollTake::Wait => None,
+            PollTake::Payload(p) | PollTake::Closed(p) => Some(p),
+        })
+        .await;
+    text_response(cors, body)
+}
+
+struct PostGuard(Arc<Conn>);
+
+impl Drop for PostGuard {
+    fn drop(&mut self) {
+        self.0.end_post();
+    }
+}
+
+/// A POST: read the body within the payload limit (413 past it), decode it (a bad payload closes
+/// the session), hand the packets to the session actor and answer `ok` once they are handled.
+pub(crate) async fn post(
+    req: &HttpRequest,
+    mut body: web::Payload,
+    server: &Arc<ServerInner>,
+    conn: Arc<Conn>,
+    cors: &CorsHeaders,
+) -> HttpResponse {
+    let close = |reason| conn.engine().do_send(CloseRequest { reason });
+    let binary = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/octet-stream"));
+    if binary {
+        close(CloseReason::TransportError);
+        return bad_request(cors);
+    }
+    if !conn.begin_post() {
+        close(CloseReason::TransportError);
+        return bad_request(cors);
+    }
+    let _guard = PostGuard(conn.clone());
+    let limit = server.options.max_payload;
+    let mut buf = web::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let Ok(chunk) = chunk else {
+            close(CloseReason::TransportError);
+            return bad_request(cors);
+        };
+        if buf.len() + chunk.len() > limit {
+            let mut resp = HttpResponse::PayloadTooLarge();
+            cors.apply(&mut resp);
+            return resp.finish();
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    let packets = std::str::from_utf8(&buf)
+        .ok()
+        .and_then(|text| decode_payload(text).ok());
+    let Some(packets) = packets else {
+        close(CloseReason::ParseError);
+        return bad_request(cors);
+    };
+    if conn.engine().send(Inbound { packets }).await.is_err() {
+        return bad_request(cors);
+    }
+    let mut resp = HttpResponse::Ok();
+    cors.apply(&mut resp);
+    resp.content_type("text/html").body("ok")
+}

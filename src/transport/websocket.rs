@@ -1,0 +1,182 @@
+//! The WebSocket transport (actix-ws lives here and nowhere else). Each WebSocket has a generation
+//! number and two tasks on the worker that accepted it: a reader that decodes frames and hands
+//! packets to the session actor (or drives the upgrade while it is the candidate), and a writer that
+//! drains the connection's outbound queue once this socket is the active transport. All frames
+//! waiting in the queue are written back to back, so the HTTP layer coalesces them into one write.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, Session};
+use bytestring::ByteString;
+
+use crate::engine::conn::WsTake;
+use crate::engine::session::{TransportGone, UpgradeCompleted, UpgradeStarted, WsInbound};
+use crate::engine::{CloseReason, Conn, EngineState};
+use crate::handshake::ConnInfo;
+use crate::protocol::engineio::{decode_text, Frame, Packet};
+use crate::server::ServerInner;
+use crate::transport::open_session;
+
+/// How long a closing WebSocket may take to flush what was queued before it closes.
+const FLUSH_ON_CLOSE: Duration = Duration::from_secs(2);
+
+fn accept(
+    req: &HttpRequest,
+    body: web::Payload,
+    server: &ServerInner,
+) -> Result<(HttpResponse, Session, AggregatedMessageStream), HttpResponse> {
+    let (resp, session, stream) = actix_ws::handle(req, body).map_err(|e| e.error_response())?;
+    let limit = server.options.max_payload;
+    let stream = stream
+        .max_frame_size(limit)
+        .aggregate_continuations()
+        .max_continuation_size(limit);
+    Ok((resp, session, stream))
+}
+
+/// A WebSocket-only handshake: a new session whose first frame is the open packet.
+pub(crate) async fn handshake(
+    req: &HttpRequest,
+    body: web::Payload,
+    server: &Arc<ServerInner>,
+    info: Arc<ConnInfo>,
+) -> HttpResponse {
+    let (resp, session, stream) = match accept(req, body, server) {
+        Ok(parts) => parts,
+        Err(resp) => return resp,
+    };
+    let ws = server.next_ws_generation();
+    let (conn, open) = open_session(server, info, EngineState::WebSocket { ws });
+    conn.push_one(Frame::Text(ByteString::from(open)));
+    spawn_tasks(conn, ws, session, stream);
+    resp
+}
+
+/// A WebSocket for an existing polling session: it becomes the upgrade candidate, or is closed at
+/// once if the session cannot upgrade (already upgrading or upgraded).
+pub(crate) async fn upgrade(
+    req: &HttpRequest,
+    body: web::Payload,
+    server: &Arc<ServerInner>,
+    conn: Arc<Conn>,
+) -> HttpResponse {
+    let (resp, session, stream) = match accept(req, body, server) {
+        Ok(parts) => parts,
+        Err(resp) => return resp,
+    };
+    let ws = server.next_ws_generation();
+    if !conn.update_state(|s| s.begin_upgrade(ws)) {
+        actix_rt::spawn(async move {
+            let _ = session.close(None).await;
+            drop(stream);
+        });
+        return resp;
+    }
+    conn.engine().do_send(UpgradeStarted { ws });
+    spawn_tasks(conn, ws, session, stream);
+    resp
+}
+
+fn spawn_tasks(conn: Arc<Conn>, ws: u64, session: Session, stream: AggregatedMessageStream) {
+    actix_rt::spawn(write_loop(conn.clone(), ws, session.clone()));
+    actix_rt::spawn(read_loop(conn, ws, session, stream));
+}
+
+async fn send_frame(session: &mut Session, frame: Frame) -> Result<(), actix_ws::Closed> {
+    match frame {
+        Frame::Text(t) => session.text(t).await,
+        Frame::Binary(b) => session.binary(b).await,
+    }
+}
+
+async fn write_loop(conn: Arc<Conn>, ws: u64, mut session: Session) {
+    let mut buf: VecDeque<Frame> = VecDeque::new();
+    loop {
+        let take = conn
+            .wait_for(|c| match c.take_ws(ws, &mut buf) {
+                WsTake::Wait => None,
+                other => Some(other),
+            })
+            .await;
+        if take == WsTake::Finish {
+            let flush = async {
+                for frame in buf.drain(..) {
+                    send_frame(&mut session, frame).await?;
+                }
+                Ok::<(), actix_ws::Closed>(())
+            };
+            let _ = actix_rt::time::timeout(FLUSH_ON_CLOSE, flush).await;
+            let _ = session.close(None).await;
+            return;
+        }
+        for frame in buf.drain(..) {
+            if send_frame(&mut session, frame).await.is_err() {
+                conn.engine().do_send(TransportGone {
+                    ws,
+                    reason: CloseReason::TransportClose,
+                });
+                return;
+            }
+        }
+    }
+}
+
+async fn read_loop(
+    conn: Arc<Conn>,
+    ws: u64,
+    mut session: Session,
+    mut stream: AggregatedMessageStream,
+) {
+    let reason = loop {
+        let Some(item) = stream.recv().await else {
+            break CloseReason::TransportClose;
+        };
+        let packet = match item {
+            Ok(AggregatedMessage::Text(text)) => match decode_text(&text) {
+                Ok(p) => p,
+                Err(_) => break CloseReason::ParseError,
+            },
+            Ok(AggregatedMessage::Binary(data)) => Packet::Binary(data),
+            Ok(AggregatedMessage::Ping(data)) => {
+                let _ = session.pong(&data).await;
+                continue;
+            }
+            Ok(AggregatedMessage::Pong(_)) => continue,
+            Ok(AggregatedMessage::Close(_)) => break CloseReason::TransportClose,
+            Err(_) => break CloseReason::TransportError,
+        };
+        let state = conn.state();
+        if state.is_active_ws(ws) {
+            if conn.engine().send(WsInbound { packet }).await.is_err() {
+                break CloseReason::TransportClose;
+            }
+        } else if state.upgrade_candidate() == Some(ws) {
+            match packet {
+                Packet::Ping(data) if data == "probe" => {
+                    if !conn.update_state(|s| s.probe(ws)) {
+                        break CloseReason::TransportError;
+                    }
+                    if session.text("3probe").await.is_err() {
+                        break CloseReason::TransportClose;
+                    }
+                }
+                Packet::Upgrade => {
+                    if !conn.update_state(|s| s.complete_upgrade(ws)) {
+                        break CloseReason::TransportError;
+                    }
+                    conn.engine().do_send(UpgradeCompleted { ws });
+                }
+                // Anything else before the upgrade completes aborts it.
+                _ => break CloseReason::TransportError,
+            }
+        } else {
+            break CloseReason::TransportClose;
+        }
+    };
+    conn.engine().do_send(TransportGone { ws, reason });
+    // A candidate that failed must not keep the upgrade pending until its timeout.
+    conn.update_state(|s| s.abort_upgrade(ws));
+}

@@ -1,0 +1,216 @@
+// Resource limits: the maximum payload (--max-payload) and the per-connection outbound queue
+// (--outbound-queue, a slow consumer).
+
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import WebSocket from "ws";
+import {
+  startServer,
+  connect,
+  emitWithAck,
+  lastDisconnect,
+  once,
+  closeAll,
+  IS_REFERENCE,
+  TRANSPORT_MODES,
+} from "../lib/server.mjs";
+
+describe("max payload (--max-payload 1000)", () => {
+  let server;
+  before(async () => {
+    server = await startServer({ maxPayload: 1000 });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  for (const mode of TRANSPORT_MODES) {
+    it(`[${mode.name}] an emit of 5000 characters closes that connection; the server keeps serving others`, async () => {
+      const open = () => connect(server.url, { ...mode.options }, { upgrade: mode.upgrade });
+      const [offender, bystander, observer] = await Promise.all([open(), open(), open()]);
+      try {
+        // the handshake announced the limit
+        assert.equal(offender.io.engine._maxPayload, 1000);
+        // just under the limit is fine
+        const okPayload = "y".repeat(900);
+        assert.equal(await emitWithAck(offender, "echo-ack", okPayload), okPayload);
+
+        const id = offender.id;
+        const echoes = [];
+        offender.on("echo", (...a) => echoes.push(a));
+        const gone = once(offender, "disconnect", 10000);
+        offender.emit("echo", "x".repeat(5000));
+        const [reason] = await gone;
+        // Node: polling gets HTTP 413 ("transport error"), websocket gets close code 1009 ("transport close")
+        assert.ok(["transport error", "transport close"].includes(reason), `client disconnect reason ${reason}`);
+        assert.deepEqual(echoes, [], "the oversized message must not be echoed");
+        const record = await lastDisconnect(observer, id, { timeout: 10000 });
+        assert.ok(
+          ["transport error", "transport close"].includes(record.reason),
+          `server disconnect reason ${JSON.stringify(record)}`,
+        );
+
+        // the others are unaffected
+        assert.equal(bystander.connected, true);
+        const got = once(bystander, "echo");
+        bystander.emit("echo", "still served");
+        assert.deepEqual(await got, ["still served"]);
+        // and new connections are accepted
+        const late = await open();
+        try {
+          assert.equal(await emitWithAck(late, "echo-ack", "new one"), "new one");
+        } finally {
+          closeAll(late);
+        }
+      } finally {
+        closeAll(offender, bystander, observer);
+      }
+    });
+  }
+});
+
+/** A raw Engine.IO/Socket.IO client over `ws` that can stop reading. */
+async function rawClient(port) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`);
+  const frames = [];
+  let wake = () => {};
+  ws.on("message", (data, isBinary) => {
+    frames.push(isBinary ? data : data.toString());
+    wake();
+  });
+  const closed = new Promise((resolve) => ws.on("close", resolve));
+  ws.on("error", () => {});
+  const expect = (pred, what, ms = 5000) =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        const idx = frames.findIndex(pred);
+        if (idx >= 0) {
+          const [f] = frames.splice(idx, 1);
+          clearTimeout(timer);
+          wake = () => {};
+          resolve(f);
+        }
+      };
+      const timer = setTimeout(() => reject(new Error(`no ${what} frame; got ${JSON.stringify(frames.slice(0, 5))}`)), ms);
+      wake = check;
+      check();
+    });
+  const open = await expect((f) => typeof f === "string" && f.startsWith("0"), "open");
+  JSON.parse(open.slice(1));
+  ws.send("40");
+  const connected = await expect((f) => typeof f === "string" && f.startsWith("40"), "CONNECT");
+  const sid = JSON.parse(connected.slice(2)).sid;
+  return { ws, sid, frames, expect, closed };
+}
+
+describe("slow consumer (--outbound-queue 64)", () => {
+  let server;
+  before(async () => {
+    server = await startServer({ outboundQueue: 64 });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  for (const mode of TRANSPORT_MODES) {
+    // The Node reference has no outbound limit: there the slow client is simply buffered. The
+    // "slow consumer" disconnect is asserted only against roomcast — the one allowed difference.
+    it(
+      `[${mode.name}] subscribers get all 400 x 64 KiB broadcasts in order while a client that stops reading ` +
+        (IS_REFERENCE ? "is buffered (reference: no outbound limit)" : 'is disconnected with reason "slow consumer"'),
+      { timeout: 120000 },
+      async () => {
+        const room = `slow-${mode.name}`;
+        const COUNT = 400;
+        const open = () => connect(server.url, { ...mode.options }, { upgrade: mode.upgrade, timeout: 10000 });
+        const slow = await rawClient(server.port);
+        const sockets = [];
+        try {
+          slow.ws.send(`421["join","${room}"]`);
+          const joinAck = await slow.expect((f) => typeof f === "string" && f.startsWith("431"), "join ack");
+          assert.deepEqual(JSON.parse(joinAck.slice(3)), [[room, slow.sid].sort()]);
+          const [publisher, sub1, sub2, observer] = await Promise.all([open(), open(), open(), open()]);
+          sockets.push(publisher, sub1, sub2, observer);
+          for (const sub of [sub1, sub2]) {
+            assert.deepEqual(await emitWithAck(sub, "join", room), [room, sub.id].sort());
+          }
+          const received = [[], []];
+          const disconnects = [[], []];
+          [sub1, sub2].forEach((sub, k) => {
+            sub.on("big", (seq, body) => {
+              if (typeof body !== "string" || body.length !== 64 * 1024 || body[0] !== String.fromCharCode(97 + (seq % 26))) {
+                received[k].push(`bad body for ${seq}`);
+              } else {
+                received[k].push(seq);
+              }
+            });
+            sub.on("disconnect", (r) => disconnects[k].push(r));
+          });
+          const allReceived = Promise.all(
+            [sub1, sub2].map(
+              (sub, k) =>
+                new Promise((resolve) => {
+                  const check = () => {
+                    if (received[k].length >= COUNT) {
+                      sub.off("big", check);
+                      resolve();
+                    }
+                  };
+                  sub.on("big", check);
+                  check();
+                }),
+            ),
+          );
+
+          // the slow client stops reading from its socket
+          slow.ws._socket.pause();
+
+          for (let seq = 0; seq < COUNT; seq++) {
+            const body = String.fromCharCode(97 + (seq % 26)).repeat(64 * 1024);
+            const ok = await publisher
+              .timeout(10000)
+              .emitWithAck("emit-to", { rooms: [room], event: "big", args: [seq, body] });
+            assert.equal(ok, true);
+          }
+
+          let timer;
+          await Promise.race([
+            allReceived,
+            new Promise((_, reject) => {
+              timer = setTimeout(
+                () =>
+                  reject(
+                    new Error(
+                      `subscribers got ${received[0].length} and ${received[1].length} of ${COUNT}; ` +
+                        `disconnects ${JSON.stringify(disconnects)}`,
+                    ),
+                  ),
+                30000,
+              );
+            }),
+          ]).finally(() => clearTimeout(timer));
+          const inOrder = Array.from({ length: COUNT }, (_, i) => i);
+          assert.deepEqual(received[0], inOrder);
+          assert.deepEqual(received[1], inOrder);
+          assert.deepEqual(disconnects, [[], []]);
+
+          if (!IS_REFERENCE) {
+            // roomcast only: the slow client's outbound queue overflowed, so the server dropped it
+            assert.deepEqual(await lastDisconnect(observer, slow.sid, { timeout: 10000 }), {
+              reason: "slow consumer",
+              rooms: [room],
+            });
+          } else {
+            // the reference keeps buffering for it: still connected as far as the server knows
+            assert.equal(await emitWithAck(observer, "last-disconnect", slow.sid), null);
+          }
+          // the server still serves everyone else
+          assert.equal(await emitWithAck(publisher, "echo-ack", "after"), "after");
+        } finally {
+          closeAll(sockets);
+          slow.ws.terminate();
+        }
+      },
+    );
+  }
+});
