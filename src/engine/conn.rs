@@ -210,13 +210,20 @@ impl Conn {
         let mut inner = self.inner.lock();
         match inner.state {
             EngineState::Closed { reason } => {
-                let mut frames: Vec<Frame> = inner.queue.drain(..).collect();
-                frames.push(if reason.server_initiated() {
+                // A deliberate close first hands over what is queued; the close packet goes in a
+                // response of its own, since clients act on it before on packets that precede it.
+                if reason.flushes() && !inner.queue.is_empty() {
+                    let payload = encode_payload(inner.queue.iter());
+                    inner.queue.clear();
+                    return PollTake::Payload(payload);
+                }
+                inner.queue.clear();
+                let last = if reason.server_initiated() {
                     Frame::close()
                 } else {
                     Frame::noop()
-                });
-                PollTake::Closed(encode_payload(frames.iter()))
+                };
+                PollTake::Closed(encode_payload([last].iter()))
             }
             EngineState::Upgrading { .. } | EngineState::WebSocket { .. } => {
                 PollTake::Payload(encode_payload([Frame::noop()].iter()))

@@ -47,6 +47,17 @@ impl CloseReason {
         }
     }
 
+    /// Whether packets queued before the close are still delivered (a deliberate server-side close)
+    /// rather than discarded with the broken or abandoned transport.
+    pub fn flushes(self) -> bool {
+        matches!(
+            self,
+            CloseReason::ForcedClose
+                | CloseReason::ForcedServerClose
+                | CloseReason::ServerShuttingDown
+        )
+    }
+
     /// Whether a parked poll should be told `1` (server-side close) rather than `6` (the client
     /// asked to close, so it only needs its poll released).
     pub fn server_initiated(self) -> bool {

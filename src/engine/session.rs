@@ -44,6 +44,12 @@ pub struct CloseRequest {
     pub reason: CloseReason,
 }
 
+/// Disconnect every socket of the connection (each gets DISCONNECT), then close it. Sent by
+/// `Socket::disconnect(true)`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DisconnectAll;
+
 /// A WebSocket became the upgrade candidate. Sent by the WebSocket transport.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -231,11 +237,25 @@ impl EngineSession {
 
     /// Ends the session once: every socket leaves with `reason`, the transports flush and close.
     fn close(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
+        // A polling client has yet to fetch what is queued: keep the session reachable for one more
+        // GET (which removes it), within a bounded grace period.
+        let awaits_poll =
+            reason.flushes() && self.conn().state().polling_drains() && self.conn().queued() > 0;
         if !self.conn().update_state(|s| s.close(reason)) {
             return;
         }
         tracing::debug!(sid = %self.conn().sid(), %reason, "engine connection closed");
-        self.server.registry.remove(&self.conn().sid());
+        let sid = self.conn().sid();
+        if awaits_poll {
+            let server = self.server.clone();
+            let grace = server.options.ping_interval + server.options.ping_timeout;
+            actix_rt::spawn(async move {
+                actix_rt::time::sleep(grace).await;
+                server.registry.remove(&sid);
+            });
+        } else {
+            self.server.registry.remove(&sid);
+        }
         for (_, socket) in self.sockets.drain() {
             socket.addr().do_send(Disconnect {
                 reason: DisconnectReason::Engine(reason),
@@ -263,8 +283,9 @@ impl Actor for EngineSession {
     fn stopped(&mut self, _: &mut Self::Context) {
         // However the actor ended, the session must not stay registered.
         if let Some(conn) = &self.conn {
-            conn.update_state(|s| s.close(CloseReason::TransportClose));
-            self.server.registry.remove(&conn.sid());
+            if conn.update_state(|s| s.close(CloseReason::TransportClose)) {
+                self.server.registry.remove(&conn.sid());
+            }
         }
     }
 }
@@ -294,6 +315,26 @@ impl Handler<CloseRequest> for EngineSession {
     type Result = ();
     fn handle(&mut self, msg: CloseRequest, ctx: &mut Self::Context) {
         self.close(msg.reason, ctx);
+    }
+}
+
+impl Handler<DisconnectAll> for EngineSession {
+    type Result = ();
+    fn handle(&mut self, _: DisconnectAll, ctx: &mut Self::Context) {
+        for (nsp, socket) in self.sockets.drain() {
+            let packet = Packet {
+                kind: PacketType::Disconnect,
+                nsp,
+                id: None,
+                data: None,
+                attachments: 0,
+            };
+            socket.conn().push(&frames_of(&packet, Vec::new()), false);
+            socket.addr().do_send(Disconnect {
+                reason: DisconnectReason::ServerNamespaceDisconnect,
+            });
+        }
+        self.close(CloseReason::ForcedClose, ctx);
     }
 }
 

@@ -270,6 +270,13 @@ impl Handler<ServerDisconnect> for SocketActor {
             return;
         }
         let socket = self.socket().clone();
+        if msg.close {
+            socket
+                .conn()
+                .engine()
+                .do_send(crate::engine::session::DisconnectAll);
+            return;
+        }
         let packet = Packet {
             kind: PacketType::Disconnect,
             nsp: socket.ns().to_owned(),
@@ -284,10 +291,5 @@ impl Handler<ServerDisconnect> for SocketActor {
             sid: socket.id(),
         });
         self.close(DisconnectReason::ServerNamespaceDisconnect, ctx);
-        if msg.close {
-            engine.do_send(crate::engine::session::CloseRequest {
-                reason: CloseReason::ForcedClose,
-            });
-        }
     }
 }

@@ -135,11 +135,13 @@ pub async fn endpoint(
         if transport == "websocket" && upgrade {
             return websocket::upgrade(&req, body, server, conn).await;
         }
-        if transport != "polling" || !conn.state().accepts_polling() {
+        // A closed session still registered is a polling one waiting to hand over its last packets.
+        let state = conn.state();
+        if transport != "polling" || !(state.accepts_polling() || state.is_closed()) {
             return EngineError::BadRequest.response(&cors);
         }
         return match *req.method() {
-            Method::GET => polling::get(conn, &cors).await,
+            Method::GET => polling::get(server, conn, &cors).await,
             Method::POST => polling::post(&req, body, server, conn, &cors).await,
             _ => {
                 let mut resp = HttpResponse::InternalServerError();

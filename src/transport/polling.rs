@@ -59,7 +59,11 @@ impl Drop for PollGuard {
 
 /// A GET: answer at once if something is queued (or a noop while upgrading), else park until
 /// something is. A second GET while one is parked is an error that closes the session.
-pub(crate) async fn get(conn: Arc<Conn>, cors: &CorsHeaders) -> HttpResponse {
+pub(crate) async fn get(
+    server: &Arc<ServerInner>,
+    conn: Arc<Conn>,
+    cors: &CorsHeaders,
+) -> HttpResponse {
     if !conn.begin_poll() {
         conn.engine().do_send(CloseRequest {
             reason: CloseReason::TransportError,
@@ -70,7 +74,11 @@ pub(crate) async fn get(conn: Arc<Conn>, cors: &CorsHeaders) -> HttpResponse {
     let body = conn
         .wait_for(|c| match c.take_poll() {
             PollTake::Wait => None,
-            PollTake::Payload(p) | PollTake::Closed(p) => Some(p),
+            PollTake::Payload(p) => Some(p),
+            PollTake::Closed(p) => {
+                server.registry.remove(&c.sid());
+                Some(p)
+            }
         })
         .await;
     text_response(cors, body)

@@ -134,7 +134,10 @@ class Testbed:
 
 @pytest.fixture(scope="session")
 def server():
-    testbed = Testbed()
+    # A short ping interval bounds a python-engineio polling-client race: when `disconnect()` is called
+    # while its write loop is busy with a POST, the CLOSE packet is never sent and `disconnect()` waits for
+    # the parked GET, which the server only releases with its next ping (25 s by default).
+    testbed = Testbed(ping_interval=1000, ping_timeout=5000)
     yield testbed
     testbed.stop()
 
