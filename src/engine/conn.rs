@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use actix::Addr;
 use parking_lot::Mutex;
@@ -62,6 +63,8 @@ struct Inner {
     overflowed: bool,
     /// The WebSocket generation that last carried packets, so that only it flushes on close.
     active_ws: Option<u64>,
+    /// When the pong to the last ping is due, while one is awaited.
+    pong_deadline: Option<Instant>,
 }
 
 /// Counters of one connection, read by metrics and tests.
@@ -95,6 +98,7 @@ impl Conn {
                 poll_active: false,
                 post_active: false,
                 overflowed: false,
+                pong_deadline: None,
                 active_ws: match state {
                     EngineState::WebSocket { ws } => Some(ws),
                     _ => None,
@@ -181,6 +185,16 @@ impl Conn {
     /// Queues one frame that is not subject to the volatile policy (heartbeat, protocol replies).
     pub fn push_one(&self, frame: Frame) -> PushOutcome {
         self.push(std::slice::from_ref(&frame), false)
+    }
+
+    /// Records when the pong to the ping just sent is due (`None`: the pong arrived).
+    pub fn set_pong_deadline(&self, deadline: Option<Instant>) {
+        self.inner.lock().pong_deadline = deadline;
+    }
+
+    /// True if a pong is overdue: the session is dead even if its timer has not fired yet.
+    pub fn is_expired(&self, now: Instant) -> bool {
+        self.inner.lock().pong_deadline.is_some_and(|d| now >= d)
     }
 
     /// Marks a polling GET as in flight. Returns false if one already is (an overlapping poll).

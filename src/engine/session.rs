@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message, SpawnHandle};
 use serde_json::{json, Value};
@@ -97,6 +98,7 @@ pub struct SocketClosed {
 /// The actor.
 pub struct EngineSession {
     server: Arc<ServerInner>,
+    created: Instant,
     conn: Option<Arc<Conn>>,
     info: Arc<ConnInfo>,
     decoder: Decoder,
@@ -112,6 +114,7 @@ impl EngineSession {
     pub(crate) fn new(server: Arc<ServerInner>, info: Arc<ConnInfo>) -> Self {
         EngineSession {
             server,
+            created: Instant::now(),
             conn: None,
             info,
             decoder: Decoder::default(),
@@ -132,15 +135,22 @@ impl EngineSession {
         self.conn.as_ref().expect("conn set at creation")
     }
 
-    fn schedule_ping(&mut self, ctx: &mut Context<Self>) {
-        let interval = self.server.options.ping_interval;
-        ctx.run_later(interval, |act, ctx| {
-            act.conn().push_one(Frame::ping());
-            let timeout = act.server.options.ping_timeout;
-            act.ping_deadline = Some(ctx.run_later(timeout, |act, ctx| {
-                act.close(CloseReason::PingTimeout, ctx);
-            }));
-        });
+    /// The next ping goes `ping_interval` after `from` (the handshake or the last pong).
+    fn schedule_ping(&mut self, from: Instant, ctx: &mut Context<Self>) {
+        let at = from + self.server.options.ping_interval;
+        ctx.run_later(
+            at.saturating_duration_since(Instant::now()),
+            move |act, ctx| {
+                act.conn().push_one(Frame::ping());
+                let due = at + act.server.options.ping_timeout;
+                act.conn().set_pong_deadline(Some(due));
+                act.ping_deadline = Some(
+                    ctx.run_later(due.saturating_duration_since(Instant::now()), |act, ctx| {
+                        act.close(CloseReason::PingTimeout, ctx)
+                    }),
+                );
+            },
+        );
     }
 
     fn on_packet(&mut self, packet: EioPacket, ctx: &mut Context<Self>) {
@@ -165,7 +175,8 @@ impl EngineSession {
             EioPacket::Pong(_) => {
                 if let Some(h) = self.ping_deadline.take() {
                     ctx.cancel_future(h);
-                    self.schedule_ping(ctx);
+                    self.conn().set_pong_deadline(None);
+                    self.schedule_ping(Instant::now(), ctx);
                 }
             }
             EioPacket::Close => self.close(CloseReason::TransportClose, ctx),
@@ -237,10 +248,13 @@ impl EngineSession {
 
     /// Ends the session once: every socket leaves with `reason`, the transports flush and close.
     fn close(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
-        // A polling client has yet to fetch what is queued: keep the session reachable for one more
-        // GET (which removes it), within a bounded grace period.
-        let awaits_poll =
-            reason.flushes() && self.conn().state().polling_drains() && self.conn().queued() > 0;
+        // A polling client has yet to fetch what is queued, or closed the session with a POST while
+        // its GET may still be on the way: keep the session reachable for one more GET (which
+        // removes it and answers the rest, or a noop), within a bounded grace period.
+        let polling = self.conn().state().polling_drains();
+        let awaits_poll = polling
+            && ((reason.flushes() && self.conn().queued() > 0)
+                || reason == CloseReason::TransportClose);
         if !self.conn().update_state(|s| s.close(reason)) {
             return;
         }
@@ -270,7 +284,7 @@ impl Actor for EngineSession {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(256);
-        self.schedule_ping(ctx);
+        self.schedule_ping(self.created, ctx);
         if self.server.raw.is_some() {
             return;
         }

@@ -13,7 +13,8 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use crate::engine::{Conn, EngineSession, EngineState};
+use crate::engine::session::CloseRequest;
+use crate::engine::{CloseReason, Conn, EngineSession, EngineState};
 use crate::handshake::{now_millis, ConnInfo};
 use crate::options::ServerOptions;
 use crate::protocol::engineio::OpenPacket;
@@ -132,6 +133,13 @@ pub async fn endpoint(
         let Some(conn) = Sid::parse(sid).and_then(|sid| server.registry.get(&sid)) else {
             return EngineError::UnknownSid.response(&cors);
         };
+        if conn.is_expired(std::time::Instant::now()) {
+            // Its pong is overdue: it is as good as closed, whether or not the timer has fired.
+            conn.engine().do_send(CloseRequest {
+                reason: CloseReason::PingTimeout,
+            });
+            return EngineError::UnknownSid.response(&cors);
+        }
         if transport == "websocket" && upgrade {
             return websocket::upgrade(&req, body, server, conn).await;
         }

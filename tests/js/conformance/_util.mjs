@@ -198,6 +198,20 @@ export function startPoll(base, sid, extraQuery = "") {
   return request("GET", `${BASE_URL}${base}?EIO=4&transport=polling&sid=${sid}${extraQuery}`);
 }
 
+// There is no observable event for "the server has parked this GET". Where a case needs a
+// parked GET before its next request (the official suite simply fires both at once), the
+// GET is written completely and then given this long to reach the session: servers that
+// handle connections on several threads may otherwise see the next request first.
+export const PARK_SETTLE_MS = 50;
+
+/** Starts a polling GET and resolves (with its { sent, response }) once it should be parked. */
+export async function parkPoll(base, sid) {
+  const parked = startPoll(base, sid);
+  await parked.sent;
+  await sleep(PARK_SETTLE_MS);
+  return parked;
+}
+
 export function poll(base, sid, extraQuery = "") {
   return startPoll(base, sid, extraQuery).response;
 }

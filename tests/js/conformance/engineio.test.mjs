@@ -17,6 +17,7 @@ import {
   cleanup,
   handshake,
   openWs,
+  parkPoll,
   parseOpenPacket,
   poll,
   push,
@@ -249,8 +250,7 @@ describe("Engine.IO protocol", () => {
     describe("HTTP long-polling", () => {
       it("forcefully closes the session", T, async () => {
         const sid = await handshake(EIO);
-        const parked = startPoll(EIO, sid);
-        await parked.sent;
+        const parked = await parkPoll(EIO, sid);
         const [polled] = await Promise.all([parked.response, push(EIO, sid, "1")]);
         assert.equal(polled.status, 200);
         assert.equal(polled.body, "6");

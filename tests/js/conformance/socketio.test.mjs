@@ -16,12 +16,12 @@ import {
   cleanup,
   handshake,
   openWs,
+  parkPoll,
   parseOpenPacket,
   poll,
   push,
   request,
   sleep,
-  startPoll,
   startServer,
   wsSession,
 } from "./_util.mjs";
@@ -177,8 +177,7 @@ describe("Engine.IO protocol", () => {
     describe("HTTP long-polling", () => {
       it("should forcefully close the session", T, async () => {
         const sid = await handshake(SIO);
-        const parked = startPoll(SIO, sid);
-        await parked.sent;
+        const parked = await parkPoll(SIO, sid);
         const [polled] = await Promise.all([parked.response, push(SIO, sid, "1")]);
         assert.equal(polled.status, 200);
         assert.equal(polled.body, "6");
