@@ -3,7 +3,7 @@
 //! to the supervisor that owns the socket. Supervisors run on a pool of arbiters (one per core).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use actix::{Actor, Addr, Arbiter};
@@ -95,10 +95,8 @@ impl LocalAdapter {
     }
 
     fn shard(&self, sid: &Sid) -> &Addr<RoomShard> {
-        let mut h = self.hasher.build_hasher();
-        sid.hash(&mut h);
         // The modulo keeps the index below `shards.len()`, which is at least one.
-        &self.shards[(h.finish() as usize) % self.shards.len()]
+        &self.shards[(self.hasher.hash_one(sid) as usize) % self.shards.len()]
     }
 }
 

@@ -27,8 +27,8 @@ fn accept(
     req: &HttpRequest,
     body: web::Payload,
     server: &ServerInner,
-) -> Result<(HttpResponse, Session, AggregatedMessageStream), HttpResponse> {
-    let (resp, session, stream) = actix_ws::handle(req, body).map_err(|e| e.error_response())?;
+) -> Result<(HttpResponse, Session, AggregatedMessageStream), actix_web::Error> {
+    let (resp, session, stream) = actix_ws::handle(req, body)?;
     let limit = server.options.max_payload;
     let stream = stream
         .max_frame_size(limit)
@@ -46,7 +46,7 @@ pub(crate) async fn handshake(
 ) -> HttpResponse {
     let (resp, session, stream) = match accept(req, body, server) {
         Ok(parts) => parts,
-        Err(resp) => return resp,
+        Err(e) => return e.error_response(),
     };
     let ws = server.next_ws_generation();
     let (conn, open) = open_session(server, info, EngineState::WebSocket { ws });
@@ -65,7 +65,7 @@ pub(crate) async fn upgrade(
 ) -> HttpResponse {
     let (resp, session, stream) = match accept(req, body, server) {
         Ok(parts) => parts,
-        Err(resp) => return resp,
+        Err(e) => return e.error_response(),
     };
     let ws = server.next_ws_generation();
     if !conn.update_state(|s| s.begin_upgrade(ws)) {

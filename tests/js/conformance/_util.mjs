@@ -189,10 +189,6 @@ export function request(method, url, { body, headers = {}, timeout = WAIT_MS } =
   return { sent, response: bounded };
 }
 
-export function eioPath(base, query) {
-  return `${BASE_URL}${base}?${query}`;
-}
-
 /** GET polling request for `sid`; returns the { sent, response } pair of request(). */
 export function startPoll(base, sid, extraQuery = "") {
   return request("GET", `${BASE_URL}${base}?EIO=4&transport=polling&sid=${sid}${extraQuery}`);

@@ -25,7 +25,6 @@ import {
   sleep,
   startPoll,
   startServer,
-  withTimeout,
   wsSession,
 } from "./_util.mjs";
 
@@ -382,7 +381,7 @@ describe("Engine.IO protocol (extras)", () => {
   });
 
   describe("error responses", () => {
-    async function assertError(res, code, message) {
+    function assertError(res, code, message) {
       assert.equal(res.status, 400);
       assert.match(String(res.headers["content-type"]), /^application\/json/);
       assert.equal(res.body, JSON.stringify({ code, message }));
@@ -390,29 +389,29 @@ describe("Engine.IO protocol (extras)", () => {
 
     it("answers an unknown sid with 400 Session ID unknown", T, async () => {
       const res = await poll(EIO, "this-sid-does-not-exist");
-      await assertError(res, 1, "Session ID unknown");
+      assertError(res, 1, "Session ID unknown");
       assert.equal(res.body, '{"code":1,"message":"Session ID unknown"}');
     });
 
     it("answers an unknown transport with 400 Transport unknown", T, async () => {
       const res = await request("GET", `${URL_EIO}?EIO=4&transport=abc`).response;
-      await assertError(res, 0, "Transport unknown");
+      assertError(res, 0, "Transport unknown");
     });
 
     it("answers an unsupported EIO version with 400 Unsupported protocol version", T, async () => {
       const res = await request("GET", `${URL_EIO}?EIO=3&transport=polling`).response;
-      await assertError(res, 5, "Unsupported protocol version");
+      assertError(res, 5, "Unsupported protocol version");
     });
 
     it("answers a POST handshake with 400 Bad handshake method", T, async () => {
       const res = await request("POST", `${URL_EIO}?EIO=4&transport=polling`, { body: "" }).response;
-      await assertError(res, 2, "Bad handshake method");
+      assertError(res, 2, "Bad handshake method");
     });
 
     it("answers polling after the upgrade with 400 Bad request", T, async () => {
       const { sid, ws } = await upgradedSession();
       const res = await poll(EIO, sid);
-      await assertError(res, 3, "Bad request");
+      assertError(res, 3, "Bad request");
       ws.terminate();
     });
   });
@@ -436,7 +435,7 @@ describe("Engine.IO protocol (extras)", () => {
       const ws = await wsSession(EIO);
       ws.answerPings();
       ws.send("4" + "a".repeat(MAX_PAYLOAD + 10));
-      await withTimeout(ws.closed(), 5000, "the close of the WebSocket");
+      await ws.closed(5000);
       assert.ok(
         !ws.frames.some((f) => typeof f === "string" && f.startsWith("4a")),
         "the oversized message must not be echoed",
