@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::adapter::BoxFuture;
 use crate::namespace::Namespace;
 use crate::payload::Payload;
 use crate::protocol::engineio::Frame;
@@ -69,6 +70,7 @@ impl BroadcastOperator {
         let payload = payload.into();
         let selector = Arc::new(self.selector.clone());
         for ns in &self.namespaces {
+            ns.metrics().broadcasts.increment(1);
             let frames: Arc<[Frame]> = payload.clone().event_frames(ns.name(), event, None).into();
             ns.adapter()
                 .broadcast(frames, selector.clone(), self.volatile);
@@ -76,30 +78,65 @@ impl BroadcastOperator {
         Ok(())
     }
 
-    /// The targets join `rooms`.
-    pub fn sockets_join<R: Into<Room>>(&self, rooms: impl IntoIterator<Item = R>) {
-        let rooms: Vec<Room> = rooms.into_iter().map(Into::into).collect();
-        let selector = Arc::new(self.selector.clone());
-        for ns in &self.namespaces {
-            ns.adapter().sockets_join(selector.clone(), rooms.clone());
+    /// Sends `event` to every target and resolves to the number of recipients. The delivery
+    /// starts at once; awaiting only collects the count.
+    pub fn emit_counted(
+        &self,
+        event: &str,
+        payload: impl Into<Payload>,
+    ) -> Result<BoxFuture<usize>, EmitError> {
+        if is_reserved_event(event) {
+            return Err(EmitError::Reserved(event.to_owned()));
         }
+        let payload = payload.into();
+        let selector = Arc::new(self.selector.clone());
+        let counts: Vec<_> = self
+            .namespaces
+            .iter()
+            .map(|ns| {
+                ns.metrics().broadcasts.increment(1);
+                let frames: Arc<[Frame]> =
+                    payload.clone().event_frames(ns.name(), event, None).into();
+                ns.adapter()
+                    .broadcast_counted(frames, selector.clone(), self.volatile)
+            })
+            .collect();
+        Ok(Box::pin(total(counts)))
     }
 
-    /// The targets leave `rooms`.
-    pub fn sockets_leave<R: Into<Room>>(&self, rooms: impl IntoIterator<Item = R>) {
-        let rooms: Vec<Room> = rooms.into_iter().map(Into::into).collect();
+    fn each(&self, f: impl Fn(&Namespace, Arc<Selector>) -> BoxFuture<usize>) -> BoxFuture<usize> {
         let selector = Arc::new(self.selector.clone());
-        for ns in &self.namespaces {
-            ns.adapter().sockets_leave(selector.clone(), rooms.clone());
-        }
+        let counts: Vec<_> = self
+            .namespaces
+            .iter()
+            .map(|ns| f(ns, selector.clone()))
+            .collect();
+        Box::pin(total(counts))
     }
 
-    /// The targets are disconnected (their connections closed too when `close`).
-    pub fn disconnect_sockets(&self, close: bool) {
-        let selector = Arc::new(self.selector.clone());
-        for ns in &self.namespaces {
-            ns.adapter().disconnect_sockets(selector.clone(), close);
-        }
+    /// The targets join `rooms`; resolves to how many sockets were targeted (the operation starts
+    /// at once, whether or not the future is awaited).
+    pub fn sockets_join<R: Into<Room>>(
+        &self,
+        rooms: impl IntoIterator<Item = R>,
+    ) -> BoxFuture<usize> {
+        let rooms: Vec<Room> = rooms.into_iter().map(Into::into).collect();
+        self.each(|ns, sel| ns.adapter().sockets_join(sel, rooms.clone()))
+    }
+
+    /// The targets leave `rooms`; resolves to how many sockets were targeted.
+    pub fn sockets_leave<R: Into<Room>>(
+        &self,
+        rooms: impl IntoIterator<Item = R>,
+    ) -> BoxFuture<usize> {
+        let rooms: Vec<Room> = rooms.into_iter().map(Into::into).collect();
+        self.each(|ns, sel| ns.adapter().sockets_leave(sel, rooms.clone()))
+    }
+
+    /// The targets are disconnected (their connections closed too when `close`); resolves to how
+    /// many sockets were targeted.
+    pub fn disconnect_sockets(&self, close: bool) -> BoxFuture<usize> {
+        self.each(|ns, sel| ns.adapter().disconnect_sockets(sel, close))
     }
 
     /// The targets.
@@ -111,4 +148,12 @@ impl BroadcastOperator {
         }
         out
     }
+}
+
+async fn total(counts: Vec<BoxFuture<usize>>) -> usize {
+    let mut sum = 0;
+    for c in counts {
+        sum += c.await;
+    }
+    sum
 }

@@ -32,9 +32,14 @@
 //! ```
 
 pub mod adapter;
+pub mod admin;
+pub mod app;
 pub mod broadcast;
+pub mod broker;
+pub mod config;
 pub mod engine;
 pub mod handshake;
+pub mod metrics;
 pub mod namespace;
 pub mod options;
 pub mod payload;

@@ -1,43 +1,62 @@
-//! The `roomcast` broker binary: serves Socket.IO on its embedded defaults
-//! (`0.0.0.0:3000`, path `/socket.io/`, any origin). `--bind ADDR` listens elsewhere.
+//! The `roomcast` broker: loads `config.toml` (or `--config PATH`, or the built-in defaults) with
+//! its `ROOMCAST_*` environment overrides, then serves Socket.IO and the admin API until SIGTERM or
+//! SIGINT, and drains. An invalid configuration exits with status 2 and one line on stderr.
 
-use roomcast::{Cors, Server, ServerOptions};
+use clap::Parser;
+use roomcast::app::{self, Listeners};
+use roomcast::config::{Cli, LogFormat, LogSection};
+use tracing_subscriber::EnvFilter;
 
-fn main() -> std::io::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let mut bind = "0.0.0.0:3000".to_owned();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--bind" => bind = args.next().unwrap_or(bind),
-            "--help" | "-h" => {
-                println!("roomcast [--bind ADDR]   Socket.IO broker (default 0.0.0.0:3000)");
-                return Ok(());
-            }
-            other => {
-                eprintln!("roomcast: unknown argument {other:?} (try --help)");
-                std::process::exit(2);
+fn init_logging(log: &LogSection) {
+    // RUST_LOG, when set, wins over the configured level.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM received"),
+                _ = int.recv() => tracing::info!("SIGINT received"),
             }
         }
+        _ => {
+            tracing::error!("cannot listen for signals; stop with SIGKILL");
+            std::future::pending::<()>().await;
+        }
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    actix_web::rt::System::new().block_on(async move {
-        let io = Server::new(ServerOptions {
-            cors: Cors::any(),
-            ..ServerOptions::default()
-        });
-        io.on_connection(|socket| {
-            tracing::info!(id = %socket.id(), nsp = socket.ns(), "socket connected");
-            socket.on_disconnect(|socket, reason| {
-                tracing::info!(id = %socket.id(), %reason, "socket disconnected");
-            });
-        });
-        let listener = std::net::TcpListener::bind(&bind)?;
-        tracing::info!(addr = %listener.local_addr()?, "roomcast listening");
-        io.http_server(listener)?.await
-    })
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let config = match cli.load() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    init_logging(&config.log);
+    let listeners = match Listeners::bind(&config) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("roomcast: cannot listen: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result =
+        actix_web::rt::System::new().block_on(app::run(config, listeners, shutdown_signal()));
+    if let Err(e) = result {
+        eprintln!("roomcast: {e}");
+        std::process::exit(1);
+    }
 }

@@ -87,6 +87,8 @@ pub struct ServerOptions {
     pub outbound_queue: usize,
     /// Most rooms a socket may join (its own id room not counted).
     pub max_rooms_per_socket: usize,
+    /// Most open Engine.IO connections; further handshakes get HTTP 503.
+    pub max_connections: usize,
 }
 
 impl Default for ServerOptions {
@@ -103,6 +105,7 @@ impl Default for ServerOptions {
             cookie: None,
             outbound_queue: 1024,
             max_rooms_per_socket: 1000,
+            max_connections: 100_000,
         }
     }
 }

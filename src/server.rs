@@ -3,8 +3,9 @@
 //! process never share state.
 
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix_web::{web, App, HttpServer};
 
@@ -13,6 +14,7 @@ use crate::adapter::AdapterFactory;
 use crate::broadcast::BroadcastOperator;
 use crate::engine::session::CloseRequest;
 use crate::engine::{CloseReason, Conn, Registry};
+use crate::metrics::Metrics;
 use crate::namespace::{ConnectError, Namespace, Namespaces, NsHandlers};
 use crate::options::ServerOptions;
 use crate::payload::Payload;
@@ -39,9 +41,16 @@ pub struct ServerInner {
     pub(crate) namespaces: Arc<Namespaces>,
     pool: Arc<ArbiterPool>,
     ws_generation: AtomicU64,
+    pub(crate) metrics: Arc<Metrics>,
+    draining: AtomicBool,
+    started: Instant,
 }
 
 impl ServerInner {
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
     pub(crate) fn next_ws_generation(&self) -> u64 {
         self.ws_generation.fetch_add(1, Ordering::Relaxed)
     }
@@ -60,13 +69,15 @@ impl Server {
             .map(|n| n.get())
             .unwrap_or(1);
         let pool = Arc::new(ArbiterPool::new(cores));
-        let factory = Arc::new(LocalAdapterFactory::new(pool.clone()));
-        Self::build(options, factory, pool)
+        let metrics = Arc::new(Metrics::new());
+        let factory = Arc::new(LocalAdapterFactory::new(pool.clone(), metrics.clone()));
+        Self::build(options, factory, pool, metrics)
     }
 
     /// A server whose namespaces use adapters from `factory`.
     pub fn with_adapter(options: ServerOptions, factory: Arc<dyn AdapterFactory>) -> Self {
-        Self::build(options, factory, Arc::new(ArbiterPool::new(1)))
+        let metrics = Arc::new(Metrics::new());
+        Self::build(options, factory, Arc::new(ArbiterPool::new(1)), metrics)
     }
 
     /// An Engine.IO-only server (no Socket.IO layer): `handler` receives every message.
@@ -83,12 +94,16 @@ impl Server {
         options: ServerOptions,
         factory: Arc<dyn AdapterFactory>,
         pool: Arc<ArbiterPool>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         let options = Arc::new(options.normalised());
         Server {
             inner: Arc::new(ServerInner {
                 raw: None,
-                namespaces: Namespaces::new(factory, options.clone()),
+                namespaces: Namespaces::new(factory, options.clone(), metrics.clone()),
+                metrics,
+                draining: AtomicBool::new(false),
+                started: Instant::now(),
                 options,
                 registry: Registry::default(),
                 pool,
@@ -113,6 +128,11 @@ impl Server {
             },
             None => NamespaceRef::Static(self.inner.namespaces.static_ns(name)),
         }
+    }
+
+    /// The namespace `name` if it exists now (never creates one).
+    pub fn existing(&self, name: &str) -> Option<NamespaceRef> {
+        self.inner.namespaces.get(name).map(NamespaceRef::Static)
     }
 
     /// Connection handler of the main namespace `/`.
@@ -178,8 +198,39 @@ impl Server {
         )
     }
 
-    /// Closes every connection (their sockets leave with "server shutting down") and stops the
-    /// room supervisors.
+    /// The server's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// How long the server has existed.
+    pub fn uptime(&self) -> std::time::Duration {
+        self.inner.started.elapsed()
+    }
+
+    /// Open connections by transport: (polling, websocket).
+    pub fn connections_by_transport(&self) -> (usize, usize) {
+        let all = self.inner.registry.all();
+        let ws = all
+            .iter()
+            .filter(|c| c.transport_name() == "websocket")
+            .count();
+        (all.len() - ws, ws)
+    }
+
+    /// Stops accepting new connections (handshakes get 503); existing ones continue.
+    pub fn start_draining(&self) {
+        self.inner.draining.store(true, Ordering::Release);
+    }
+
+    /// Whether [`Server::start_draining`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.inner.is_draining()
+    }
+
+    /// Closes every connection at the transport level after flushing what is queued (no
+    /// DISCONNECT packet: clients see "transport close" and reconnect elsewhere); their sockets
+    /// leave with "server shutting down".
     pub fn close(&self) {
         for conn in self.inner.registry.all() {
             conn.engine().do_send(CloseRequest {

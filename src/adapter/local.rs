@@ -11,6 +11,7 @@ use actix_rt::ArbiterHandle;
 use parking_lot::Mutex;
 
 use crate::adapter::{Adapter, AdapterFactory, BoxFuture};
+use crate::metrics::Metrics;
 use crate::protocol::engineio::Frame;
 use crate::protocol::ids::Sid;
 use crate::room::supervisor::{
@@ -60,18 +61,19 @@ impl Drop for ArbiterPool {
 /// Makes [`LocalAdapter`]s on a shared arbiter pool.
 pub struct LocalAdapterFactory {
     pool: Arc<ArbiterPool>,
+    metrics: Arc<Metrics>,
 }
 
 impl LocalAdapterFactory {
-    /// Supervisors of every namespace will run on `pool`.
-    pub fn new(pool: Arc<ArbiterPool>) -> Self {
-        LocalAdapterFactory { pool }
+    /// Supervisors of every namespace will run on `pool` and count deliveries in `metrics`.
+    pub fn new(pool: Arc<ArbiterPool>, metrics: Arc<Metrics>) -> Self {
+        LocalAdapterFactory { pool, metrics }
     }
 }
 
 impl AdapterFactory for LocalAdapterFactory {
     fn create(&self, _nsp: &str) -> Arc<dyn Adapter> {
-        Arc::new(LocalAdapter::new(&self.pool.handles()))
+        Arc::new(LocalAdapter::new(&self.pool.handles(), &self.metrics))
     }
 }
 
@@ -83,10 +85,13 @@ pub struct LocalAdapter {
 
 impl LocalAdapter {
     /// One room supervisor on each of `arbiters`.
-    pub fn new(arbiters: &[ArbiterHandle]) -> Self {
+    pub fn new(arbiters: &[ArbiterHandle], metrics: &Arc<Metrics>) -> Self {
         let shards = arbiters
             .iter()
-            .map(|a| RoomShard::start_in_arbiter(a, |_| RoomShard::default()))
+            .map(|a| {
+                let metrics = metrics.clone();
+                RoomShard::start_in_arbiter(a, move |_| RoomShard::new(metrics))
+            })
             .collect();
         LocalAdapter {
             shards,
@@ -127,16 +132,36 @@ impl Adapter for LocalAdapter {
         }
     }
 
-    fn sockets_join(&self, selector: Arc<Selector>, rooms: Vec<Room>) {
-        self.bulk(selector, BulkOp::Join(rooms));
+    fn broadcast_counted(
+        &self,
+        frames: Arc<[Frame]>,
+        selector: Arc<Selector>,
+        volatile: bool,
+    ) -> BoxFuture<usize> {
+        let requests: Vec<_> = self
+            .shards
+            .iter()
+            .map(|shard| {
+                shard.send(Broadcast {
+                    frames: frames.clone(),
+                    selector: selector.clone(),
+                    volatile,
+                })
+            })
+            .collect();
+        sum(requests)
     }
 
-    fn sockets_leave(&self, selector: Arc<Selector>, rooms: Vec<Room>) {
-        self.bulk(selector, BulkOp::Leave(rooms));
+    fn sockets_join(&self, selector: Arc<Selector>, rooms: Vec<Room>) -> BoxFuture<usize> {
+        self.bulk(selector, BulkOp::Join(rooms))
     }
 
-    fn disconnect_sockets(&self, selector: Arc<Selector>, close: bool) {
-        self.bulk(selector, BulkOp::Disconnect { close });
+    fn sockets_leave(&self, selector: Arc<Selector>, rooms: Vec<Room>) -> BoxFuture<usize> {
+        self.bulk(selector, BulkOp::Leave(rooms))
+    }
+
+    fn disconnect_sockets(&self, selector: Arc<Selector>, close: bool) -> BoxFuture<usize> {
+        self.bulk(selector, BulkOp::Disconnect { close })
     }
 
     fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<Socket>> {
@@ -173,12 +198,32 @@ impl Adapter for LocalAdapter {
 }
 
 impl LocalAdapter {
-    fn bulk(&self, selector: Arc<Selector>, op: BulkOp) {
-        for shard in &self.shards {
-            shard.do_send(Bulk {
-                selector: selector.clone(),
-                op: op.clone(),
-            });
-        }
+    fn bulk(&self, selector: Arc<Selector>, op: BulkOp) -> BoxFuture<usize> {
+        let requests: Vec<_> = self
+            .shards
+            .iter()
+            .map(|shard| {
+                shard.send(Bulk {
+                    selector: selector.clone(),
+                    op: op.clone(),
+                })
+            })
+            .collect();
+        sum(requests)
     }
+}
+
+/// Adds up the supervisors' answers (a supervisor that is gone counts nothing).
+fn sum<M>(requests: Vec<actix::dev::Request<RoomShard, M>>) -> BoxFuture<usize>
+where
+    M: actix::Message<Result = usize> + Send + 'static,
+    RoomShard: actix::Handler<M>,
+{
+    Box::pin(async move {
+        let mut total = 0;
+        for r in requests {
+            total += r.await.unwrap_or(0);
+        }
+        total
+    })
 }

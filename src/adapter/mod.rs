@@ -28,12 +28,21 @@ pub trait Adapter: Send + Sync + 'static {
     fn leave(&self, sid: Sid, rooms: Vec<Room>);
     /// Deliver one encoded packet to the selected sockets.
     fn broadcast(&self, frames: Arc<[Frame]>, selector: Arc<Selector>, volatile: bool);
-    /// The selected sockets join `rooms`.
-    fn sockets_join(&self, selector: Arc<Selector>, rooms: Vec<Room>);
-    /// The selected sockets leave `rooms`.
-    fn sockets_leave(&self, selector: Arc<Selector>, rooms: Vec<Room>);
-    /// The selected sockets are disconnected (their connections closed too when `close`).
-    fn disconnect_sockets(&self, selector: Arc<Selector>, close: bool);
+    /// [`Adapter::broadcast`], resolving to the number of recipients (the delivery itself starts
+    /// at once, whether or not the future is awaited).
+    fn broadcast_counted(
+        &self,
+        frames: Arc<[Frame]>,
+        selector: Arc<Selector>,
+        volatile: bool,
+    ) -> BoxFuture<usize>;
+    /// The selected sockets join `rooms`; resolves to how many were selected.
+    fn sockets_join(&self, selector: Arc<Selector>, rooms: Vec<Room>) -> BoxFuture<usize>;
+    /// The selected sockets leave `rooms`; resolves to how many were selected.
+    fn sockets_leave(&self, selector: Arc<Selector>, rooms: Vec<Room>) -> BoxFuture<usize>;
+    /// The selected sockets are disconnected (their connections closed too when `close`);
+    /// resolves to how many were selected.
+    fn disconnect_sockets(&self, selector: Arc<Selector>, close: bool) -> BoxFuture<usize>;
     /// The selected sockets.
     fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<Socket>>;
     /// Named rooms and their sizes.

@@ -8,7 +8,7 @@
 //! close it. Nothing is dropped silently.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix::Addr;
@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 
 use crate::engine::session::{CloseRequest, EngineSession};
 use crate::engine::{CloseReason, EngineState};
+use crate::metrics::Metrics;
 use crate::protocol::engineio::{encode_payload, Frame};
 use crate::protocol::ids::Sid;
 
@@ -67,15 +68,6 @@ struct Inner {
     pong_deadline: Option<Instant>,
 }
 
-/// Counters of one connection, read by metrics and tests.
-#[derive(Debug, Default)]
-pub struct ConnStats {
-    /// Volatile frames dropped because the queue was full.
-    pub dropped_volatile: AtomicU64,
-    /// Frames queued.
-    pub queued: AtomicU64,
-}
-
 /// The shared half of an Engine.IO session.
 pub struct Conn {
     sid: Sid,
@@ -83,13 +75,18 @@ pub struct Conn {
     notify: Notify,
     engine: Addr<EngineSession>,
     capacity: usize,
-    /// Counters for metrics.
-    pub stats: ConnStats,
+    metrics: Arc<Metrics>,
 }
 
 impl Conn {
     /// A new connection in `state`, whose queue holds at most `capacity` frames.
-    pub fn new(sid: Sid, engine: Addr<EngineSession>, state: EngineState, capacity: usize) -> Self {
+    pub fn new(
+        sid: Sid,
+        engine: Addr<EngineSession>,
+        state: EngineState,
+        capacity: usize,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Conn {
             sid,
             inner: Mutex::new(Inner {
@@ -107,7 +104,7 @@ impl Conn {
             notify: Notify::new(),
             engine,
             capacity: capacity.max(1),
-            stats: ConnStats::default(),
+            metrics,
         }
     }
 
@@ -166,14 +163,10 @@ impl Conn {
         };
         match outcome {
             PushOutcome::Queued => {
-                self.stats
-                    .queued
-                    .fetch_add(frames.len() as u64, Ordering::Relaxed);
+                self.metrics.packets_out.increment(frames.len() as u64);
                 self.notify.notify_waiters();
             }
-            PushOutcome::DroppedVolatile => {
-                self.stats.dropped_volatile.fetch_add(1, Ordering::Relaxed);
-            }
+            PushOutcome::DroppedVolatile => self.metrics.dropped_volatile.increment(1),
             PushOutcome::Overflow => self.engine.do_send(CloseRequest {
                 reason: CloseReason::SlowConsumer,
             }),

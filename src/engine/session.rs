@@ -154,6 +154,7 @@ impl EngineSession {
     }
 
     fn on_packet(&mut self, packet: EioPacket, ctx: &mut Context<Self>) {
+        self.server.metrics.packets_in.increment(1);
         if let Some(raw) = &self.server.raw {
             match packet {
                 EioPacket::Message(text) => return raw(self.conn(), RawMessage::Text(text)),
@@ -258,7 +259,15 @@ impl EngineSession {
         if !self.conn().update_state(|s| s.close(reason)) {
             return;
         }
-        tracing::debug!(sid = %self.conn().sid(), %reason, "engine connection closed");
+        tracing::info!(sid = %self.conn().sid(), %reason, "connection closed");
+        self.server
+            .metrics
+            .labelled_counter(
+                "roomcast_connections_closed_total",
+                "reason",
+                reason.as_str(),
+            )
+            .increment(1);
         let sid = self.conn().sid();
         if awaits_poll {
             let server = self.server.clone();

@@ -11,6 +11,7 @@ use parking_lot::RwLock;
 use serde_json::Value;
 
 use crate::adapter::{Adapter, AdapterFactory};
+use crate::metrics::Metrics;
 use crate::options::ServerOptions;
 use crate::socket::Socket;
 
@@ -70,6 +71,7 @@ pub struct Namespace {
     adapter: OnceLock<Arc<dyn Adapter>>,
     factory: Arc<dyn AdapterFactory>,
     options: Arc<ServerOptions>,
+    metrics: Arc<Metrics>,
     sockets: AtomicUsize,
     /// Set for namespaces created from a pattern: removed from here when empty.
     parent: Option<Weak<Namespaces>>,
@@ -84,6 +86,11 @@ impl Namespace {
     /// Its middlewares and connection handlers.
     pub(crate) fn handlers(&self) -> &NsHandlers {
         &self.handlers
+    }
+
+    /// The server's metrics.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The server options (limits).
@@ -135,17 +142,23 @@ pub struct Namespaces {
     patterns: RwLock<Vec<(String, Arc<NsHandlers>)>>,
     factory: Arc<dyn AdapterFactory>,
     options: Arc<ServerOptions>,
+    metrics: Arc<Metrics>,
     this: Weak<Namespaces>,
 }
 
 impl Namespaces {
     /// An empty set of namespaces whose adapters come from `factory`.
-    pub fn new(factory: Arc<dyn AdapterFactory>, options: Arc<ServerOptions>) -> Arc<Self> {
+    pub fn new(
+        factory: Arc<dyn AdapterFactory>,
+        options: Arc<ServerOptions>,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
         Arc::new_cyclic(|this| Namespaces {
             by_name: RwLock::new(HashMap::new()),
             patterns: RwLock::new(Vec::new()),
             factory,
             options,
+            metrics,
             this: this.clone(),
         })
     }
@@ -157,6 +170,7 @@ impl Namespaces {
             adapter: OnceLock::new(),
             factory: self.factory.clone(),
             options: self.options.clone(),
+            metrics: self.metrics.clone(),
             sockets: AtomicUsize::new(0),
             parent: dynamic.then(|| self.this.clone()),
         })
@@ -191,11 +205,13 @@ impl Namespaces {
         if let Some(ns) = self.by_name.read().get(name) {
             return Some(ns.clone());
         }
+        // The longest pattern whose prefix is followed by at least one more character.
         let handlers = self
             .patterns
             .read()
             .iter()
-            .find(|(prefix, _)| name.starts_with(prefix.as_str()))
+            .filter(|(prefix, _)| name.len() > prefix.len() && name.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len())
             .map(|(_, h)| h.clone())?;
         let mut by_name = self.by_name.write();
         Some(
@@ -204,6 +220,11 @@ impl Namespaces {
                 .or_insert_with(|| self.make(name, handlers, true))
                 .clone(),
         )
+    }
+
+    /// The namespace `name` if it exists.
+    pub fn get(&self, name: &str) -> Option<Arc<Namespace>> {
+        self.by_name.read().get(name).cloned()
     }
 
     /// Existing namespaces whose name starts with `prefix`.

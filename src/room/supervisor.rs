@@ -7,6 +7,7 @@ use std::sync::Arc;
 use actix::{Actor, Context, Handler, Message, MessageResult};
 
 use crate::engine::PushOutcome;
+use crate::metrics::Metrics;
 use crate::protocol::engineio::Frame;
 use crate::protocol::ids::Sid;
 use crate::room::{Room, RoomIndex, Selector};
@@ -48,9 +49,10 @@ pub struct LeaveRooms {
     pub rooms: Vec<Room>,
 }
 
-/// Delivers one encoded packet to every selected member. Sent by the adapter for each broadcast.
+/// Delivers one encoded packet to every selected member. Sent by the adapter for each broadcast;
+/// answers how many members it was queued to.
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "usize")]
 pub struct Broadcast {
     /// The encoded packet (text frame, then attachments), shared by every recipient.
     pub frames: Arc<[Frame]>,
@@ -60,9 +62,10 @@ pub struct Broadcast {
     pub volatile: bool,
 }
 
-/// A bulk operation on the selected members. Sent by the adapter (`socketsJoin` and friends).
+/// A bulk operation on the selected members. Sent by the adapter (`socketsJoin` and friends);
+/// answers how many members it affected.
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "usize")]
 pub struct Bulk {
     /// Who is affected.
     pub selector: Arc<Selector>,
@@ -97,22 +100,20 @@ pub struct Fetch {
 #[rtype(result = "Vec<(Room, usize)>")]
 pub struct ListRooms;
 
-/// Outcome counters of one supervisor's deliveries.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct DeliveryStats {
-    /// Frames sets queued.
-    pub delivered: u64,
-    /// Volatile packets dropped on full queues.
-    pub dropped: u64,
-    /// Recipients found too slow (disconnected).
-    pub overflowed: u64,
-}
-
 /// The actor.
-#[derive(Default)]
 pub struct RoomShard {
     index: RoomIndex<Socket>,
-    stats: DeliveryStats,
+    metrics: Arc<Metrics>,
+}
+
+impl RoomShard {
+    /// An empty supervisor that counts its deliveries in `metrics`.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        RoomShard {
+            index: RoomIndex::default(),
+            metrics,
+        }
+    }
 }
 
 impl Actor for RoomShard {
@@ -155,24 +156,24 @@ impl Handler<LeaveRooms> for RoomShard {
 }
 
 impl Handler<Broadcast> for RoomShard {
-    type Result = ();
-    fn handle(&mut self, msg: Broadcast, _: &mut Self::Context) {
-        let stats = &mut self.stats;
+    type Result = usize;
+    fn handle(&mut self, msg: Broadcast, _: &mut Self::Context) -> usize {
+        let mut delivered = 0;
         self.index.for_each_target(&msg.selector, |_, socket| {
-            match socket.conn().push(&msg.frames, msg.volatile) {
-                PushOutcome::Queued => stats.delivered += 1,
-                PushOutcome::DroppedVolatile => stats.dropped += 1,
-                PushOutcome::Overflow => stats.overflowed += 1,
-                PushOutcome::Closed => {}
+            if socket.conn().push(&msg.frames, msg.volatile) == PushOutcome::Queued {
+                delivered += 1;
             }
         });
+        self.metrics.deliveries.increment(delivered as u64);
+        delivered
     }
 }
 
 impl Handler<Bulk> for RoomShard {
-    type Result = ();
-    fn handle(&mut self, msg: Bulk, _: &mut Self::Context) {
+    type Result = usize;
+    fn handle(&mut self, msg: Bulk, _: &mut Self::Context) -> usize {
         let targets = self.index.targets(&msg.selector);
+        let affected = targets.len();
         for sid in targets {
             match &msg.op {
                 BulkOp::Join(rooms) => {
@@ -194,6 +195,7 @@ impl Handler<Bulk> for RoomShard {
                 }
             }
         }
+        affected
     }
 }
 

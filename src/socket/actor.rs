@@ -195,6 +195,7 @@ impl SocketActor {
         for h in socket.take_disconnect_handlers() {
             h(&socket, reason);
         }
+        ns.metrics().disconnect(reason.as_str());
         ctx.stop();
     }
 }
@@ -249,6 +250,7 @@ impl Handler<EmitWithAck> for SocketActor {
         }
         let timer = ctx.run_later(msg.timeout, move |act, _| {
             if let Some((callback, _)) = act.acks.take(id) {
+                act.socket().namespace().metrics().ack_timeouts.increment(1);
                 callback(Err(AckError::Timeout));
             }
         });

@@ -5,6 +5,7 @@
 pub mod ack;
 pub mod actor;
 
+use std::any::{Any, TypeId};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -114,6 +115,7 @@ pub(crate) struct SocketShared {
     connected: AtomicBool,
     connected_at: SystemTime,
     data: Mutex<Value>,
+    extensions: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
     rooms: Mutex<BTreeSet<Room>>,
     handlers: Mutex<Handlers>,
 }
@@ -147,6 +149,7 @@ impl Socket {
             connected: AtomicBool::new(false),
             connected_at: SystemTime::now(),
             data: Mutex::new(Value::Object(Default::default())),
+            extensions: Mutex::new(HashMap::new()),
             rooms: Mutex::new(BTreeSet::new()),
             handlers: Mutex::new(Handlers::default()),
         }))
@@ -213,6 +216,25 @@ impl Socket {
         *self.0.data.lock() = value;
     }
 
+    /// Stores a typed value on the socket (one per type), for middlewares to hand facts to
+    /// handlers without exposing them as `data`.
+    pub fn set_extension<T: Any + Send + Sync>(&self, value: T) {
+        self.0
+            .extensions
+            .lock()
+            .insert(TypeId::of::<T>(), Box::new(value));
+    }
+
+    /// A copy of the value of type `T` stored with [`Socket::set_extension`].
+    pub fn extension<T: Any + Send + Sync + Clone>(&self) -> Option<T> {
+        self.0
+            .extensions
+            .lock()
+            .get(&TypeId::of::<T>())
+            .and_then(|b| b.downcast_ref::<T>())
+            .cloned()
+    }
+
     /// The rooms the socket is in, its own id first.
     pub fn rooms(&self) -> Vec<String> {
         let rooms = self.0.rooms.lock();
@@ -222,8 +244,8 @@ impl Socket {
         out
     }
 
-    /// The named rooms (own id excluded).
-    pub(crate) fn named_rooms(&self) -> Vec<Room> {
+    /// The named rooms, sorted (own id excluded).
+    pub fn named_rooms(&self) -> Vec<Room> {
         self.0.rooms.lock().iter().cloned().collect()
     }
 

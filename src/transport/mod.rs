@@ -167,6 +167,14 @@ pub async fn endpoint(
     if param(&q, "EIO") != Some("4") {
         return EngineError::UnsupportedProtocolVersion.response(&cors);
     }
+    if server.registry.len() >= server.options.max_connections || server.is_draining() {
+        server.metrics.refused_connections.increment(1);
+        let mut resp = HttpResponse::ServiceUnavailable();
+        cors.apply(&mut resp);
+        return resp
+            .content_type("application/json")
+            .body(json!({"code": 503, "message": "Server at capacity"}).to_string());
+    }
     let websocket = transport == "websocket";
     let info = conn_info(&req, q);
     if websocket {
@@ -219,13 +227,25 @@ pub(crate) fn open_session(
     let mut created = None;
     let options = &server.options;
     EngineSession::create(|ctx| {
-        let conn = Arc::new(Conn::new(sid, ctx.address(), state, options.outbound_queue));
+        let conn = Arc::new(Conn::new(
+            sid,
+            ctx.address(),
+            state,
+            options.outbound_queue,
+            server.metrics.clone(),
+        ));
         created = Some(conn.clone());
-        EngineSession::new(server.clone(), info).with_conn(conn)
+        EngineSession::new(server.clone(), info.clone()).with_conn(conn)
     });
     // `Actor::create` runs the closure before returning.
     let conn = created.expect("session created");
     server.registry.insert(conn.clone());
+    tracing::info!(
+        sid = %sid,
+        transport = state.transport_name(),
+        address = %info.address,
+        "connection opened"
+    );
     let upgrades = if state == EngineState::Polling && options.transports.websocket {
         vec!["websocket"]
     } else {

@@ -1,6 +1,7 @@
 """python-socketio (sync Client): identity, emits and acks both ways, binary, in every transport mode."""
 
 import threading
+import time
 
 import pytest
 
@@ -159,3 +160,20 @@ def test_server_disconnect(clients, close):
     assert reasons == [sio.reason.SERVER_DISCONNECT]
     record = wait_until(lambda: observer.call("last-disconnect", sid, timeout=WAIT), what="last-disconnect")
     assert record == {"reason": "server namespace disconnect", "rooms": []}
+
+
+def test_client_disconnect_is_prompt(clients, mode):
+    """Client.disconnect() returns promptly. Over WebSocket, python-socketio's websocket-client waits in
+    close() until the server ends the TCP connection after the closing handshake (RFC 6455 7.1.1: the server
+    closes TCP first), so a server that lingers makes every disconnect slow. The bound is generous: it takes
+    a few milliseconds against socket.io."""
+    sio = clients.connect()
+    observer = clients.connect()
+    sid = sio.get_sid()
+    started = time.monotonic()
+    sio.disconnect()
+    elapsed = time.monotonic() - started
+    assert elapsed < 0.5, f"disconnect() took {elapsed:.3f} s over {mode['transport']}"
+    record = wait_until(lambda: observer.call("last-disconnect", sid, timeout=WAIT), what="last-disconnect")
+    # python-engineio may close the WebSocket before its write loop sent the DISCONNECT packet
+    assert record["reason"] in ("client namespace disconnect", "transport close"), record

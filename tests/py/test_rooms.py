@@ -60,7 +60,7 @@ def test_broadcast_except_and_exclude_self(clients, mode):
     assert a.call("emit-to", {"rooms": [r1], "exclude_self": True, "event": "msg", "args": ["t2"]},
                   timeout=WAIT) is True
     # to everyone except r2: a and c
-    assert a.call("emit-to", {"except": r2, "event": "msg", "args": ["t3"]}, timeout=WAIT) is True
+    assert a.call("emit-to", {"except": [r2], "event": "msg", "args": ["t3"]}, timeout=WAIT) is True
     assert a.call("emit-to", {"event": "msg", "args": ["barrier"]}, timeout=WAIT) is True
 
     inboxes = {"a": inbox_a, "b": inbox_b, "c": inbox_c}

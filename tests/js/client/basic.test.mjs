@@ -73,14 +73,21 @@ for (const mode of TRANSPORT_MODES) {
       const socket = await open();
       try {
         const received = [];
-        const done = new Promise((resolve) => {
+        await new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`got ${received.length} of 50 echoes`)), 5000);
+          socket.on("disconnect", (reason) => {
+            clearTimeout(timer);
+            reject(new Error(`disconnected: ${reason}`));
+          });
           socket.on("echo", (n) => {
             received.push(n);
-            if (received.length === 50) resolve();
+            if (received.length === 50) {
+              clearTimeout(timer);
+              resolve();
+            }
           });
+          for (let i = 0; i < 50; i++) socket.emit("echo", i);
         });
-        for (let i = 0; i < 50; i++) socket.emit("echo", i);
-        await Promise.race([done, once(socket, "disconnect", 5000).then(() => assert.fail("disconnected"))]);
         assert.deepEqual(received, Array.from({ length: 50 }, (_, i) => i));
       } finally {
         closeAll(socket);

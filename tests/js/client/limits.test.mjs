@@ -40,15 +40,19 @@ describe("max payload (--max-payload 1000)", () => {
         offender.on("echo", (...a) => echoes.push(a));
         const gone = once(offender, "disconnect", 10000);
         offender.emit("echo", "x".repeat(5000));
-        const [reason] = await gone;
-        // Node: polling gets HTTP 413 ("transport error"), websocket gets close code 1009 ("transport close")
-        assert.ok(["transport error", "transport close"].includes(reason), `client disconnect reason ${reason}`);
-        assert.deepEqual(echoes, [], "the oversized message must not be echoed");
+        const [reason, details] = await gone;
         const record = await lastDisconnect(observer, id, { timeout: 10000 });
-        assert.ok(
-          ["transport error", "transport close"].includes(record.reason),
-          `server disconnect reason ${JSON.stringify(record)}`,
-        );
+        if (mode.transport === "polling") {
+          // the POST is refused with HTTP 413; the client gives up the transport and closes the session
+          assert.equal(reason, "transport error");
+          assert.equal(details?.description, 413);
+          assert.deepEqual(record, { reason: "transport close", rooms: [] });
+        } else {
+          // the server closes the WebSocket (code 1009, message too big)
+          assert.equal(reason, "transport close");
+          assert.deepEqual(record, { reason: "transport error", rooms: [] });
+        }
+        assert.deepEqual(echoes, [], "the oversized message must not be echoed");
 
         // the others are unaffected
         assert.equal(bystander.connected, true);
@@ -64,6 +68,31 @@ describe("max payload (--max-payload 1000)", () => {
         }
       } finally {
         closeAll(offender, bystander, observer);
+      }
+    });
+  }
+});
+
+describe("max payload (--max-payload 1000): WebSocket close code", () => {
+  let server;
+  before(async () => {
+    server = await startServer({ maxPayload: 1000 });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  for (const mode of TRANSPORT_MODES.filter((m) => m.transport === "websocket")) {
+    it(`[${mode.name}] an oversized frame closes the WebSocket with code 1009 (message too big)`, async () => {
+      const s = await connect(server.url, { ...mode.options }, { upgrade: mode.upgrade });
+      try {
+        const gone = once(s, "disconnect", 10000);
+        s.emit("echo", "x".repeat(5000));
+        const [reason, details] = await gone;
+        assert.equal(reason, "transport close");
+        assert.equal(details?.context?.code, 1009);
+      } finally {
+        closeAll(s);
       }
     });
   }

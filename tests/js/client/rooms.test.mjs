@@ -70,7 +70,7 @@ for (const mode of TRANSPORT_MODES) {
 
     it("one room: only its members (the sender is not a member)", async () => {
       await check("D", { rooms: ["r1"] }, ["A", "C"]);
-      await check("D", { rooms: "r2" }, ["B", "C"]);
+      await check("D", { rooms: ["r2"] }, ["B", "C"]);
     });
 
     it("one room: a sending member receives too unless exclude_self", async () => {
@@ -84,7 +84,7 @@ for (const mode of TRANSPORT_MODES) {
 
     it("everyone except a room", async () => {
       await check("D", { except: ["r2"] }, ["A", "D"]);
-      await check("B", { except: "r1" }, ["B", "D"]);
+      await check("B", { except: ["r1"] }, ["B", "D"]);
     });
 
     it("a room except another room", async () => {

@@ -143,9 +143,13 @@ export function startServer(opts = {}) {
   });
 }
 
-/** Resolves with the event's arguments (an array) on the first `event`, rejects after `ms`. */
+/**
+ * Resolves with the event's arguments (an array) on the first `event`, rejects after `ms`.
+ * The rejection is pre-handled so that a wait set up before an earlier step fails does not also raise an
+ * unhandled rejection; awaiting the promise still throws.
+ */
 export function once(emitter, event, ms = 5000) {
-  return new Promise((resolve, reject) => {
+  const p = new Promise((resolve, reject) => {
     const listener = (...args) => {
       clearTimeout(timer);
       resolve(args);
@@ -161,6 +165,8 @@ export function once(emitter, event, ms = 5000) {
     if (typeof emitter.once === "function") emitter.once(event, listener);
     else emitter.on(event, listener);
   });
+  p.catch(() => {});
+  return p;
 }
 
 /**

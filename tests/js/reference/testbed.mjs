@@ -79,7 +79,7 @@ const io = new Server(httpServer, {
   connectTimeout: opts.connectTimeout,
   transports: opts.transports,
   cookie: opts.cookie ? { name: opts.cookie } : false,
-  serveClient: false, allowUpgrades: false,
+  serveClient: false,
 });
 
 const REMEMBERED_DISCONNECTS = 1000;

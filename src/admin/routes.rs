@@ -1,0 +1,282 @@
+//! The admin route handlers.
+
+use std::time::Duration;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::admin::dto::{
+    rfc3339, AckResponse, ApiError, EmitRequest, ListQuery, NamespaceQuery, SocketDto,
+    SocketsRequest, MAX_ACK_TIMEOUT_MS,
+};
+use crate::admin::AdminState;
+use crate::broadcast::BroadcastOperator;
+use crate::protocol::socketio::is_reserved_event;
+use crate::server::NamespaceRef;
+use crate::socket::Socket;
+use crate::Payload;
+
+type State = web::Data<AdminState>;
+type ApiResult = Result<HttpResponse, ApiError>;
+
+fn namespace(state: &AdminState, name: &str) -> Result<NamespaceRef, ApiError> {
+    state
+        .server
+        .existing(name)
+        .ok_or_else(|| ApiError::not_found(format!("no namespace {name:?}")))
+}
+
+fn dto(socket: &Socket) -> SocketDto {
+    SocketDto {
+        id: socket.id().to_string(),
+        namespace: socket.ns().to_owned(),
+        rooms: socket.named_rooms().iter().map(|r| r.to_string()).collect(),
+        transport: socket.transport(),
+        address: socket.handshake().conn.address.clone(),
+        connected_at: rfc3339(socket.connected_at()),
+        data: socket.data(),
+    }
+}
+
+fn page<T>(items: Vec<T>, offset: usize, limit: usize) -> Vec<T> {
+    items.into_iter().skip(offset).take(limit).collect()
+}
+
+pub(super) async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+pub(super) async fn ready(state: State) -> HttpResponse {
+    if state.server.is_draining() {
+        HttpResponse::ServiceUnavailable().json(json!({ "status": "draining" }))
+    } else {
+        HttpResponse::Ok().json(json!({ "status": "ready" }))
+    }
+}
+
+pub(super) async fn not_found() -> ApiResult {
+    Err(ApiError::not_found("no such route"))
+}
+
+pub(super) async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(include_str!("openapi.json"))
+}
+
+pub(super) async fn metrics(state: State) -> HttpResponse {
+    let server = &state.server;
+    let m = server.metrics();
+    let (polling, websocket) = server.connections_by_transport();
+    for (transport, n) in [("polling", polling), ("websocket", websocket)] {
+        m.gauge(
+            "roomcast_connections",
+            &[("transport", transport.to_owned())],
+        )
+        .set(n as f64);
+    }
+    for (name, sockets) in server.namespaces() {
+        let rooms = match server.existing(&name) {
+            Some(ns) => ns.rooms().await.len(),
+            None => 0,
+        };
+        let labels = [("namespace", name)];
+        m.gauge("roomcast_sockets", &labels).set(sockets as f64);
+        m.gauge("roomcast_rooms", &labels).set(rooms as f64);
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(m.render())
+}
+
+pub(super) async fn stats(req: HttpRequest, state: State) -> ApiResult {
+    state.authorize(&req)?;
+    let server = &state.server;
+    let mut namespaces = Vec::new();
+    let mut total = 0;
+    let mut names = server.namespaces();
+    names.sort();
+    for (name, sockets) in names {
+        let rooms = match server.existing(&name) {
+            Some(ns) => ns.rooms().await.len(),
+            None => 0,
+        };
+        total += sockets;
+        namespaces.push(json!({ "name": name, "sockets": sockets, "rooms": rooms }));
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "node_id": state.node_id,
+        "uptime_s": server.uptime().as_secs(),
+        "connections": server.connection_count(),
+        "sockets": total,
+        "namespaces": namespaces,
+    })))
+}
+
+pub(super) async fn rooms(req: HttpRequest, state: State, q: web::Query<ListQuery>) -> ApiResult {
+    state.authorize(&req)?;
+    let (offset, limit) = q.page()?;
+    let mut rooms = namespace(&state, &q.namespace)?.rooms().await;
+    rooms.sort();
+    let rooms: Vec<Value> = page(rooms, offset, limit)
+        .into_iter()
+        .map(|(name, sockets)| json!({ "name": name, "sockets": sockets }))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "rooms": rooms })))
+}
+
+pub(super) async fn sockets(req: HttpRequest, state: State, q: web::Query<ListQuery>) -> ApiResult {
+    state.authorize(&req)?;
+    let (offset, limit) = q.page()?;
+    let ns = namespace(&state, &q.namespace)?;
+    let mut found = match &q.room {
+        Some(room) if !room.is_empty() => ns.to([room.as_str()]).fetch_sockets().await,
+        Some(_) => Vec::new(),
+        None => ns.fetch_sockets().await,
+    };
+    found.sort_by_key(|s| s.id());
+    let sockets: Vec<SocketDto> = page(found, offset, limit).iter().map(dto).collect();
+    Ok(HttpResponse::Ok().json(json!({ "sockets": sockets })))
+}
+
+pub(super) async fn socket(
+    req: HttpRequest,
+    state: State,
+    id: web::Path<String>,
+    q: web::Query<NamespaceQuery>,
+) -> ApiResult {
+    state.authorize(&req)?;
+    let ns = namespace(&state, &q.namespace)?;
+    let found = match crate::Sid::parse(&id) {
+        Some(sid) => ns
+            .to([sid.as_str()])
+            .fetch_sockets()
+            .await
+            .into_iter()
+            .find(|s| s.id() == sid),
+        None => None,
+    };
+    let socket = found.ok_or_else(|| ApiError::not_found(format!("no socket {:?}", *id)))?;
+    Ok(HttpResponse::Ok().json(dto(&socket)))
+}
+
+fn targets(ns: &NamespaceRef, rooms: &[String], except: &[String]) -> BroadcastOperator {
+    ns.to(rooms.iter().map(String::as_str))
+        .except(except.iter().map(String::as_str))
+}
+
+pub(super) async fn emit(
+    req: HttpRequest,
+    state: State,
+    body: web::Json<EmitRequest>,
+) -> ApiResult {
+    state.authorize(&req)?;
+    let body = body.into_inner();
+    if body.event.is_empty() || is_reserved_event(&body.event) {
+        return Err(ApiError::bad_request(format!(
+            "{:?} is not an event name clients can receive (empty or reserved)",
+            body.event
+        )));
+    }
+    let ns = namespace(&state, &body.namespace)?;
+    let mut op = targets(&ns, &body.rooms, &body.except);
+    if body.volatile {
+        op = op.volatile();
+    }
+    let Some(timeout_ms) = body.ack_timeout_ms else {
+        let recipients = op
+            .emit_counted(&body.event, Payload::from(body.args))
+            .map_err(|e| ApiError::bad_request(e.to_string()))?
+            .await;
+        return Ok(HttpResponse::Ok().json(json!({ "ok": true, "recipients": recipients })));
+    };
+    if timeout_ms == 0 || timeout_ms > MAX_ACK_TIMEOUT_MS {
+        return Err(ApiError::bad_request(format!(
+            "ack_timeout_ms must be between 1 and {MAX_ACK_TIMEOUT_MS}"
+        )));
+    }
+    let recipients = op.fetch_sockets().await;
+    let (tx, mut rx) = mpsc::channel(recipients.len().max(1));
+    let timeout = Duration::from_millis(timeout_ms);
+    let mut asked = 0;
+    for socket in &recipients {
+        let (tx, id) = (tx.clone(), socket.id().to_string());
+        let payload = Payload::from(body.args.clone());
+        let sent = socket.emit_with_ack(&body.event, payload, timeout, move |reply| {
+            let _ = tx.try_send(reply.ok().map(|p| AckResponse { id, args: p.args }));
+        });
+        asked += usize::from(sent.is_ok());
+    }
+    drop(tx);
+    let mut responses = Vec::new();
+    let mut timed_out = recipients.len() - asked;
+    // Every callback fires exactly once (acknowledged, timed out or disconnected), so this loop
+    // ends when the last one has; the timeout bounds it.
+    while let Some(reply) = rx.recv().await {
+        match reply {
+            Some(r) => responses.push(r),
+            None => timed_out += 1,
+        }
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "ok": true,
+        "recipients": recipients.len(),
+        "responses": responses,
+        "timed_out": timed_out,
+    })))
+}
+
+fn selection(state: &AdminState, body: &SocketsRequest) -> Result<BroadcastOperator, ApiError> {
+    let ns = namespace(state, &body.namespace)?;
+    let mut rooms = body.rooms.clone();
+    rooms.extend(body.sockets.iter().cloned());
+    Ok(targets(&ns, &rooms, &[]))
+}
+
+fn non_empty(rooms: &[String], key: &str) -> Result<(), ApiError> {
+    if rooms.is_empty() || rooms.iter().any(|r| r.is_empty() || r.len() > 256) {
+        return Err(ApiError::bad_request(format!(
+            "{key} must list room names of 1 to 256 bytes"
+        )));
+    }
+    Ok(())
+}
+
+pub(super) async fn sockets_join(
+    req: HttpRequest,
+    state: State,
+    body: web::Json<SocketsRequest>,
+) -> ApiResult {
+    state.authorize(&req)?;
+    non_empty(&body.add, "add")?;
+    let affected = selection(&state, &body)?
+        .sockets_join(body.add.iter().map(String::as_str))
+        .await;
+    Ok(HttpResponse::Ok().json(json!({ "ok": true, "affected": affected })))
+}
+
+pub(super) async fn sockets_leave(
+    req: HttpRequest,
+    state: State,
+    body: web::Json<SocketsRequest>,
+) -> ApiResult {
+    state.authorize(&req)?;
+    non_empty(&body.remove, "remove")?;
+    let affected = selection(&state, &body)?
+        .sockets_leave(body.remove.iter().map(String::as_str))
+        .await;
+    Ok(HttpResponse::Ok().json(json!({ "ok": true, "affected": affected })))
+}
+
+pub(super) async fn sockets_disconnect(
+    req: HttpRequest,
+    state: State,
+    body: web::Json<SocketsRequest>,
+) -> ApiResult {
+    state.authorize(&req)?;
+    let affected = selection(&state, &body)?
+        .disconnect_sockets(body.close)
+        .await;
+    Ok(HttpResponse::Ok().json(json!({ "ok": true, "affected": affected })))
+}

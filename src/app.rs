@@ -1,0 +1,118 @@
+//! The broker's wiring: the Socket.IO server with the configured namespaces, its HTTP listener,
+//! the admin listener, and the graceful drain. The lifecycle is injected (`run(config, listeners,
+//! shutdown)`), so tests start the real broker on port 0 exactly as `main` does.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::{App, HttpServer};
+
+use crate::admin::{self, AdminState};
+use crate::broker::{self, NamespacePolicy, PublishPolicy};
+use crate::config::{Auth, Config, Publish};
+use crate::server::Server;
+
+/// The two listeners the broker serves.
+pub struct Listeners {
+    /// Socket.IO.
+    pub socketio: TcpListener,
+    /// Admin API.
+    pub admin: TcpListener,
+}
+
+impl Listeners {
+    /// Binds the addresses of the configuration.
+    pub fn bind(config: &Config) -> std::io::Result<Self> {
+        Ok(Listeners {
+            socketio: TcpListener::bind(config.server.bind)?,
+            admin: TcpListener::bind(config.admin.bind)?,
+        })
+    }
+}
+
+fn policy(ns: &crate::config::NamespaceConfig) -> NamespacePolicy {
+    NamespacePolicy {
+        name: ns.name.clone(),
+        jwt_secret: match &ns.auth {
+            Auth::None => None,
+            Auth::Jwt { secret } => Some(secret.clone()),
+        },
+        client_join: ns.client_join,
+        client_publish: match ns.client_publish {
+            Publish::None => PublishPolicy::None,
+            Publish::Joined => PublishPolicy::Joined,
+            Publish::Any => PublishPolicy::Any,
+        },
+    }
+}
+
+/// Builds the Socket.IO server of `config` with the broker behaviour on every namespace.
+pub fn build_server(config: &Config) -> std::io::Result<Server> {
+    let server = Server::new(config.server_options());
+    for ns in &config.namespaces {
+        broker::install(&server, policy(ns)).map_err(std::io::Error::other)?;
+    }
+    Ok(server)
+}
+
+/// Runs the broker until `shutdown` resolves, then drains: `/ready` turns 503, no new
+/// connections, queued packets are flushed, every connection is closed at the transport level
+/// (clients see "transport close" and reconnect elsewhere), all within `shutdown_timeout`.
+pub async fn run(
+    config: Config,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let server = build_server(&config)?;
+    let routes = server.configure();
+    let socketio = HttpServer::new(move || App::new().configure(routes.clone()))
+        .workers(config.server.workers)
+        .max_connections(25_000)
+        .backlog(2048)
+        .disable_signals()
+        .shutdown_timeout(config.server.shutdown_timeout.as_secs().max(1))
+        .listen(listeners.socketio)?
+        .run();
+    let state = Arc::new(AdminState {
+        server: server.clone(),
+        token: config.admin.token.clone(),
+        node_id: crate::Sid::new().to_string(),
+    });
+    let admin_routes = admin::configure(state);
+    let admin_srv = HttpServer::new(move || App::new().configure(admin_routes.clone()))
+        .workers(1)
+        .disable_signals()
+        .listen(listeners.admin)?
+        .run();
+    let (sio_handle, admin_handle) = (socketio.handle(), admin_srv.handle());
+    let sio_task = actix_rt::spawn(socketio);
+    let admin_task = actix_rt::spawn(admin_srv);
+    tracing::info!(
+        socketio = %config.server.bind,
+        admin = %config.admin.bind,
+        "roomcast ready"
+    );
+
+    shutdown.await;
+    let deadline = Instant::now() + config.server.shutdown_timeout;
+    tracing::info!("shutting down: draining connections");
+    server.start_draining();
+    sio_handle.pause().await;
+    server.close();
+    while server.connection_count() > 0 && Instant::now() < deadline {
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    let left = server.connection_count();
+    if left > 0 {
+        tracing::warn!(left, "shutdown timeout: closing the remaining connections");
+    }
+    sio_handle.stop(false).await;
+    admin_handle.stop(true).await;
+    let _ = sio_task.await;
+    let _ = admin_task.await;
+    server.stop_supervisors();
+    tracing::info!("roomcast stopped");
+    Ok(())
+}

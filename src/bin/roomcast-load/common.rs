@@ -1,0 +1,221 @@
+//! What every scenario shares: the target, event names, connection options, the probe, pacing.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::time::{Duration, Instant};
+
+use tokio::time::{Interval, MissedTickBehavior};
+
+use crate::stats::Probe;
+use crate::target::Target;
+use crate::ws::{ConnectOpts, Conn};
+
+/// Event names of the room API (options, so any server with a similar API can be driven).
+#[derive(Debug, Clone)]
+pub struct Names {
+    pub join: String,
+    pub publish: String,
+    pub deliver: String,
+    pub echo: String,
+    pub room_prefix: String,
+}
+
+pub struct Ctx {
+    pub target: Target,
+    pub names: Names,
+    pub connect: ConnectOpts,
+    pub connect_timeout: Duration,
+    /// How many connection handshakes may be in flight at once.
+    pub concurrency: usize,
+    pub probe: Probe,
+    pub quiet: bool,
+}
+
+impl Ctx {
+    pub fn room(&self, r: usize) -> String {
+        format!("{}{}", self.names.room_prefix, r)
+    }
+
+    /// Connects the `i`-th client (source address chosen by `i`), bounded by the connect timeout.
+    pub async fn connect(&self, i: usize, read_buffer: usize) -> io::Result<Conn> {
+        let mut opts = self.connect.clone();
+        opts.read_buffer = read_buffer;
+        let src = self.target.source_for(i);
+        match tokio::time::timeout(self.connect_timeout, Conn::connect(&self.target, src, &opts))
+            .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("connect timed out after {:?}", self.connect_timeout),
+            )),
+        }
+    }
+
+    pub fn progress(&self, msg: std::fmt::Arguments) {
+        if !self.quiet {
+            eprintln!("[{:7.1}s] {msg}", crate::sys::base().elapsed().as_secs_f64());
+        }
+    }
+}
+
+/// Counts of the setup phase, shared by the client tasks.
+#[derive(Default)]
+pub struct SetupCounts {
+    pub ready: Cell<usize>,
+    pub failed: Cell<usize>,
+    /// Connections that ended after setup (closed by the server, errors).
+    pub dead: Cell<usize>,
+    pub first_error: RefCell<Option<String>>,
+}
+
+impl SetupCounts {
+    pub fn fail(&self, what: &str, e: impl std::fmt::Display) {
+        self.failed.set(self.failed.get() + 1);
+        let mut fe = self.first_error.borrow_mut();
+        if fe.is_none() {
+            *fe = Some(format!("{what}: {e}"));
+        }
+    }
+
+    pub fn died(&self, e: impl std::fmt::Display) {
+        self.dead.set(self.dead.get() + 1);
+        let mut fe = self.first_error.borrow_mut();
+        if fe.is_none() {
+            *fe = Some(format!("connection lost: {e}"));
+        }
+    }
+
+    pub fn settled(&self) -> usize {
+        self.ready.get() + self.failed.get()
+    }
+}
+
+/// Waits until `n` clients are set up (or failed), printing progress; errors past `deadline`.
+pub async fn wait_setup(
+    ctx: &Ctx,
+    counts: &SetupCounts,
+    n: usize,
+    what: &str,
+    deadline: Instant,
+) -> Result<Duration, String> {
+    let t0 = Instant::now();
+    let mut last_print = Instant::now();
+    while counts.settled() < n {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{what}: only {} of {n} clients ready before the deadline ({} failed)",
+                counts.ready.get(),
+                counts.failed.get()
+            ));
+        }
+        if last_print.elapsed() >= Duration::from_secs(1) {
+            last_print = Instant::now();
+            ctx.progress(format_args!(
+                "{what}: {} / {n} ready, {} failed",
+                counts.ready.get(),
+                counts.failed.get()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(t0.elapsed())
+}
+
+/// Sends at `rate` messages per second from `start` to `end`: on every tick, how many are due.
+pub struct Pacer {
+    start: Instant,
+    end: Instant,
+    rate: f64,
+    sent: u64,
+    pub ticker: Interval,
+    pub active: bool,
+}
+
+/// At most this many messages are sent in one tick by one client, however late the tick is.
+pub const MAX_BURST: u64 = 512;
+
+impl Pacer {
+    pub fn idle() -> Self {
+        let mut ticker = tokio::time::interval(Duration::from_secs(3600));
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        Pacer {
+            start: Instant::now(),
+            end: Instant::now(),
+            rate: 0.0,
+            sent: 0,
+            ticker,
+            active: false,
+        }
+    }
+
+    /// Starts a new sending window. `phase` (0..1) staggers the clients' ticks.
+    pub fn begin(&mut self, start: Instant, end: Instant, rate: f64, phase: f64) {
+        let period = if rate > 0.0 {
+            Duration::from_secs_f64((1.0 / rate).clamp(0.001, 0.1))
+        } else {
+            Duration::from_millis(100)
+        };
+        let first = start + period.mul_f64(phase.clamp(0.0, 1.0));
+        let mut ticker = tokio::time::interval_at(first.into(), period);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        self.ticker = ticker;
+        self.start = start;
+        self.end = end;
+        self.rate = rate;
+        self.sent = 0;
+        self.active = rate > 0.0;
+    }
+
+    /// Messages due now; deactivates the pacer once its window is over (returns `(due, finished)`).
+    pub fn due(&mut self, now: Instant) -> (u64, bool) {
+        let until = now.min(self.end);
+        let elapsed = until.saturating_duration_since(self.start).as_secs_f64();
+        let total = (elapsed * self.rate).floor() as u64;
+        let due = total.saturating_sub(self.sent).min(MAX_BURST);
+        self.sent += due;
+        let finished = now >= self.end;
+        if finished {
+            self.active = false;
+        }
+        (due, finished)
+    }
+
+    pub fn planned(&self) -> u64 {
+        (self.end.saturating_duration_since(self.start).as_secs_f64() * self.rate).floor() as u64
+    }
+}
+
+/// A small ring of send times keyed by ack id (ids are sequential per connection).
+pub struct AckRing {
+    slots: Vec<(u64, u64, u32)>,
+    mask: u64,
+}
+
+impl AckRing {
+    /// Room for about `outstanding` unanswered acks (rounded to a power of two, 16..=4096).
+    pub fn new(outstanding: usize) -> Self {
+        let n = outstanding.clamp(16, 4096).next_power_of_two();
+        AckRing {
+            slots: vec![(0, 0, 0); n],
+            mask: n as u64 - 1,
+        }
+    }
+
+    #[inline]
+    pub fn put(&mut self, id: u64, t_us: u64, phase: u32) {
+        self.slots[(id & self.mask) as usize] = (id, t_us, phase);
+    }
+
+    /// `(send time, phase)` of ack `id` if still remembered.
+    #[inline]
+    pub fn take(&mut self, id: u64) -> Option<(u64, u32)> {
+        let slot = &mut self.slots[(id & self.mask) as usize];
+        if slot.0 == id && id != 0 {
+            slot.0 = 0;
+            Some((slot.1, slot.2))
+        } else {
+            None
+        }
+    }
+}

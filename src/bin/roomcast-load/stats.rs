@@ -1,0 +1,124 @@
+//! Latency histograms and the CPU/RSS accounting of a measured window (the server's, when its pid
+//! is known, and the generator's own).
+
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::sys::{self, ProcSample};
+
+/// A latency histogram in microseconds (1 µs .. 100 s, 3 significant digits).
+pub struct Lat(Histogram<u64>);
+
+impl Default for Lat {
+    fn default() -> Self {
+        Lat(Histogram::new_with_bounds(1, 100_000_000, 3).expect("histogram bounds"))
+    }
+}
+
+impl Lat {
+    #[inline]
+    pub fn record(&mut self, us: u64) {
+        self.0.saturating_record(us.max(1));
+    }
+
+    pub fn add(&mut self, other: &Lat) {
+        let _ = self.0.add(&other.0);
+    }
+
+    pub fn len(&self) -> u64 {
+        self.0.len()
+    }
+
+    pub fn summary(&self) -> LatencySummary {
+        let h = &self.0;
+        let ms = |v: u64| v as f64 / 1000.0;
+        if h.is_empty() {
+            return LatencySummary::default();
+        }
+        LatencySummary {
+            count: h.len(),
+            mean_ms: h.mean() / 1000.0,
+            p50_ms: ms(h.value_at_quantile(0.50)),
+            p90_ms: ms(h.value_at_quantile(0.90)),
+            p99_ms: ms(h.value_at_quantile(0.99)),
+            p999_ms: ms(h.value_at_quantile(0.999)),
+            max_ms: ms(h.max()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Default)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Samples the server process (if its pid is known) and the generator at the edges of a window.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Probe {
+    pub server_pid: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+    at: Instant,
+    server: Option<ProcSample>,
+    me: Option<ProcSample>,
+}
+
+impl Probe {
+    pub fn mark(&self) -> Mark {
+        Mark {
+            at: Instant::now(),
+            server: self.server_pid.and_then(|p| sys::sample(Some(p))),
+            me: sys::sample(None),
+        }
+    }
+}
+
+/// CPU and memory over a window.
+#[derive(Debug, Clone, Copy, Serialize, Default)]
+pub struct Usage {
+    pub wall_s: f64,
+    /// Server CPU time (user + system) in the window, ms; null when the server's pid is unknown.
+    pub server_cpu_ms: Option<f64>,
+    /// Server CPU as a percentage of one core.
+    pub server_cpu_pct: Option<f64>,
+    pub server_rss_kb_start: Option<u64>,
+    pub server_rss_kb_end: Option<u64>,
+    pub server_hwm_kb: Option<u64>,
+    /// The generator's own CPU time in the window, ms.
+    pub gen_cpu_ms: f64,
+    pub gen_cpu_pct: f64,
+    pub gen_rss_kb: u64,
+}
+
+pub fn usage(a: &Mark, b: &Mark) -> Usage {
+    let wall_s = b.at.duration_since(a.at).as_secs_f64().max(1e-9);
+    let server_cpu_ms = match (a.server, b.server) {
+        (Some(x), Some(y)) => Some(y.cpu_ms - x.cpu_ms),
+        _ => None,
+    };
+    let gen_cpu_ms = match (a.me, b.me) {
+        (Some(x), Some(y)) => y.cpu_ms - x.cpu_ms,
+        _ => 0.0,
+    };
+    Usage {
+        wall_s,
+        server_cpu_ms,
+        server_cpu_pct: server_cpu_ms.map(|c| c / 10.0 / wall_s),
+        server_rss_kb_start: a.server.map(|s| s.rss_kb),
+        server_rss_kb_end: b.server.map(|s| s.rss_kb),
+        server_hwm_kb: b.server.map(|s| s.hwm_kb),
+        gen_cpu_ms,
+        gen_cpu_pct: gen_cpu_ms / 10.0 / wall_s,
+        gen_rss_kb: b.me.map(|s| s.rss_kb).unwrap_or(0),
+    }
+}

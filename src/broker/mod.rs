@@ -1,0 +1,58 @@
+//! The broker: what `roomcast` runs for users who write no Rust. Each configured namespace gets
+//! an optional JWT middleware and the client room API (`join`, `leave`, `publish`) under its
+//! policy; every other event is answered "unknown event".
+
+pub mod jwt;
+pub mod rooms_api;
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::namespace::ConnectError;
+use crate::server::Server;
+
+/// Who may publish to which rooms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishPolicy {
+    /// Clients may not publish.
+    None,
+    /// Only to rooms the client is in.
+    Joined,
+    /// To any room.
+    Any,
+}
+
+/// The policy of one configured namespace (or pattern, when `name` ends with `*`).
+#[derive(Debug, Clone)]
+pub struct NamespacePolicy {
+    /// Namespace name or pattern.
+    pub name: String,
+    /// HS256 secret: when set, a valid JWT is required to connect.
+    pub jwt_secret: Option<String>,
+    /// Whether clients may join and leave rooms themselves.
+    pub client_join: bool,
+    /// Who may publish where.
+    pub client_publish: PublishPolicy,
+}
+
+/// Installs the broker behaviour for `policy` on `server` (refused if the JWT secret is unusable).
+pub fn install(server: &Server, policy: NamespacePolicy) -> Result<(), String> {
+    let policy = Arc::new(policy);
+    let mut ns = server.of(&policy.name);
+    if let Some(secret) = policy.jwt_secret.clone() {
+        let verifier = jwt::Verifier::new(secret.as_bytes())?;
+        ns = ns.use_middleware(move |socket| {
+            let claims = verifier
+                .verify(socket.handshake().auth.get("token"))
+                .map_err(|e| {
+                    ConnectError::new("unauthorized").with_data(json!({ "reason": e.to_string() }))
+                })?;
+            socket.set_data(json!({ "sub": claims.sub }));
+            socket.set_extension(Arc::new(claims));
+            Ok(())
+        });
+    }
+    ns.on_connection(move |socket| rooms_api::attach(socket, policy.clone()));
+    Ok(())
+}

@@ -1,0 +1,212 @@
+//! The raw configuration: a serde mirror of `config.toml`, key for key, before any validation. Every key is
+//! optional and defaults to the value documented in the repository's `config.toml` (a unit test keeps the
+//! two identical). Values keep their file types here (addresses and enums are strings, durations are
+//! milliseconds); [`super::validate`] turns them into the typed [`super::Config`].
+
+use serde::{Deserialize, Serialize};
+
+/// The whole file, one field per section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[server]`: the Socket.IO listener.
+    pub server: RawServer,
+    /// `[engine]`: Engine.IO timings, payload bound and transports.
+    pub engine: RawEngine,
+    /// `[cors]`: which browser origins may connect.
+    pub cors: RawCors,
+    /// `[limits]`: connection, room and queue bounds.
+    pub limits: RawLimits,
+    /// `[admin]`: the admin HTTP API listener and its token.
+    pub admin: RawAdmin,
+    /// `[log]`: log level and format.
+    pub log: RawLog,
+    /// `[[namespaces]]`: the namespaces clients may connect to.
+    pub namespaces: Vec<RawNamespace>,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        RawConfig {
+            server: RawServer::default(),
+            engine: RawEngine::default(),
+            cors: RawCors::default(),
+            limits: RawLimits::default(),
+            admin: RawAdmin::default(),
+            log: RawLog::default(),
+            namespaces: vec![RawNamespace::default()],
+        }
+    }
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawServer {
+    /// Listener address, `host:port`.
+    pub bind: String,
+    /// Endpoint path.
+    pub path: String,
+    /// Worker threads; 0 = one per core.
+    pub workers: u64,
+    /// Drain bound on shutdown, in milliseconds.
+    pub shutdown_timeout_ms: u64,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            bind: "0.0.0.0:3000".to_owned(),
+            path: "/socket.io".to_owned(),
+            workers: 0,
+            shutdown_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// `[engine]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawEngine {
+    /// Ping interval, in milliseconds.
+    pub ping_interval_ms: u64,
+    /// Pong deadline, in milliseconds.
+    pub ping_timeout_ms: u64,
+    /// Upgrade deadline, in milliseconds.
+    pub upgrade_timeout_ms: u64,
+    /// Deadline for joining a first namespace, in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Largest accepted body or message, in bytes.
+    pub max_payload_bytes: u64,
+    /// Enabled transport names.
+    pub transports: Vec<String>,
+    /// Sticky-session cookie name; empty = none.
+    pub sticky_cookie: String,
+}
+
+impl Default for RawEngine {
+    fn default() -> Self {
+        RawEngine {
+            ping_interval_ms: 25_000,
+            ping_timeout_ms: 20_000,
+            upgrade_timeout_ms: 10_000,
+            connect_timeout_ms: 45_000,
+            max_payload_bytes: 1_000_000,
+            transports: vec!["polling".to_owned(), "websocket".to_owned()],
+            sticky_cookie: String::new(),
+        }
+    }
+}
+
+/// `[cors]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawCors {
+    /// Allowed origins, or `["*"]`.
+    pub origins: Vec<String>,
+    /// Allow credentials.
+    pub credentials: bool,
+}
+
+impl Default for RawCors {
+    fn default() -> Self {
+        RawCors {
+            origins: vec!["*".to_owned()],
+            credentials: false,
+        }
+    }
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawLimits {
+    /// Most concurrent Engine.IO connections.
+    pub max_connections: u64,
+    /// Most named rooms per socket.
+    pub max_rooms_per_socket: u64,
+    /// Outbound queue bound per socket, in packets.
+    pub outbound_queue: u64,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            max_connections: 100_000,
+            max_rooms_per_socket: 1000,
+            outbound_queue: 1024,
+        }
+    }
+}
+
+/// `[admin]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawAdmin {
+    /// Listener address, `host:port`.
+    pub bind: String,
+    /// Inline bearer token; empty = none.
+    pub token: String,
+    /// Name of the environment variable holding the token; empty = none.
+    pub token_env: String,
+}
+
+impl Default for RawAdmin {
+    fn default() -> Self {
+        RawAdmin {
+            bind: "127.0.0.1:3001".to_owned(),
+            token: String::new(),
+            token_env: String::new(),
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawLog {
+    /// Level name.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        RawLog {
+            level: "info".to_owned(),
+            format: "text".to_owned(),
+        }
+    }
+}
+
+/// One `[[namespaces]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawNamespace {
+    /// Name or prefix pattern (trailing `*`).
+    pub name: String,
+    /// `none` or `jwt`.
+    pub auth: String,
+    /// Inline HS256 secret; empty = none.
+    pub jwt_secret: String,
+    /// Name of the environment variable holding the secret; empty = none.
+    pub jwt_secret_env: String,
+    /// Whether clients may join and leave rooms.
+    pub client_join: bool,
+    /// `none`, `joined` or `any`.
+    pub client_publish: String,
+}
+
+impl Default for RawNamespace {
+    fn default() -> Self {
+        RawNamespace {
+            name: "/".to_owned(),
+            auth: "none".to_owned(),
+            jwt_secret: String::new(),
+            jwt_secret_env: String::new(),
+            client_join: true,
+            client_publish: "joined".to_owned(),
+        }
+    }
+}

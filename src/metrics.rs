@@ -1,0 +1,112 @@
+//! Server metrics, kept per server instance (no global recorder): counters the hot paths bump with
+//! one atomic add, and gauges computed at scrape time. Rendered in the Prometheus text format by
+//! `metrics-exporter-prometheus`.
+
+use std::collections::HashMap;
+
+use metrics::{Counter, Gauge, Key, Label, Metadata, Recorder, SharedString, Unit};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
+use parking_lot::Mutex;
+
+const METADATA: Metadata<'static> =
+    Metadata::new("roomcast", metrics::Level::INFO, Some(module_path!()));
+
+/// The metrics of one server.
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    /// Engine.IO packets received.
+    pub packets_in: Counter,
+    /// Engine.IO frames queued for clients.
+    pub packets_out: Counter,
+    /// Broadcasts started.
+    pub broadcasts: Counter,
+    /// Packets queued to a recipient by broadcasts.
+    pub deliveries: Counter,
+    /// Volatile packets dropped on full queues.
+    pub dropped_volatile: Counter,
+    /// Emits with acknowledgement that timed out.
+    pub ack_timeouts: Counter,
+    /// Engine.IO handshakes refused because of `max_connections`.
+    pub refused_connections: Counter,
+    labelled: Mutex<HashMap<(&'static str, String), Counter>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Fresh metrics with their descriptions.
+    pub fn new() -> Self {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let counter = |name: &'static str, help: &'static str| {
+            recorder.describe_counter(name.into(), Some(Unit::Count), SharedString::from(help));
+            recorder.register_counter(&Key::from_static_name(name), &METADATA)
+        };
+        Metrics {
+            packets_in: counter("roomcast_packets_in_total", "Engine.IO packets received"),
+            packets_out: counter(
+                "roomcast_packets_out_total",
+                "Engine.IO frames queued for clients",
+            ),
+            broadcasts: counter("roomcast_broadcasts_total", "Broadcasts started"),
+            deliveries: counter(
+                "roomcast_deliveries_total",
+                "Packets queued to recipients by broadcasts",
+            ),
+            dropped_volatile: counter(
+                "roomcast_dropped_volatile_total",
+                "Volatile packets dropped because the recipient's queue was full",
+            ),
+            ack_timeouts: counter(
+                "roomcast_ack_timeouts_total",
+                "Emits whose acknowledgement timed out",
+            ),
+            refused_connections: counter(
+                "roomcast_refused_connections_total",
+                "Handshakes refused at max_connections",
+            ),
+            labelled: Mutex::new(HashMap::new()),
+            recorder,
+        }
+    }
+
+    /// The counter `name` with one label, registered on first use.
+    pub fn labelled_counter(
+        &self,
+        name: &'static str,
+        label: &'static str,
+        value: &str,
+    ) -> Counter {
+        let mut map = self.labelled.lock();
+        map.entry((name, format!("{label}={value}")))
+            .or_insert_with(|| {
+                let key = Key::from_parts(name, vec![Label::new(label, value.to_owned())]);
+                self.recorder.register_counter(&key, &METADATA)
+            })
+            .clone()
+    }
+
+    /// Counts a socket or connection leaving, by reason.
+    pub fn disconnect(&self, reason: &str) {
+        self.labelled_counter("roomcast_disconnects_total", "reason", reason)
+            .increment(1);
+    }
+
+    /// A gauge with labels, set at scrape time.
+    pub fn gauge(&self, name: &'static str, labels: &[(&'static str, String)]) -> Gauge {
+        let labels = labels
+            .iter()
+            .map(|(k, v)| Label::new(*k, v.clone()))
+            .collect::<Vec<_>>();
+        self.recorder
+            .register_gauge(&Key::from_parts(name, labels), &METADATA)
+    }
+
+    /// The Prometheus text exposition of everything recorded.
+    pub fn render(&self) -> String {
+        self.recorder.handle().render()
+    }
+}
