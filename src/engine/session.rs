@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message, SpawnHandle};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::engine::{CloseReason, Conn};
 use crate::handshake::{ConnInfo, Handshake};
@@ -219,13 +219,7 @@ impl EngineSession {
     fn connect(&mut self, packet: Packet, _ctx: &mut Context<Self>) {
         let nsp = packet.nsp;
         let Some(ns) = self.server.namespaces.resolve(&nsp) else {
-            let refusal = Packet {
-                kind: PacketType::ConnectError,
-                nsp,
-                id: None,
-                data: Some(json!({ "message": "Invalid namespace" })),
-                attachments: 0,
-            };
+            let refusal = Packet::connect_error(&nsp, "Invalid namespace", None);
             self.conn().push(&frames_of(&refusal, Vec::new()), false);
             return;
         };
@@ -345,14 +339,9 @@ impl Handler<DisconnectAll> for EngineSession {
     type Result = ();
     fn handle(&mut self, _: DisconnectAll, ctx: &mut Self::Context) {
         for (nsp, socket) in self.sockets.drain() {
-            let packet = Packet {
-                kind: PacketType::Disconnect,
-                nsp,
-                id: None,
-                data: None,
-                attachments: 0,
-            };
-            socket.conn().push(&frames_of(&packet, Vec::new()), false);
+            socket
+                .conn()
+                .push(&frames_of(&Packet::disconnect(&nsp), Vec::new()), false);
             socket.addr().do_send(Disconnect {
                 reason: DisconnectReason::ServerNamespaceDisconnect,
             });

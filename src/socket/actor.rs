@@ -95,17 +95,7 @@ impl SocketActor {
         let ns = socket.namespace().clone();
         let engine = socket.conn().engine().clone();
         if let Err(e) = ns.run_middlewares(&socket) {
-            let mut data = json!({ "message": e.message });
-            if let Some(d) = e.data {
-                data["data"] = d;
-            }
-            let packet = Packet {
-                kind: PacketType::ConnectError,
-                nsp: ns.name().to_owned(),
-                id: None,
-                data: Some(data),
-                attachments: 0,
-            };
+            let packet = Packet::connect_error(ns.name(), &e.message, e.data);
             socket.conn().push(&frames_of(&packet, Vec::new()), false);
             engine.do_send(SocketClosed {
                 nsp: ns.name().to_owned(),
@@ -119,13 +109,7 @@ impl SocketActor {
         socket.set_connected(true);
         ns.socket_added();
         ns.adapter().add_socket(socket.clone());
-        let packet = Packet {
-            kind: PacketType::Connect,
-            nsp: ns.name().to_owned(),
-            id: None,
-            data: Some(json!({ "sid": socket.id().as_str() })),
-            attachments: 0,
-        };
+        let packet = Packet::connect(ns.name(), Some(json!({ "sid": socket.id().as_str() })));
         socket.conn().push(&frames_of(&packet, Vec::new()), false);
         engine.do_send(SocketConnected {
             nsp: ns.name().to_owned(),
@@ -279,13 +263,7 @@ impl Handler<ServerDisconnect> for SocketActor {
                 .do_send(crate::engine::session::DisconnectAll);
             return;
         }
-        let packet = Packet {
-            kind: PacketType::Disconnect,
-            nsp: socket.ns().to_owned(),
-            id: None,
-            data: None,
-            attachments: 0,
-        };
+        let packet = Packet::disconnect(socket.ns());
         socket.conn().push(&frames_of(&packet, Vec::new()), false);
         let engine = socket.conn().engine().clone();
         engine.do_send(SocketClosed {

@@ -146,7 +146,14 @@ async fn read_loop(
             }
             Ok(AggregatedMessage::Pong(_)) => continue,
             Ok(AggregatedMessage::Close(_)) => break CloseReason::TransportClose,
-            Err(_) => break CloseReason::TransportError,
+            Err(e) => {
+                // An oversized message is refused with 1009 (message too big), as `ws` does.
+                if matches!(e, actix_ws::ProtocolError::Overflow) {
+                    let code = actix_ws::CloseCode::Size;
+                    let _ = session.clone().close(Some(code.into())).await;
+                }
+                break CloseReason::TransportError;
+            }
         };
         let state = conn.state();
         if state.is_active_ws(ws) {

@@ -8,7 +8,7 @@ use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::stats::Probe;
 use crate::target::Target;
-use crate::ws::{ConnectOpts, Conn};
+use crate::ws::{Conn, ConnectOpts};
 
 /// Event names of the room API (options, so any server with a similar API can be driven).
 #[derive(Debug, Clone)]
@@ -41,8 +41,11 @@ impl Ctx {
         let mut opts = self.connect.clone();
         opts.read_buffer = read_buffer;
         let src = self.target.source_for(i);
-        match tokio::time::timeout(self.connect_timeout, Conn::connect(&self.target, src, &opts))
-            .await
+        match tokio::time::timeout(
+            self.connect_timeout,
+            Conn::connect(&self.target, src, &opts),
+        )
+        .await
         {
             Ok(r) => r,
             Err(_) => Err(io::Error::new(
@@ -54,7 +57,10 @@ impl Ctx {
 
     pub fn progress(&self, msg: std::fmt::Arguments) {
         if !self.quiet {
-            eprintln!("[{:7.1}s] {msg}", crate::sys::base().elapsed().as_secs_f64());
+            eprintln!(
+                "[{:7.1}s] {msg}",
+                crate::sys::base().elapsed().as_secs_f64()
+            );
         }
     }
 }

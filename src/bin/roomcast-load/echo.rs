@@ -160,7 +160,11 @@ async fn client(
     }
 }
 
-pub async fn run_echo(ctx: Rc<Ctx>, p: EchoParams, deadline: Instant) -> Result<EchoResult, String> {
+pub async fn run_echo(
+    ctx: Rc<Ctx>,
+    p: EchoParams,
+    deadline: Instant,
+) -> Result<EchoResult, String> {
     let shared = Rc::new(Shared::default());
     let (ctl, _) = watch::channel(None);
     let sem = Rc::new(Semaphore::new(ctx.concurrency.max(1)));
@@ -199,7 +203,12 @@ pub async fn run_echo(ctx: Rc<Ctx>, p: EchoParams, deadline: Instant) -> Result<
             "echo setup: {} of {} clients failed ({})",
             shared.setup.failed.get(),
             p.clients,
-            shared.setup.first_error.borrow().clone().unwrap_or_default()
+            shared
+                .setup
+                .first_error
+                .borrow()
+                .clone()
+                .unwrap_or_default()
         ));
     }
     let start = Instant::now() + Duration::from_millis(20);

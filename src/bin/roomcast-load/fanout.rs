@@ -235,7 +235,12 @@ impl Fleet {
     }
 
     fn delivered_total(&self) -> u64 {
-        self.shared.phases.borrow().iter().map(|p| p.delivered).sum()
+        self.shared
+            .phases
+            .borrow()
+            .iter()
+            .map(|p| p.delivered)
+            .sum()
     }
 
     /// Runs one phase at a target delivery rate and reports it.
@@ -249,7 +254,8 @@ impl Fleet {
         let phase = {
             let mut phases = self.shared.phases.borrow_mut();
             phases.push(PhaseStats {
-                measure_from_us: now_us() + measure_from.duration_since(Instant::now()).as_micros() as u64,
+                measure_from_us: now_us()
+                    + measure_from.duration_since(Instant::now()).as_micros() as u64,
                 ..PhaseStats::default()
             });
             (phases.len() - 1) as u32
@@ -306,8 +312,8 @@ impl Fleet {
         let mark_b = self.ctx.probe.mark();
         let usage = usage(&mark_a, &mark_b);
         let ph = &self.shared.phases.borrow()[phase as usize];
-        let planned =
-            (rate_per_publisher * (spec.warmup_s + spec.duration_s)).floor() as u64 * self.params.publishers as u64;
+        let planned = (rate_per_publisher * (spec.warmup_s + spec.duration_s)).floor() as u64
+            * self.params.publishers as u64;
         let measured = ph.measured;
         let per = |cpu_ms: f64| {
             if measured > 0 {
@@ -395,8 +401,14 @@ impl Drop for Fleet {
 
 #[derive(Debug, Clone, Copy)]
 enum Role {
-    Subscriber { room: usize },
-    Publisher { id: usize, room: usize, receivers: u64 },
+    Subscriber {
+        room: usize,
+    },
+    Publisher {
+        id: usize,
+        room: usize,
+        receivers: u64,
+    },
 }
 
 struct Client {
@@ -458,7 +470,9 @@ struct Recv<'a> {
 impl Handler for Recv<'_> {
     fn on_event(&mut self, name: &[u8], args: &[u8]) {
         if name != self.deliver {
-            self.shared.other_events.set(self.shared.other_events.get() + 1);
+            self.shared
+                .other_events
+                .set(self.shared.other_events.get() + 1);
             return;
         }
         let now = now_us();
@@ -540,10 +554,7 @@ impl Client {
             {
                 Ok(ack) if scan::ack_ok(&ack) => {}
                 Ok(ack) => {
-                    return counts.fail(
-                        "join refused",
-                        String::from_utf8_lossy(&ack).into_owned(),
-                    )
+                    return counts.fail("join refused", String::from_utf8_lossy(&ack).into_owned())
                 }
                 Err(e) => return counts.fail("join", e),
             }

@@ -185,7 +185,10 @@ pub fn echo(r: &EchoResult) -> Table {
     if let Some(c) = r.server_cpu_us_per_ack {
         t.row("server CPU/ack", format!("{c:.2} µs"));
     }
-    t.row("generator CPU/ack", format!("{:.2} µs", r.gen_cpu_us_per_ack));
+    t.row(
+        "generator CPU/ack",
+        format!("{:.2} µs", r.gen_cpu_us_per_ack),
+    );
     if r.connections_lost > 0 {
         t.row("connections lost", r.connections_lost.to_string());
     }

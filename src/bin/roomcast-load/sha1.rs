@@ -1,7 +1,13 @@
 //! A minimal SHA-1 (FIPS 180-4), used only to check the server's `Sec-WebSocket-Accept` header.
 
 pub fn sha1(data: &[u8]) -> [u8; 20] {
-    let mut h: [u32; 5] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0];
+    let mut h: [u32; 5] = [
+        0x6745_2301,
+        0xEFCD_AB89,
+        0x98BA_DCFE,
+        0x1032_5476,
+        0xC3D2_E1F0,
+    ];
     let bit_len = (data.len() as u64).wrapping_mul(8);
     let mut msg = data.to_vec();
     msg.push(0x80);
@@ -64,9 +70,6 @@ mod tests {
             "a9993e364706816aba3e25717850c26c9cd0d89d"
         );
         let long = b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-        assert_eq!(
-            hex(&sha1(long)),
-            "84983e441c3bd26ebaae4aa1f95129e5e54670f1"
-        );
+        assert_eq!(hex(&sha1(long)), "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
     }
 }

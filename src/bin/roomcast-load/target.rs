@@ -28,7 +28,9 @@ impl Target {
             .strip_prefix("http://")
             .or_else(|| url.strip_prefix("ws://"))
             .ok_or_else(|| {
-                format!("URL {url:?}: only http:// or ws:// (plain, loopback) targets are supported")
+                format!(
+                    "URL {url:?}: only http:// or ws:// (plain, loopback) targets are supported"
+                )
             })?;
         let (authority, url_path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
@@ -62,15 +64,13 @@ impl Target {
         }
         // Prefer IPv4 (the source-address spreading is IPv4 only).
         let addr = *addrs.iter().find(|a| a.is_ipv4()).unwrap_or(&addrs[0]);
-        let mut path = path
-            .map(str::to_owned)
-            .unwrap_or_else(|| {
-                if url_path.is_empty() || url_path == "/" {
-                    "/socket.io/".to_owned()
-                } else {
-                    url_path.to_owned()
-                }
-            });
+        let mut path = path.map(str::to_owned).unwrap_or_else(|| {
+            if url_path.is_empty() || url_path == "/" {
+                "/socket.io/".to_owned()
+            } else {
+                url_path.to_owned()
+            }
+        });
         if !path.starts_with('/') {
             path.insert(0, '/');
         }
@@ -114,14 +114,8 @@ fn parse_sources(spec: &str) -> Result<Vec<IpAddr>, String> {
     for part in spec.split(',') {
         let part = part.trim();
         if let Some((a, b)) = part.split_once('-') {
-            let a: Ipv4Addr = a
-                .trim()
-                .parse()
-                .map_err(|e| format!("source {a:?}: {e}"))?;
-            let b: Ipv4Addr = b
-                .trim()
-                .parse()
-                .map_err(|e| format!("source {b:?}: {e}"))?;
+            let a: Ipv4Addr = a.trim().parse().map_err(|e| format!("source {a:?}: {e}"))?;
+            let b: Ipv4Addr = b.trim().parse().map_err(|e| format!("source {b:?}: {e}"))?;
             let (a, b) = (u32::from(a), u32::from(b));
             if b < a || b - a > 1024 {
                 return Err(format!("bad source range {part:?}"));
