@@ -69,6 +69,7 @@ pub async fn run(
     let routes = server.configure();
     let socketio = HttpServer::new(move || App::new().configure(routes.clone()))
         .workers(config.server.workers)
+        .client_disconnect_timeout(crate::server::CLIENT_DISCONNECT_TIMEOUT)
         .max_connections(25_000)
         .backlog(2048)
         .disable_signals()

@@ -47,6 +47,8 @@ pub mod protocol;
 pub mod room;
 pub mod server;
 pub mod socket;
+#[doc(hidden)]
+pub mod testing;
 pub mod transport;
 
 pub use broadcast::BroadcastOperator;

@@ -56,6 +56,10 @@ impl ServerInner {
     }
 }
 
+/// How long a finished connection may linger for its client to close it: a WebSocket whose
+/// closing handshake is done is released at once rather than after actix-web's default second.
+pub const CLIENT_DISCONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// A Socket.IO server. Cheap to clone; every clone is the same server.
 #[derive(Clone)]
 pub struct Server {
@@ -110,6 +114,10 @@ impl Server {
                 ws_generation: AtomicU64::new(1),
             }),
         }
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<ServerInner> {
+        &self.inner
     }
 
     /// The options in force.
@@ -191,6 +199,7 @@ impl Server {
         let configure = self.configure();
         Ok(
             HttpServer::new(move || App::new().configure(configure.clone()))
+                .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
                 .max_connections(25_000)
                 .backlog(2048)
                 .listen(listener)?

@@ -145,7 +145,11 @@ async fn read_loop(
                 continue;
             }
             Ok(AggregatedMessage::Pong(_)) => continue,
-            Ok(AggregatedMessage::Close(_)) => break CloseReason::TransportClose,
+            Ok(AggregatedMessage::Close(reason)) => {
+                // Echo the client's close code, as the closing handshake wants.
+                let _ = session.clone().close(reason).await;
+                break CloseReason::TransportClose;
+            }
             Err(e) => {
                 // An oversized message is refused with 1009 (message too big), as `ws` does.
                 if matches!(e, actix_ws::ProtocolError::Overflow) {

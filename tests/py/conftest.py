@@ -5,6 +5,7 @@ $CARGO_TARGET_DIR or `<repo>/target`), or with ROOMCAST_REFERENCE=1 the Node ref
 `node tests/js/reference/testbed.mjs`. A missing binary is an error, never a skip.
 """
 
+import atexit
 import os
 import queue
 import shutil
@@ -60,6 +61,17 @@ def testbed_command():
     return [str(binary)]
 
 
+_live = set()
+
+
+@atexit.register
+def _kill_leftovers():
+    """Kills servers whose fixture teardown never ran (e.g. the test run was interrupted)."""
+    for proc in list(_live):
+        if proc.poll() is None:
+            proc.kill()
+
+
 class Testbed:
     """A running testbed process."""
 
@@ -80,6 +92,7 @@ class Testbed:
             stderr=subprocess.PIPE,
             text=True,
         )
+        _live.add(self.proc)
         self._stderr = []
         self._lines = queue.Queue()
         threading.Thread(target=self._pump, args=(self.proc.stdout, self._lines.put), daemon=True).start()
@@ -130,6 +143,7 @@ class Testbed:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=STOP_TIMEOUT)
+        _live.discard(self.proc)
 
 
 @pytest.fixture(scope="session")

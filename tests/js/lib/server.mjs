@@ -24,6 +24,27 @@ export const TRANSPORT_MODES = [
 const START_TIMEOUT_MS = 15000;
 const STOP_TIMEOUT_MS = 5000;
 
+// Servers still running. If this process ends without the tests' `after` hooks having run (test runner
+// cancelled, output pipe closed, Ctrl-C), they are killed here rather than left orphaned.
+const liveChildren = new Set();
+function killLiveChildren() {
+  for (const child of liveChildren) {
+    try {
+      process.kill(child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  liveChildren.clear();
+}
+process.on("exit", killLiveChildren);
+for (const [signal, number] of [["SIGINT", 2], ["SIGTERM", 15], ["SIGHUP", 1]]) {
+  process.once(signal, () => {
+    killLiveChildren();
+    process.exit(128 + number);
+  });
+}
+
 export function testbedCommand() {
   if (IS_REFERENCE) {
     return {
@@ -87,10 +108,12 @@ export function startServer(opts = {}) {
     let stdout = "";
     let stderr = "";
     let settled = false;
+    if (child.pid !== undefined) liveChildren.add(child);
     const exited = new Promise((res) => {
       if (child.exitCode !== null || child.signalCode !== null) res();
       else child.once("exit", () => res());
     });
+    exited.then(() => liveChildren.delete(child));
     const fail = (message) => {
       if (settled) return;
       settled = true;
