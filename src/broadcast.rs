@@ -14,6 +14,24 @@ use crate::room::{Room, Selector};
 use crate::socket::{EmitError, Socket};
 
 /// Targets of a broadcast.
+///
+/// ```
+/// use roomcast::{Server, ServerOptions};
+/// use serde_json::json;
+///
+/// actix_rt::System::new().block_on(async {
+///     let io = Server::new(ServerOptions::default());
+///     // everyone in "news" or "sports" (once each), except those in "muted"
+///     let recipients = io
+///         .to(["news", "sports"])
+///         .except(["muted"])
+///         .emit_counted("headline", json!({"title": "hi"}))
+///         .expect("not a reserved event name")
+///         .await;
+///     assert_eq!(recipients, 0, "nobody is connected yet");
+///     assert!(io.to(["news"]).emit("connect", ()).is_err(), "reserved names are refused");
+/// });
+/// ```
 #[derive(Clone)]
 pub struct BroadcastOperator {
     namespaces: Vec<Arc<Namespace>>,

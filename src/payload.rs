@@ -11,6 +11,19 @@ use crate::protocol::engineio::Frame;
 use crate::protocol::socketio::{self, Packet};
 
 /// The arguments of an event or an acknowledgement.
+///
+/// ```
+/// use roomcast::Payload;
+/// use serde_json::json;
+///
+/// // emit("file", {"name": "a.bin"}, <3 bytes>): the bytes travel as an attachment
+/// let p = Payload::new().arg(json!({"name": "a.bin"})).bin(vec![1u8, 2, 3]);
+/// assert_eq!(p.args[1], json!({"_placeholder": true, "num": 0}));
+/// assert_eq!(p.binary_of(&p.args[1]).map(|b| b.len()), Some(3));
+///
+/// let frames = p.event_frames("/", "file", None);
+/// assert_eq!(frames.len(), 2, "the text packet, then the attachment");
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Payload {
     /// JSON arguments, in order; binary ones are placeholders.

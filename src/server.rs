@@ -127,6 +127,29 @@ impl Server {
 
     /// The namespace `name`; a name ending in `*` is a pattern (`/tenant-*`), whose matching names
     /// become namespaces on first connection.
+    ///
+    /// ```
+    /// use roomcast::{ConnectError, Server, ServerOptions};
+    /// use serde_json::json;
+    ///
+    /// let io = Server::new(ServerOptions::default());
+    /// io.of("/admin")
+    ///     .use_middleware(|socket| match socket.handshake().auth["token"].as_str() {
+    ///         Some("secret") => Ok(()),
+    ///         _ => Err(ConnectError::new("unauthorized").with_data(json!({"reason": "bad token"}))),
+    ///     })
+    ///     .on_connection(|socket| {
+    ///         socket.on("ping", |_, args, ack| {
+    ///             if let Some(ack) = ack {
+    ///                 ack.send(args); // answer with the same arguments
+    ///             }
+    ///         });
+    ///     });
+    /// io.of("/tenant-*").on_connection(|socket| {
+    ///     let _ = socket.emit("hello", socket.ns()); // e.g. "/tenant-42"
+    /// });
+    /// assert_eq!(io.namespaces(), vec![("/admin".to_owned(), 0)]);
+    /// ```
     pub fn of(&self, name: &str) -> NamespaceRef {
         match name.strip_suffix('*') {
             Some(prefix) => NamespaceRef::Pattern {

@@ -177,7 +177,7 @@ impl Pacer {
     pub fn due(&mut self, now: Instant) -> (u64, bool) {
         let until = now.min(self.end);
         let elapsed = until.saturating_duration_since(self.start).as_secs_f64();
-        let total = (elapsed * self.rate).floor() as u64;
+        let total = (elapsed * self.rate + 1e-6).floor() as u64;
         let due = total.saturating_sub(self.sent).min(MAX_BURST);
         self.sent += due;
         let finished = now >= self.end;
@@ -185,10 +185,6 @@ impl Pacer {
             self.active = false;
         }
         (due, finished)
-    }
-
-    pub fn planned(&self) -> u64 {
-        (self.end.saturating_duration_since(self.start).as_secs_f64() * self.rate).floor() as u64
     }
 }
 

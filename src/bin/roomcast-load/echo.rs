@@ -253,7 +253,8 @@ pub async fn run_echo(
             0.0
         }
     };
-    let planned = (per_client * (p.warmup_s + p.duration_s)).floor() as u64 * p.clients as u64;
+    let planned =
+        (per_client * (p.warmup_s + p.duration_s) + 1e-6).floor() as u64 * p.clients as u64;
     let latency = shared.lat.borrow().summary();
     Ok(EchoResult {
         scenario: "echo",

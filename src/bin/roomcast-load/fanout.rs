@@ -312,7 +312,8 @@ impl Fleet {
         let mark_b = self.ctx.probe.mark();
         let usage = usage(&mark_a, &mark_b);
         let ph = &self.shared.phases.borrow()[phase as usize];
-        let planned = (rate_per_publisher * (spec.warmup_s + spec.duration_s)).floor() as u64
+        let planned = (rate_per_publisher * (spec.warmup_s + spec.duration_s) + 1e-6).floor()
+            as u64
             * self.params.publishers as u64;
         let measured = ph.measured;
         let per = |cpu_ms: f64| {

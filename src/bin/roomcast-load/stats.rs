@@ -23,14 +23,6 @@ impl Lat {
         self.0.saturating_record(us.max(1));
     }
 
-    pub fn add(&mut self, other: &Lat) {
-        let _ = self.0.add(&other.0);
-    }
-
-    pub fn len(&self) -> u64 {
-        self.0.len()
-    }
-
     pub fn summary(&self) -> LatencySummary {
         let h = &self.0;
         let ms = |v: u64| v as f64 / 1000.0;
