@@ -31,6 +31,7 @@ impl FanoutFixture {
             secure: false,
             xdomain: false,
         });
+        let _ = server.of("/");
         let mut conns = Vec::with_capacity(n);
         for _ in 0..n {
             let (conn, _open) =
