@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of roomcast on a fresh machine: installs the test clients (npm packages from the
-# committed lockfile, Python packages into .venv), builds, then runs the Rust unit and doc tests,
-# the Socket.IO/Engine.IO protocol conformance suite, and the socket.io-client and python-socketio
-# behaviour suites. Exits non-zero on the first failure.
+# committed lockfile, Python packages into .venv, Debian's chromium when missing), builds, then runs
+# the Rust unit, doc and integration tests, the Socket.IO/Engine.IO protocol conformance suite, the
+# socket.io-client and python-socketio behaviour suites (library testbed and broker), the browser
+# test of the hello example, and a short load-generator smoke run. Exits non-zero on the first
+# failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +14,9 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/py/requirements.txt
+if ! command -v chromium >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 
 echo "== format and lints"
 cargo fmt --all -- --check
@@ -29,5 +34,11 @@ node --test --test-concurrency=1 tests/js/conformance/
 echo "== socket.io-client behaviour"
 node --test tests/js/client/
 
-echo "== python-socketio behaviour"
+echo "== broker behaviour (config, room API, JWT, admin API, drain)"
+node --test tests/js/broker/
+
+echo "== hello example in headless Chromium (ports 8000 and 5500)"
+node --test --test-concurrency=1 tests/js/browser/
+
+echo "== python-socketio behaviour (testbed and broker)"
 .venv/bin/pytest tests/py -q

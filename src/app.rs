@@ -102,7 +102,7 @@ pub async fn run(
     server.start_draining();
     sio_handle.pause().await;
     server.close();
-    while server.connection_count() > 0 && Instant::now() < deadline {
+    while server.drain_pending() && Instant::now() < deadline {
         actix_rt::time::sleep(Duration::from_millis(20)).await;
     }
     let left = server.connection_count();

@@ -186,7 +186,7 @@ impl Server {
 
     /// Number of open Engine.IO connections.
     pub fn connection_count(&self) -> usize {
-        self.inner.registry.len()
+        self.inner.registry.open_count()
     }
 
     /// The namespaces that exist now, with their socket counts.
@@ -242,12 +242,27 @@ impl Server {
 
     /// Open connections by transport: (polling, websocket).
     pub fn connections_by_transport(&self) -> (usize, usize) {
-        let all = self.inner.registry.all();
-        let ws = all
+        let open: Vec<_> = self
+            .inner
+            .registry
+            .all()
+            .into_iter()
+            .filter(|c| !c.state().is_closed())
+            .collect();
+        let ws = open
             .iter()
             .filter(|c| c.transport_name() == "websocket")
             .count();
-        (all.len() - ws, ws)
+        (open.len() - ws, ws)
+    }
+
+    /// Whether a drain still has work: an open connection, or a closed polling session whose client
+    /// has yet to fetch its last packets.
+    pub fn drain_pending(&self) -> bool {
+        self.inner.registry.all().iter().any(|c| match c.state() {
+            crate::engine::EngineState::Closed { reason } => reason.flushes(),
+            _ => true,
+        })
     }
 
     /// Stops accepting new connections (handshakes get 503); existing ones continue.

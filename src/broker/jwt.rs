@@ -73,6 +73,7 @@ impl Verifier {
     /// The claims of `token` (the `token` field of a CONNECT auth payload).
     pub fn verify(&self, token: Option<&Value>) -> Result<Claims, JwtError> {
         let token = token.and_then(Value::as_str).ok_or(JwtError::Missing)?;
+        check_algorithm(token)?;
         decode::<Claims>(token, &self.key, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
@@ -85,6 +86,22 @@ impl Verifier {
                 ErrorKind::Json(e) => JwtError::Claims(e.to_string()),
                 _ => JwtError::Malformed,
             })
+    }
+}
+
+/// Refuses any header whose `alg` is not HS256 (including `none` and names the JWT library does
+/// not know), before the signature is looked at.
+fn check_algorithm(token: &str) -> Result<(), JwtError> {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap_or("");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header.trim_end_matches('='))
+        .map_err(|_| JwtError::Malformed)?;
+    let header: Value = serde_json::from_slice(&bytes).map_err(|_| JwtError::Malformed)?;
+    match header.get("alg").and_then(Value::as_str) {
+        Some("HS256") => Ok(()),
+        Some(_) => Err(JwtError::Algorithm),
+        None => Err(JwtError::Malformed),
     }
 }
 
@@ -185,6 +202,14 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(v.verify(input.as_ref()), Err(want));
         }
+        use base64::Engine as _;
+        let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let unsigned = format!(
+            "{}.{}.",
+            b64(json!({"alg": "none", "typ": "JWT"})),
+            b64(json!({"sub": "u", "exp": now() + 60}))
+        );
+        assert_eq!(v.verify(Some(&json!(unsigned))), Err(JwtError::Algorithm));
         let no_sub = token(Algorithm::HS256, b"s3cret", json!({"exp": now() + 60}));
         assert!(
             matches!(v.verify(Some(&no_sub)), Err(JwtError::Claims(m)) if m.contains("sub")),

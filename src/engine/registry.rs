@@ -1,7 +1,10 @@
 //! The live Engine.IO sessions of one server, by session id. Owned by the server instance (never a
-//! global), so two servers in one process do not see each other's sessions.
+//! global), so two servers in one process do not see each other's sessions. A closed polling
+//! session may stay reachable a little longer for its client's last GET; it no longer counts as
+//! open.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -13,12 +16,24 @@ use crate::protocol::ids::Sid;
 #[derive(Default)]
 pub struct Registry {
     map: Mutex<HashMap<Sid, Arc<Conn>>>,
+    open: AtomicUsize,
 }
 
 impl Registry {
-    /// Adds a session.
+    /// Adds a session (open).
     pub fn insert(&self, conn: Arc<Conn>) {
         self.map.lock().insert(conn.sid(), conn);
+        self.open.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A session closed (called exactly once per session, when its state turns closed).
+    pub fn closed(&self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Number of open sessions (closed ones still reachable are not counted).
+    pub fn open_count(&self) -> usize {
+        self.open.load(Ordering::Acquire)
     }
 
     /// Looks a session up.
@@ -31,17 +46,7 @@ impl Registry {
         self.map.lock().remove(sid);
     }
 
-    /// Number of live sessions.
-    pub fn len(&self) -> usize {
-        self.map.lock().len()
-    }
-
-    /// True when no session is live.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Every live session (for shutdown and metrics).
+    /// Every registered session, open or closed-but-reachable (for shutdown and metrics).
     pub fn all(&self) -> Vec<Arc<Conn>> {
         self.map.lock().values().cloned().collect()
     }

@@ -243,16 +243,16 @@ impl EngineSession {
 
     /// Ends the session once: every socket leaves with `reason`, the transports flush and close.
     fn close(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
-        // A polling client has yet to fetch what is queued, or closed the session with a POST while
-        // its GET may still be on the way: keep the session reachable for one more GET (which
-        // removes it and answers the rest, or a noop), within a bounded grace period.
+        // A polling client has yet to fetch what is queued and the close packet, or closed the
+        // session with a POST while its GET may still be on the way: keep the session reachable
+        // for one more GET (which removes it and answers the rest, `1`, or a noop), within a
+        // bounded grace period.
         let polling = self.conn().state().polling_drains();
-        let awaits_poll = polling
-            && ((reason.flushes() && self.conn().queued() > 0)
-                || reason == CloseReason::TransportClose);
+        let awaits_poll = polling && (reason.flushes() || reason == CloseReason::TransportClose);
         if !self.conn().update_state(|s| s.close(reason)) {
             return;
         }
+        self.server.registry.closed();
         tracing::info!(sid = %self.conn().sid(), %reason, "connection closed");
         self.server
             .metrics
@@ -301,6 +301,7 @@ impl Actor for EngineSession {
         // However the actor ended, the session must not stay registered.
         if let Some(conn) = &self.conn {
             if conn.update_state(|s| s.close(CloseReason::TransportClose)) {
+                self.server.registry.closed();
                 self.server.registry.remove(&conn.sid());
             }
         }

@@ -167,7 +167,7 @@ pub async fn endpoint(
     if param(&q, "EIO") != Some("4") {
         return EngineError::UnsupportedProtocolVersion.response(&cors);
     }
-    if server.registry.len() >= server.options.max_connections || server.is_draining() {
+    if server.registry.open_count() >= server.options.max_connections || server.is_draining() {
         server.metrics.refused_connections.increment(1);
         let mut resp = HttpResponse::ServiceUnavailable();
         cors.apply(&mut resp);
