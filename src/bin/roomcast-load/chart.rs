@@ -1,4 +1,186 @@
-//! placeholder
-pub fn redraw(_i: &std::path::Path, _o: &std::path::Path) -> Result<(), String> {
-    Err("todo".into())
+//! The SVG chart of a comparison: one small grouped-bar panel per compared metric (roomcast and
+//! the reference side by side, the ratio and the issue's target under it). Drawn by hand.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde_json::Value;
+
+const ROOMCAST: &str = "#d9480f";
+const REFERENCE: &str = "#5c7cfa";
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn fmt(v: f64) -> String {
+    if v.abs() >= 1_000_000.0 {
+        format!("{:.2}M", v / 1_000_000.0)
+    } else if v.abs() >= 10_000.0 {
+        format!("{:.1}k", v / 1000.0)
+    } else if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// Renders the chart of a `compare` result document.
+pub fn render(doc: &Value) -> String {
+    let empty = Vec::new();
+    let items = doc["comparison"].as_array().unwrap_or(&empty);
+    let cols = 4usize;
+    let (pw, ph) = (240.0f64, 230.0f64);
+    let rows = items.len().div_ceil(cols).max(1);
+    let width = 20.0 + cols as f64 * pw;
+    let top = 86.0;
+    let height = top + rows as f64 * ph + 20.0;
+    let m = &doc["machine"];
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Verdana, sans-serif">"#
+    );
+    let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
+    let _ = writeln!(
+        s,
+        r#"<text x="20" y="28" font-size="18" font-weight="bold">roomcast vs Node.js socket.io {} — roomcast-load compare</text>"#,
+        esc(doc["servers"]["reference"]["socket.io"]
+            .as_str()
+            .unwrap_or("?"))
+    );
+    let _ = writeln!(
+        s,
+        r##"<text x="20" y="48" font-size="12" fill="#444">{} · {} cores · {} · kernel {} · node {}</text>"##,
+        esc(doc["timestamp"].as_str().unwrap_or("")),
+        m["cores"],
+        esc(m["cpu_model"].as_str().unwrap_or("?")),
+        esc(m["kernel"].as_str().unwrap_or("?")),
+        esc(doc["servers"]["reference"]["node"].as_str().unwrap_or("?"))
+    );
+    let _ = writeln!(
+        s,
+        r##"<rect x="20" y="60" width="12" height="12" fill="{ROOMCAST}"/><text x="37" y="71" font-size="12">roomcast</text><rect x="110" y="60" width="12" height="12" fill="{REFERENCE}"/><text x="127" y="71" font-size="12">reference (Node.js)</text><text x="270" y="71" font-size="12" fill="#444">ratio = roomcast / reference; the load generator shares the cores</text>"##
+    );
+    for (i, c) in items.iter().enumerate() {
+        let x0 = 10.0 + (i % cols) as f64 * pw;
+        let y0 = top + (i / cols) as f64 * ph;
+        let label = c["label"].as_str().unwrap_or("");
+        let unit = c["unit"].as_str().unwrap_or("");
+        let higher = c["higher_is_better"].as_bool().unwrap_or(true);
+        let _ = writeln!(
+            s,
+            r##"<rect x="{}" y="{}" width="{}" height="{}" fill="#f8f9fa" stroke="#dee2e6"/>"##,
+            x0 + 5.0,
+            y0,
+            pw - 10.0,
+            ph - 10.0
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" font-size="13" font-weight="bold" text-anchor="middle">{}</text>"#,
+            x0 + pw / 2.0,
+            y0 + 20.0,
+            esc(label)
+        );
+        let _ = writeln!(
+            s,
+            r##"<text x="{}" y="{}" font-size="11" fill="#555" text-anchor="middle">{} ({} is better)</text>"##,
+            x0 + pw / 2.0,
+            y0 + 35.0,
+            esc(unit),
+            if higher { "higher" } else { "lower" }
+        );
+        let vals = [
+            (c["roomcast"].as_f64(), ROOMCAST),
+            (c["reference"].as_f64(), REFERENCE),
+        ];
+        let vmax = vals
+            .iter()
+            .filter_map(|v| v.0)
+            .fold(0.0f64, f64::max)
+            .max(1e-12);
+        let (chart_top, chart_h) = (y0 + 55.0, 110.0);
+        let base = chart_top + chart_h;
+        let _ = writeln!(
+            s,
+            r##"<line x1="{}" y1="{base}" x2="{}" y2="{base}" stroke="#868e96"/>"##,
+            x0 + 40.0,
+            x0 + pw - 40.0
+        );
+        for (j, (v, color)) in vals.iter().enumerate() {
+            let bx = x0 + pw / 2.0 - 60.0 + j as f64 * 65.0;
+            match v {
+                Some(v) => {
+                    let h = (v / vmax * chart_h).max(1.0);
+                    let _ = writeln!(
+                        s,
+                        r#"<rect x="{bx}" y="{}" width="55" height="{h}" fill="{color}"/>"#,
+                        base - h
+                    );
+                    let _ = writeln!(
+                        s,
+                        r#"<text x="{}" y="{}" font-size="11" text-anchor="middle">{}</text>"#,
+                        bx + 27.5,
+                        base - h - 4.0,
+                        esc(&fmt(*v))
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        s,
+                        r##"<text x="{}" y="{}" font-size="11" fill="#868e96" text-anchor="middle">n/a</text>"##,
+                        bx + 27.5,
+                        base - 4.0
+                    );
+                }
+            }
+        }
+        let ratio = c["ratio"]
+            .as_f64()
+            .map(|r| format!("ratio {r:.2}×"))
+            .unwrap_or_else(|| "ratio n/a".into());
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" font-size="12" text-anchor="middle">{}</text>"#,
+            x0 + pw / 2.0,
+            base + 22.0,
+            esc(&ratio)
+        );
+        if let Some(t) = c["target"].as_str() {
+            let (txt, color) = match c["met"].as_bool() {
+                Some(true) => (format!("target {t}: met"), "#2b8a3e"),
+                Some(false) => (format!("target {t}: not met"), "#c92a2a"),
+                None => (format!("target {t}"), "#555"),
+            };
+            let _ = writeln!(
+                s,
+                r#"<text x="{}" y="{}" font-size="11" fill="{color}" text-anchor="middle">{}</text>"#,
+                x0 + pw / 2.0,
+                base + 40.0,
+                esc(&txt)
+            );
+        }
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// Reads a saved comparison and writes its chart.
+pub fn redraw(input: &Path, output: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
+    let doc: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", input.display()))?;
+    if doc["comparison"].as_array().is_none() {
+        return Err(format!(
+            "{} is not a roomcast-load compare result",
+            input.display()
+        ));
+    }
+    std::fs::write(output, render(&doc)).map_err(|e| format!("{}: {e}", output.display()))
 }

@@ -34,6 +34,8 @@ struct Shared {
     acked: Cell<u64>,
     measured: Cell<u64>,
     unmatched: Cell<u64>,
+    /// Clients whose sending window is over.
+    done: Cell<usize>,
     lat: RefCell<Lat>,
 }
 
@@ -128,7 +130,10 @@ async fn client(
                     conn.wr.try_flush(&conn.stream)?;
                 }
                 _ = pacer.ticker.tick(), if pacer.active => {
-                    let (due, _) = pacer.due(Instant::now());
+                    let (due, finished) = pacer.due(Instant::now());
+                    if finished {
+                        shared.done.set(shared.done.get() + 1);
+                    }
                     for _ in 0..due {
                         seq += 1;
                         let t = now_us();
@@ -149,6 +154,9 @@ async fn client(
                     }
                     if let Some((start, end, rate)) = *ctl.borrow_and_update() {
                         pacer.begin(start, end, rate, stagger);
+                        if !pacer.active {
+                            shared.done.set(shared.done.get() + 1);
+                        }
                     }
                 }
             }
@@ -236,7 +244,9 @@ pub async fn run_echo(
         last = a;
     }
     let drain_until = end + Duration::from_secs_f64(p.drain_s);
-    while shared.acked.get() < shared.sent.get() && Instant::now() < drain_until {
+    while (shared.done.get() < p.clients || shared.acked.get() < shared.sent.get())
+        && Instant::now() < drain_until
+    {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let mark_b = ctx.probe.mark();

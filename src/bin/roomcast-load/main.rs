@@ -486,7 +486,10 @@ fn main() {
         .build()
         .expect("tokio runtime");
     let local = tokio::task::LocalSet::new();
-    let code = match local.block_on(&rt, run(cli.cmd)) {
+    let code = match local.block_on(&rt, async {
+        tokio::task::spawn_local(stats::lag_monitor());
+        run(cli.cmd).await
+    }) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("roomcast-load: {e}");

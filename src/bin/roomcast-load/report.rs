@@ -58,10 +58,18 @@ impl Table {
         self.row(
             "generator CPU",
             format!(
-                "{:.0} ms over {:.2}s ({:.0}% of a core), RSS {} kB",
-                u.gen_cpu_ms, u.wall_s, u.gen_cpu_pct, u.gen_rss_kb
+                "{:.0} ms over {:.2}s ({:.0}% of a core), RSS {} kB, loop lag p99 {:.1} ms, max {:.1} ms",
+                u.gen_cpu_ms,
+                u.wall_s,
+                u.gen_cpu_pct,
+                u.gen_rss_kb,
+                u.gen_loop_lag_p99_ms,
+                u.gen_loop_lag_max_ms
             ),
         );
+        if let Some(o) = u.other_cpu_pct {
+            self.row("other CPU on the machine", format!("{o:.0}% of a core"));
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Latency histograms and the CPU/RSS accounting of a measured window (the server's, when its pid
 //! is known, and the generator's own).
 
-use std::time::Instant;
+use std::cell::RefCell;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -63,14 +64,48 @@ pub struct Mark {
     at: Instant,
     server: Option<ProcSample>,
     me: Option<ProcSample>,
+    /// Busy and total CPU time of the whole machine, ms.
+    machine: Option<(f64, f64)>,
+    /// The generator's event-loop lag since the previous mark.
+    lag: LatencySummary,
 }
 
 impl Probe {
+    /// Samples now; also restarts the generator's event-loop lag histogram.
     pub fn mark(&self) -> Mark {
+        let lag = LAG.with(|l| {
+            let mut l = l.borrow_mut();
+            let s = l.summary();
+            *l = Lat::default();
+            s
+        });
         Mark {
             at: Instant::now(),
             server: self.server_pid.and_then(|p| sys::sample(Some(p))),
             me: sys::sample(None),
+            machine: sys::machine_cpu(),
+            lag,
+        }
+    }
+}
+
+thread_local! {
+    static LAG: RefCell<Lat> = RefCell::new(Lat::default());
+}
+
+/// Measures how late the generator's event loop wakes a 5 ms timer (Tokio's timer resolution is
+/// 1 ms, so about 1 ms is the floor): a busy or starved generator shows here.
+pub async fn lag_monitor() {
+    let period = Duration::from_millis(5);
+    let mut next = Instant::now() + period;
+    loop {
+        tokio::time::sleep_until(next.into()).await;
+        let now = Instant::now();
+        let late = now.saturating_duration_since(next).as_micros() as u64;
+        LAG.with(|l| l.borrow_mut().record(late));
+        next += period;
+        if next < now {
+            next = now + period;
         }
     }
 }
@@ -90,6 +125,12 @@ pub struct Usage {
     pub gen_cpu_ms: f64,
     pub gen_cpu_pct: f64,
     pub gen_rss_kb: u64,
+    /// How late the generator's event loop woke its timers in the window (p99 and max, ms).
+    pub gen_loop_lag_p99_ms: f64,
+    pub gen_loop_lag_max_ms: f64,
+    /// CPU used by everything but the server and the generator (other processes, kernel work not
+    /// charged to either), as a percentage of one core: noise on a shared machine.
+    pub other_cpu_pct: Option<f64>,
 }
 
 pub fn usage(a: &Mark, b: &Mark) -> Usage {
@@ -112,5 +153,14 @@ pub fn usage(a: &Mark, b: &Mark) -> Usage {
         gen_cpu_ms,
         gen_cpu_pct: gen_cpu_ms / 10.0 / wall_s,
         gen_rss_kb: b.me.map(|s| s.rss_kb).unwrap_or(0),
+        gen_loop_lag_p99_ms: b.lag.p99_ms,
+        gen_loop_lag_max_ms: b.lag.max_ms,
+        other_cpu_pct: match (a.machine, b.machine) {
+            (Some(x), Some(y)) => {
+                let busy = y.0 - x.0;
+                Some(((busy - server_cpu_ms.unwrap_or(0.0) - gen_cpu_ms) / 10.0 / wall_s).max(0.0))
+            }
+            _ => None,
+        },
     }
 }

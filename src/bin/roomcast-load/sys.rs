@@ -89,6 +89,23 @@ pub fn sample(pid: Option<u32>) -> Option<ProcSample> {
     })
 }
 
+/// Busy and total CPU time of the machine since boot, ms (from the `cpu` line of /proc/stat).
+pub fn machine_cpu() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is included in user).
+    let get = |i: usize| v.get(i).copied().unwrap_or(0);
+    let busy = get(0) + get(1) + get(2) + get(5) + get(6) + get(7);
+    let total = busy + get(3) + get(4);
+    let ms = 1000.0 / clock_ticks() as f64;
+    Some((busy as f64 * ms, total as f64 * ms))
+}
+
 /// The generator's clock base: payload timestamps are microseconds since it.
 pub fn base() -> Instant {
     static BASE: OnceLock<Instant> = OnceLock::new();

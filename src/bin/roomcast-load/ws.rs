@@ -497,9 +497,8 @@ impl Conn {
                             });
                         }
                         b'4' => {
-                            if dispatch_socketio(&data[1..], &self.nsp_prefix, h)
-                                == Some(Packet::Disconnect)
-                            {
+                            let packet = dispatch_socketio(&data[1..], &self.nsp_prefix, h);
+                            if packet == Some(Packet::Disconnect) {
                                 return Err(io::Error::new(
                                     io::ErrorKind::ConnectionAborted,
                                     "Socket.IO DISCONNECT from the server",
@@ -579,7 +578,7 @@ fn dispatch_socketio<H: Handler>(p: &[u8], nsp_prefix: &[u8], h: &mut H) -> Opti
     Some(Packet::Other)
 }
 
-#[derive(PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 enum Packet {
     Disconnect,
     Other,
@@ -608,5 +607,101 @@ impl Handler for SetupState {
         if self.want_ack == Some(id) {
             self.ack = Some(args.to_vec());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(bytes: &[u8]) -> ReadBuf {
+        let mut rd = ReadBuf::new(256);
+        rd.buf[..bytes.len()].copy_from_slice(bytes);
+        rd.end = bytes.len();
+        rd
+    }
+
+    #[derive(Default)]
+    struct Rec {
+        events: Vec<(Vec<u8>, Vec<u8>)>,
+        acks: Vec<(u64, Vec<u8>)>,
+        connected: bool,
+    }
+
+    impl Handler for Rec {
+        fn on_connect(&mut self, _payload: &[u8]) {
+            self.connected = true;
+        }
+        fn on_event(&mut self, name: &[u8], args: &[u8]) {
+            self.events.push((name.to_vec(), args.to_vec()));
+        }
+        fn on_ack(&mut self, id: u64, args: &[u8]) {
+            self.acks.push((id, args.to_vec()));
+        }
+    }
+
+    #[test]
+    fn frames_fragments_and_masks() {
+        let mut bytes = vec![0x01, 3, b'4', b'2', b'['];
+        bytes.extend_from_slice(&[0x89, 1, b'p']); // ping between fragments
+        bytes.extend_from_slice(&[0x80, 2, b'1', b']']);
+        // a masked text frame "abc" with key 1,2,3,4
+        bytes.extend_from_slice(&[0x81, 0x83, 1, 2, 3, 4, b'a' ^ 1, b'b' ^ 2, b'c' ^ 3]);
+        bytes.extend_from_slice(&[0x81, 5]); // incomplete
+        let mut rd = reader(&bytes);
+        let (op, data) = rd.next_message().unwrap().unwrap();
+        assert_eq!((op, data), (OP_PING, &b"p"[..]));
+        let (op, data) = rd.next_message().unwrap().unwrap();
+        assert_eq!((op, data), (OP_TEXT, &b"42[1]"[..]));
+        let (op, data) = rd.next_message().unwrap().unwrap();
+        assert_eq!((op, data), (OP_TEXT, &b"abc"[..]));
+        assert!(rd.next_message().unwrap().is_none());
+    }
+
+    #[test]
+    fn extended_lengths() {
+        let payload = vec![b'x'; 300];
+        let mut bytes = vec![0x82, 126, 1, 44];
+        bytes.extend_from_slice(&payload);
+        let mut rd = ReadBuf::new(512);
+        rd.buf[..bytes.len()].copy_from_slice(&bytes);
+        rd.end = bytes.len();
+        let (op, data) = rd.next_message().unwrap().unwrap();
+        assert_eq!(op, OP_BINARY);
+        assert_eq!(data.len(), 300);
+    }
+
+    #[test]
+    fn socketio_packets() {
+        let mut h = Rec::default();
+        dispatch_socketio(br#"0{"sid":"abc"}"#, b"", &mut h);
+        dispatch_socketio(br#"2["msg",{"p":1}]"#, b"", &mut h);
+        dispatch_socketio(br#"27["msg",1,2]"#, b"", &mut h);
+        dispatch_socketio(br#"312[{"ok":true}]"#, b"", &mut h);
+        dispatch_socketio(br#"2/other,["msg",1]"#, b"", &mut h);
+        assert!(h.connected);
+        assert_eq!(h.events.len(), 2);
+        assert_eq!(h.events[0].1, br#"{"p":1}"#);
+        assert_eq!(h.events[1].1, b"1,2");
+        assert_eq!(h.acks, vec![(12, br#"{"ok":true}"#.to_vec())]);
+        let mut h = Rec::default();
+        dispatch_socketio(br#"2/chat,["msg",1]"#, b"/chat,", &mut h);
+        dispatch_socketio(br#"2["msg",2]"#, b"/chat,", &mut h);
+        assert_eq!(h.events.len(), 1);
+        assert_eq!(
+            dispatch_socketio(b"1", b"", &mut h),
+            Some(Packet::Disconnect)
+        );
+    }
+
+    #[test]
+    fn client_frames_are_masked() {
+        let mut wr = WriteBuf::new();
+        wr.text_with(|b| b.extend_from_slice(b"40"));
+        let f = &wr.buf;
+        assert_eq!(f[0], 0x81);
+        assert_eq!(f[1], 0x80 | 2);
+        let key = &f[2..6];
+        assert_eq!([f[6] ^ key[0], f[7] ^ key[1]], *b"40");
     }
 }
