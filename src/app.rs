@@ -57,9 +57,10 @@ pub fn build_server(config: &Config) -> std::io::Result<Server> {
     Ok(server)
 }
 
-/// Runs the broker until `shutdown` resolves, then drains: `/ready` turns 503, no new
-/// connections, queued packets are flushed, every connection is closed at the transport level
-/// (clients see "transport close" and reconnect elsewhere), all within `shutdown_timeout`.
+/// Runs the broker until `shutdown` resolves, then drains: `/ready` turns 503, new clients are
+/// refused (503 on the handshake), queued packets are flushed, every connection is closed at the
+/// transport level (clients see "transport close" and reconnect elsewhere), all within
+/// `shutdown_timeout`.
 pub async fn run(
     config: Config,
     listeners: Listeners,
@@ -70,6 +71,8 @@ pub async fn run(
     let socketio = HttpServer::new(move || App::new().configure(routes.clone()))
         .workers(config.server.workers)
         .client_disconnect_timeout(crate::server::CLIENT_DISCONNECT_TIMEOUT)
+        // Small frames must not wait for the peer's delayed ACK (Nagle).
+        .tcp_nodelay(true)
         .max_connections(25_000)
         .backlog(2048)
         .disable_signals()
@@ -99,8 +102,10 @@ pub async fn run(
     shutdown.await;
     let deadline = Instant::now() + config.server.shutdown_timeout;
     tracing::info!("shutting down: draining connections");
+    // New clients are refused from here on (handshakes get 503, /ready 503), but the listener
+    // keeps accepting TCP connections: a polling client's next request may need a fresh one to
+    // fetch its last packets and the close packet.
     server.start_draining();
-    sio_handle.pause().await;
     server.close();
     while server.drain_pending() && Instant::now() < deadline {
         actix_rt::time::sleep(Duration::from_millis(20)).await;

@@ -223,6 +223,7 @@ impl Server {
         Ok(
             HttpServer::new(move || App::new().configure(configure.clone()))
                 .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
+                .tcp_nodelay(true)
                 .max_connections(25_000)
                 .backlog(2048)
                 .listen(listener)?
