@@ -1,129 +1,130 @@
-//! The in-process adapter: a namespace's sockets are spread over room supervisors by socket id; a
-//! broadcast or bulk operation is one message to each supervisor, a per-socket operation one message
-//! to the supervisor that owns the socket. Supervisors run on a pool of arbiters (one per core).
+//! The in-process adapter. Each namespace has one room supervisor per worker thread, started on
+//! that worker the first time one of its sockets connects there: a socket belongs to the supervisor
+//! of the thread its connection lives on. A broadcast is one message per supervisor; each then
+//! writes into the queues of connections on its own thread, so a delivery never crosses threads and
+//! the woken writers run right after the supervisor, draining several packets per write under load.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::sync::Arc;
+use std::thread::ThreadId;
 
-use actix::{Actor, Addr, Arbiter};
-use actix_rt::ArbiterHandle;
-use parking_lot::Mutex;
+use actix::{Actor, Addr};
+use parking_lot::RwLock;
 
 use crate::adapter::{Adapter, AdapterFactory, BoxFuture};
 use crate::metrics::Metrics;
 use crate::protocol::engineio::Frame;
-use crate::protocol::ids::Sid;
 use crate::room::supervisor::{
     AddSocket, Broadcast, Bulk, BulkOp, Fetch, JoinRooms, LeaveRooms, ListRooms, RemoveSocket,
 };
 use crate::room::{Room, RoomShard, Selector};
 use crate::socket::Socket;
 
-/// Arbiters the room supervisors run on, started on first use (inside the actix system).
-pub struct ArbiterPool {
-    size: usize,
-    arbiters: Mutex<Vec<Arbiter>>,
-}
-
-impl ArbiterPool {
-    /// A pool of `size` arbiters (at least one).
-    pub fn new(size: usize) -> Self {
-        ArbiterPool {
-            size: size.max(1),
-            arbiters: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Handles to the arbiters, starting them if needed.
-    pub fn handles(&self) -> Vec<ArbiterHandle> {
-        let mut arbiters = self.arbiters.lock();
-        while arbiters.len() < self.size {
-            arbiters.push(Arbiter::new());
-        }
-        arbiters.iter().map(|a| a.handle()).collect()
-    }
-
-    /// Stops every arbiter (server shutdown).
-    pub fn stop(&self) {
-        for a in self.arbiters.lock().drain(..) {
-            a.stop();
-        }
-    }
-}
-
-impl Drop for ArbiterPool {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Makes [`LocalAdapter`]s on a shared arbiter pool.
+/// Makes [`LocalAdapter`]s.
 pub struct LocalAdapterFactory {
-    pool: Arc<ArbiterPool>,
     metrics: Arc<Metrics>,
 }
 
 impl LocalAdapterFactory {
-    /// Supervisors of every namespace will run on `pool` and count deliveries in `metrics`.
-    pub fn new(pool: Arc<ArbiterPool>, metrics: Arc<Metrics>) -> Self {
-        LocalAdapterFactory { pool, metrics }
+    /// Supervisors will count their deliveries in `metrics`.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        LocalAdapterFactory { metrics }
     }
 }
 
 impl AdapterFactory for LocalAdapterFactory {
     fn create(&self, _nsp: &str) -> Arc<dyn Adapter> {
-        Arc::new(LocalAdapter::new(&self.pool.handles(), &self.metrics))
+        Arc::new(LocalAdapter::new(self.metrics.clone()))
     }
 }
 
 /// The adapter of one namespace in one process.
 pub struct LocalAdapter {
-    shards: Vec<Addr<RoomShard>>,
-    hasher: std::collections::hash_map::RandomState,
+    metrics: Arc<Metrics>,
+    /// One supervisor per worker thread, in creation order (a socket keeps its index).
+    shards: RwLock<Vec<(ThreadId, Addr<RoomShard>)>>,
 }
 
 impl LocalAdapter {
-    /// One room supervisor on each of `arbiters`.
-    pub fn new(arbiters: &[ArbiterHandle], metrics: &Arc<Metrics>) -> Self {
-        let shards = arbiters
-            .iter()
-            .map(|a| {
-                let metrics = metrics.clone();
-                RoomShard::start_in_arbiter(a, move |_| RoomShard::new(metrics))
-            })
-            .collect();
+    /// An adapter with no supervisor yet.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
         LocalAdapter {
-            shards,
-            hasher: Default::default(),
+            metrics,
+            shards: RwLock::new(Vec::new()),
         }
     }
 
-    fn shard(&self, sid: &Sid) -> &Addr<RoomShard> {
-        // The modulo keeps the index below `shards.len()`, which is at least one.
-        &self.shards[(self.hasher.hash_one(sid) as usize) % self.shards.len()]
+    /// The supervisor of the calling thread (an actix arbiter), started if needed.
+    fn local_shard(&self) -> (usize, Addr<RoomShard>) {
+        let me = std::thread::current().id();
+        if let Some(found) = self.find(me) {
+            return found;
+        }
+        let mut shards = self.shards.write();
+        if let Some(i) = shards.iter().position(|(t, _)| *t == me) {
+            return (i, shards[i].1.clone());
+        }
+        let addr = RoomShard::new(self.metrics.clone()).start();
+        shards.push((me, addr.clone()));
+        (shards.len() - 1, addr)
+    }
+
+    fn find(&self, thread: ThreadId) -> Option<(usize, Addr<RoomShard>)> {
+        let shards = self.shards.read();
+        let i = shards.iter().position(|(t, _)| *t == thread)?;
+        Some((i, shards[i].1.clone()))
+    }
+
+    /// Runs `f` on the supervisor that owns `socket`.
+    fn owner(&self, socket: &Socket, f: impl FnOnce(&Addr<RoomShard>)) {
+        if let Some((_, addr)) = self.shards.read().get(socket.adapter_slot()) {
+            f(addr);
+        }
+    }
+
+    fn all(&self) -> Vec<Addr<RoomShard>> {
+        self.shards.read().iter().map(|(_, a)| a.clone()).collect()
+    }
+
+    fn bulk(&self, selector: Arc<Selector>, op: BulkOp) -> BoxFuture<usize> {
+        let requests: Vec<_> = self
+            .all()
+            .iter()
+            .map(|shard| {
+                shard.send(Bulk {
+                    selector: selector.clone(),
+                    op: op.clone(),
+                })
+            })
+            .collect();
+        sum(requests)
     }
 }
 
 impl Adapter for LocalAdapter {
     fn add_socket(&self, socket: Socket) {
-        self.shard(&socket.id()).do_send(AddSocket { socket });
+        let (slot, shard) = self.local_shard();
+        socket.set_adapter_slot(slot);
+        shard.do_send(AddSocket { socket });
     }
 
-    fn remove_socket(&self, sid: Sid) {
-        self.shard(&sid).do_send(RemoveSocket { sid });
+    fn remove_socket(&self, socket: &Socket) {
+        let sid = socket.id();
+        self.owner(socket, |s| s.do_send(RemoveSocket { sid }));
     }
 
-    fn join(&self, sid: Sid, rooms: Vec<Room>) {
-        self.shard(&sid).do_send(JoinRooms { sid, rooms });
+    fn join(&self, socket: &Socket, rooms: Vec<Room>) {
+        let sid = socket.id();
+        self.owner(socket, |s| s.do_send(JoinRooms { sid, rooms }));
     }
 
-    fn leave(&self, sid: Sid, rooms: Vec<Room>) {
-        self.shard(&sid).do_send(LeaveRooms { sid, rooms });
+    fn leave(&self, socket: &Socket, rooms: Vec<Room>) {
+        let sid = socket.id();
+        self.owner(socket, |s| s.do_send(LeaveRooms { sid, rooms }));
     }
 
     fn broadcast(&self, frames: Arc<[Frame]>, selector: Arc<Selector>, volatile: bool) {
-        for shard in &self.shards {
+        for (_, shard) in self.shards.read().iter() {
             shard.do_send(Broadcast {
                 frames: frames.clone(),
                 selector: selector.clone(),
@@ -139,7 +140,7 @@ impl Adapter for LocalAdapter {
         volatile: bool,
     ) -> BoxFuture<usize> {
         let requests: Vec<_> = self
-            .shards
+            .all()
             .iter()
             .map(|shard| {
                 shard.send(Broadcast {
@@ -166,7 +167,7 @@ impl Adapter for LocalAdapter {
 
     fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<Socket>> {
         let requests: Vec<_> = self
-            .shards
+            .all()
             .iter()
             .map(|s| {
                 s.send(Fetch {
@@ -184,7 +185,7 @@ impl Adapter for LocalAdapter {
     }
 
     fn rooms(&self) -> BoxFuture<Vec<(Room, usize)>> {
-        let requests: Vec<_> = self.shards.iter().map(|s| s.send(ListRooms)).collect();
+        let requests: Vec<_> = self.all().iter().map(|s| s.send(ListRooms)).collect();
         Box::pin(async move {
             let mut merged: HashMap<Room, usize> = HashMap::new();
             for r in requests {
@@ -194,22 +195,6 @@ impl Adapter for LocalAdapter {
             }
             merged.into_iter().collect()
         })
-    }
-}
-
-impl LocalAdapter {
-    fn bulk(&self, selector: Arc<Selector>, op: BulkOp) -> BoxFuture<usize> {
-        let requests: Vec<_> = self
-            .shards
-            .iter()
-            .map(|shard| {
-                shard.send(Bulk {
-                    selector: selector.clone(),
-                    op: op.clone(),
-                })
-            })
-            .collect();
-        sum(requests)
     }
 }
 

@@ -9,7 +9,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::protocol::engineio::Frame;
-use crate::protocol::ids::Sid;
 use crate::room::{Room, Selector};
 use crate::socket::Socket;
 
@@ -21,11 +20,11 @@ pub trait Adapter: Send + Sync + 'static {
     /// A socket connected (it starts in no named room).
     fn add_socket(&self, socket: Socket);
     /// A socket disconnected: forget it and its rooms.
-    fn remove_socket(&self, sid: Sid);
+    fn remove_socket(&self, socket: &Socket);
     /// A socket joins rooms.
-    fn join(&self, sid: Sid, rooms: Vec<Room>);
+    fn join(&self, socket: &Socket, rooms: Vec<Room>);
     /// A socket leaves rooms.
-    fn leave(&self, sid: Sid, rooms: Vec<Room>);
+    fn leave(&self, socket: &Socket, rooms: Vec<Room>);
     /// Deliver one encoded packet to the selected sockets.
     fn broadcast(&self, frames: Arc<[Frame]>, selector: Arc<Selector>, volatile: bool);
     /// [`Adapter::broadcast`], resolving to the number of recipients (the delivery itself starts

@@ -169,7 +169,7 @@ impl SocketActor {
         }
         socket.set_connected(false);
         let ns = socket.namespace().clone();
-        ns.adapter().remove_socket(socket.id());
+        ns.adapter().remove_socket(&socket);
         socket.clear_rooms();
         ns.socket_removed();
         for (callback, timer) in self.acks.drain() {
