@@ -16,7 +16,7 @@ pub struct Metrics {
     recorder: PrometheusRecorder,
     /// Engine.IO packets received.
     pub packets_in: Counter,
-    /// Engine.IO frames queued for clients.
+    /// Engine.IO frames handed to a transport for clients.
     pub packets_out: Counter,
     /// Broadcasts started.
     pub broadcasts: Counter,

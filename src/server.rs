@@ -19,7 +19,7 @@ use crate::namespace::{ConnectError, Namespace, Namespaces, NsHandlers};
 use crate::options::ServerOptions;
 use crate::payload::Payload;
 use crate::room::Room;
-use crate::socket::{EmitError, Socket};
+use crate::socket::{AckSender, EmitError, Socket};
 
 /// A message at the Engine.IO level, for servers without the Socket.IO layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -322,6 +322,25 @@ impl NamespaceRef {
         F: Fn(&Socket) + Send + Sync + 'static,
     {
         self.handlers().add_connection(Arc::new(handler));
+        self
+    }
+
+    /// Handles `event` for every socket of the namespace (one handler shared by all; a socket's own
+    /// handler for the same event wins).
+    pub fn on<F>(self, event: impl Into<String>, handler: F) -> Self
+    where
+        F: Fn(&Socket, Payload, Option<AckSender>) + Send + Sync + 'static,
+    {
+        self.handlers().add_event(event.into(), Arc::new(handler));
+        self
+    }
+
+    /// Handles, for every socket, the events no other handler takes (the name comes first).
+    pub fn on_fallback<F>(self, handler: F) -> Self
+    where
+        F: Fn(&Socket, Payload, Option<AckSender>) + Send + Sync + 'static,
+    {
+        self.handlers().set_fallback(Arc::new(handler));
         self
     }
 

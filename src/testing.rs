@@ -22,15 +22,7 @@ pub struct FanoutFixture {
 impl FanoutFixture {
     /// Connects `n` in-process clients to `/` and joins them to `room`. Call inside an actix system.
     pub async fn new(server: Server, n: usize, room: &str) -> Self {
-        let info = Arc::new(ConnInfo {
-            headers: Vec::new(),
-            query: Vec::new(),
-            address: "127.0.0.1:0".into(),
-            issued: 0,
-            url: "/socket.io/".into(),
-            secure: false,
-            xdomain: false,
-        });
+        let info = Arc::new(ConnInfo::new([], "/socket.io/?EIO=4", None, false));
         let _ = server.of("/");
         let mut conns = Vec::with_capacity(n);
         for _ in 0..n {

@@ -33,7 +33,7 @@ fn dto(socket: &Socket) -> SocketDto {
         namespace: socket.ns().to_owned(),
         rooms: socket.named_rooms().iter().map(|r| r.to_string()).collect(),
         transport: socket.transport(),
-        address: socket.handshake().conn.address.clone(),
+        address: socket.handshake().conn.address(),
         connected_at: rfc3339(socket.connected_at()),
         data: socket.data(),
     }

@@ -53,6 +53,6 @@ pub fn install(server: &Server, policy: NamespacePolicy) -> Result<(), String> {
             Ok(())
         });
     }
-    ns.on_connection(move |socket| rooms_api::attach(socket, policy.clone()));
+    rooms_api::attach(ns, policy);
     Ok(())
 }

@@ -11,6 +11,7 @@ use crate::broker::{NamespacePolicy, PublishPolicy};
 use crate::payload::Payload;
 use crate::protocol::socketio::is_reserved_event;
 use crate::room::Room;
+use crate::server::NamespaceRef;
 use crate::socket::{AckSender, JoinError, Socket};
 
 /// Longest room name, in bytes.
@@ -120,18 +121,18 @@ fn publish(policy: &NamespacePolicy, socket: &Socket, args: Payload) -> Outcome 
     Ok(json!({ "ok": true }))
 }
 
-/// Registers the room API on a socket that connected to a broker namespace.
-pub fn attach(socket: &Socket, policy: Arc<NamespacePolicy>) {
+/// Registers the room API on a broker namespace (once, shared by every socket).
+pub fn attach(ns: NamespaceRef, policy: Arc<NamespacePolicy>) -> NamespaceRef {
     let p = policy.clone();
-    socket.on("join", move |s, args, ack| answer(ack, join(&p, s, &args)));
+    let ns = ns.on("join", move |s, args, ack| answer(ack, join(&p, s, &args)));
     let p = policy.clone();
-    socket.on("leave", move |s, args, ack| {
+    let ns = ns.on("leave", move |s, args, ack| {
         answer(ack, leave(&p, s, &args))
     });
-    socket.on("publish", move |s, args, ack| {
+    ns.on("publish", move |s, args, ack| {
         answer(ack, publish(&policy, s, args))
-    });
-    socket.on_fallback(|_, _, ack| answer(ack, Err("unknown event".into())));
+    })
+    .on_fallback(|_, _, ack| answer(ack, Err("unknown event".into())))
 }
 
 #[cfg(test)]

@@ -162,10 +162,7 @@ impl Conn {
             }
         };
         match outcome {
-            PushOutcome::Queued => {
-                self.metrics.packets_out.increment(frames.len() as u64);
-                self.notify.notify_waiters();
-            }
+            PushOutcome::Queued => self.notify.notify_waiters(),
             PushOutcome::DroppedVolatile => self.metrics.dropped_volatile.increment(1),
             PushOutcome::Overflow => self.engine.do_send(CloseRequest {
                 reason: CloseReason::SlowConsumer,
@@ -239,6 +236,7 @@ impl Conn {
                 if inner.queue.is_empty() {
                     PollTake::Wait
                 } else {
+                    self.metrics.packets_out.increment(inner.queue.len() as u64);
                     let payload = encode_payload(inner.queue.iter());
                     inner.queue.clear();
                     PollTake::Payload(payload)
@@ -255,6 +253,7 @@ impl Conn {
                 if inner.queue.is_empty() {
                     WsTake::Wait
                 } else {
+                    self.metrics.packets_out.increment(inner.queue.len() as u64);
                     std::mem::swap(&mut inner.queue, out);
                     WsTake::Frames
                 }

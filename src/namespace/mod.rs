@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::adapter::{Adapter, AdapterFactory};
 use crate::metrics::Metrics;
 use crate::options::ServerOptions;
-use crate::socket::Socket;
+use crate::socket::{EventHandler, Socket};
 
 /// A connection middleware: return an error to refuse the socket (the client gets CONNECT_ERROR).
 pub type Middleware = Arc<dyn Fn(&Socket) -> Result<(), ConnectError> + Send + Sync>;
@@ -45,11 +45,14 @@ impl ConnectError {
     }
 }
 
-/// Middlewares and connection handlers, shared by a pattern and the namespaces it created.
+/// Middlewares, connection handlers and namespace-wide event handlers, shared by a pattern and the
+/// namespaces it created.
 #[derive(Default)]
 pub struct NsHandlers {
     middlewares: RwLock<Vec<Middleware>>,
     connection: RwLock<Vec<ConnectionHandler>>,
+    events: RwLock<HashMap<String, EventHandler>>,
+    fallback: RwLock<Option<EventHandler>>,
 }
 
 impl NsHandlers {
@@ -61,6 +64,24 @@ impl NsHandlers {
     /// Adds a connection handler.
     pub fn add_connection(&self, h: ConnectionHandler) {
         self.connection.write().push(h);
+    }
+
+    /// Sets the handler of `event` for every socket (a socket's own handler wins).
+    pub fn add_event(&self, event: String, h: EventHandler) {
+        self.events.write().insert(event, h);
+    }
+
+    /// Sets the handler of events no other handler takes, for every socket.
+    pub fn set_fallback(&self, h: EventHandler) {
+        *self.fallback.write() = Some(h);
+    }
+
+    /// The namespace-wide handler of `event` (`true`: the fallback, which wants the name).
+    pub(crate) fn event(&self, event: &str) -> Option<(EventHandler, bool)> {
+        if let Some(h) = self.events.read().get(event) {
+            return Some((h.clone(), false));
+        }
+        self.fallback.read().clone().map(|h| (h, true))
     }
 }
 

@@ -160,14 +160,14 @@ impl Handler<Broadcast> for RoomShard {
     type Result = usize;
     fn handle(&mut self, msg: Broadcast, _: &mut Self::Context) -> usize {
         let mut delivered = 0;
-        let counter = &self.metrics.deliveries;
         self.index.for_each_target(&msg.selector, |_, socket| {
             if socket.conn().push(&msg.frames, msg.volatile) == PushOutcome::Queued {
-                // Counted at once, so a scrape after the client got it includes it.
-                counter.increment(1);
                 delivered += 1;
             }
         });
+        // Counted before the writers this woke can run (they share this thread), so a scrape
+        // made after a client received the packet includes it.
+        self.metrics.deliveries.increment(delivered as u64);
         delivered
     }
 }

@@ -360,18 +360,22 @@ impl Socket {
         self.0.handlers.lock().disconnect.push(Arc::new(handler));
     }
 
-    /// The handler for `event`: its own, else the fallback (flagged `true`, it wants the name).
+    /// The handler for `event`: the socket's own, else the namespace's, else the socket's
+    /// fallback, else the namespace's (a fallback is flagged `true`: it wants the name).
     pub(crate) fn handler_for(&self, event: &str) -> Option<(EventHandler, bool)> {
         let mut h = self.0.handlers.lock();
-        match h.events.get(event) {
-            Some((f, once)) => {
-                let f = f.clone();
-                if *once {
-                    h.events.remove(event);
-                }
-                Some((f, false))
+        if let Some((f, once)) = h.events.get(event) {
+            let f = f.clone();
+            if *once {
+                h.events.remove(event);
             }
-            None => h.fallback.clone().map(|f| (f, true)),
+            return Some((f, false));
+        }
+        let own_fallback = h.fallback.clone();
+        drop(h);
+        match self.0.ns.handlers().event(event) {
+            Some((f, false)) => Some((f, false)),
+            namespace_fallback => own_fallback.map(|f| (f, true)).or(namespace_fallback),
         }
     }
 

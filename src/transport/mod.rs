@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::engine::session::CloseRequest;
 use crate::engine::{CloseReason, Conn, EngineSession, EngineState};
-use crate::handshake::{now_millis, ConnInfo};
+use crate::handshake::{query_param, ConnInfo};
 use crate::options::ServerOptions;
 use crate::protocol::engineio::OpenPacket;
 use crate::protocol::ids::Sid;
@@ -95,16 +95,6 @@ impl CorsHeaders {
     }
 }
 
-fn query(req: &HttpRequest) -> Vec<(String, String)> {
-    web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map(|q| q.into_inner())
-        .unwrap_or_default()
-}
-
-fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
-
 fn is_websocket_upgrade(req: &HttpRequest) -> bool {
     req.headers()
         .get(header::UPGRADE)
@@ -123,14 +113,15 @@ pub async fn endpoint(
     if req.method() == Method::OPTIONS {
         return preflight(&req, &cors);
     }
-    let q = query(&req);
-    let transport = param(&q, "transport").unwrap_or("");
+    let q = req.query_string();
+    let transport = query_param(q, "transport").unwrap_or_default();
+    let transport = transport.as_ref();
     if !server.options.transports.allows(transport) {
         return EngineError::UnknownTransport.response(&cors);
     }
     let upgrade = is_websocket_upgrade(&req);
-    if let Some(sid) = param(&q, "sid") {
-        let Some(conn) = Sid::parse(sid).and_then(|sid| server.registry.get(&sid)) else {
+    if let Some(sid) = query_param(q, "sid") {
+        let Some(conn) = Sid::parse(&sid).and_then(|sid| server.registry.get(&sid)) else {
             return EngineError::UnknownSid.response(&cors);
         };
         if conn.is_expired(std::time::Instant::now()) {
@@ -164,7 +155,7 @@ pub async fn endpoint(
     if transport == "websocket" && !upgrade {
         return EngineError::BadRequest.response(&cors);
     }
-    if param(&q, "EIO") != Some("4") {
+    if query_param(q, "EIO").as_deref() != Some("4") {
         return EngineError::UnsupportedProtocolVersion.response(&cors);
     }
     if server.registry.open_count() >= server.options.max_connections || server.is_draining() {
@@ -175,9 +166,8 @@ pub async fn endpoint(
             .content_type("application/json")
             .body(json!({"code": 503, "message": "Server at capacity"}).to_string());
     }
-    let websocket = transport == "websocket";
-    let info = conn_info(&req, q);
-    if websocket {
+    let info = conn_info(&req);
+    if transport == "websocket" {
         websocket::handshake(&req, body, server, info).await
     } else {
         polling::handshake(server, info, &cors)
@@ -199,22 +189,22 @@ fn preflight(req: &HttpRequest, cors: &CorsHeaders) -> HttpResponse {
     resp.finish()
 }
 
-fn conn_info(req: &HttpRequest, query: Vec<(String, String)>) -> Arc<ConnInfo> {
+fn conn_info(req: &HttpRequest) -> Arc<ConnInfo> {
     let headers = req
         .headers()
         .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-        .collect::<Vec<_>>();
-    let xdomain = req.headers().contains_key(header::ORIGIN);
-    Arc::new(ConnInfo {
+        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
+    let url = req
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/");
+    Arc::new(ConnInfo::new(
         headers,
-        query,
-        address: req.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
-        issued: now_millis(),
-        url: req.uri().to_string(),
-        secure: req.connection_info().scheme() == "https",
-        xdomain,
-    })
+        url,
+        req.peer_addr(),
+        req.app_config().secure(),
+    ))
 }
 
 /// Starts a session (its actor and shared connection) in `state` and registers it.
@@ -243,7 +233,7 @@ pub(crate) fn open_session(
     tracing::info!(
         sid = %sid,
         transport = state.transport_name(),
-        address = %info.address,
+        address = %info.address(),
         "connection opened"
     );
     let upgrades = if state == EngineState::Polling && options.transports.websocket {
