@@ -118,6 +118,7 @@ pub async fn run(
     admin_handle.stop(true).await;
     let _ = sio_task.await;
     let _ = admin_task.await;
+    server.stop_supervisors();
     tracing::info!("roomcast stopped");
     Ok(())
 }

@@ -10,8 +10,8 @@
 //!   -> socket      one actor per (connection, namespace): handlers, acks, rooms, data
 //!   -> namespace   middlewares, connection handlers, adapter
 //!   -> adapter     the seam to other nodes (in-process now)
-//!   -> room        supervisor actors, one per worker thread, that fan a broadcast's one
-//!                  encoding out to the connections of their thread
+//!   -> room        supervisor actors, one per core on their own arbiters, that fan a
+//!                  broadcast's one encoding out
 //!   protocol       pure codecs, no I/O
 //! ```
 //!

@@ -1,5 +1,5 @@
-//! The server handle: namespaces, the Engine.IO session registry, metrics, and the actix-web
-//! wiring. Everything is owned by the instance, so two servers in one
+//! The server handle: namespaces, the Engine.IO session registry, the room supervisors' arbiter
+//! pool, metrics, and the actix-web wiring. Everything is owned by the instance, so two servers in one
 //! process never share state.
 
 use std::net::TcpListener;
@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use actix_web::{web, App, HttpServer};
 
-use crate::adapter::local::LocalAdapterFactory;
+use crate::adapter::local::{ArbiterPool, LocalAdapterFactory};
 use crate::adapter::AdapterFactory;
 use crate::broadcast::BroadcastOperator;
 use crate::engine::session::CloseRequest;
@@ -39,6 +39,7 @@ pub struct ServerInner {
     pub(crate) options: Arc<ServerOptions>,
     pub(crate) registry: Registry,
     pub(crate) namespaces: Arc<Namespaces>,
+    pool: Arc<ArbiterPool>,
     ws_generation: AtomicU64,
     pub(crate) metrics: Arc<Metrics>,
     draining: AtomicBool,
@@ -68,15 +69,19 @@ pub struct Server {
 impl Server {
     /// A server with these options and the in-process adapter.
     pub fn new(options: ServerOptions) -> Self {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let pool = Arc::new(ArbiterPool::new(cores));
         let metrics = Arc::new(Metrics::new());
-        let factory = Arc::new(LocalAdapterFactory::new(metrics.clone()));
-        Self::build(options, factory, metrics)
+        let factory = Arc::new(LocalAdapterFactory::new(pool.clone(), metrics.clone()));
+        Self::build(options, factory, pool, metrics)
     }
 
     /// A server whose namespaces use adapters from `factory`.
     pub fn with_adapter(options: ServerOptions, factory: Arc<dyn AdapterFactory>) -> Self {
         let metrics = Arc::new(Metrics::new());
-        Self::build(options, factory, metrics)
+        Self::build(options, factory, Arc::new(ArbiterPool::new(1)), metrics)
     }
 
     /// An Engine.IO-only server (no Socket.IO layer): `handler` receives every message.
@@ -92,6 +97,7 @@ impl Server {
     fn build(
         options: ServerOptions,
         factory: Arc<dyn AdapterFactory>,
+        pool: Arc<ArbiterPool>,
         metrics: Arc<Metrics>,
     ) -> Self {
         let options = Arc::new(options.normalised());
@@ -104,6 +110,7 @@ impl Server {
                 started: Instant::now(),
                 options,
                 registry: Registry::default(),
+                pool,
                 ws_generation: AtomicU64::new(1),
             }),
         }
@@ -270,6 +277,11 @@ impl Server {
     /// Whether [`Server::start_draining`] was called.
     pub fn is_draining(&self) -> bool {
         self.inner.is_draining()
+    }
+
+    /// Stops the room supervisors' arbiters (after [`Server::close`], when shutting down).
+    pub fn stop_supervisors(&self) {
+        self.inner.pool.stop();
     }
 
     /// Closes every connection at the transport level after flushing what is queued (no

@@ -1,15 +1,19 @@
-//! The in-process adapter. Each namespace has one room supervisor per worker thread, started on
-//! that worker the first time one of its sockets connects there: a socket belongs to the supervisor
-//! of the thread its connection lives on. A broadcast is one message per supervisor; each then
-//! writes into the queues of connections on its own thread, so a delivery never crosses threads and
-//! the woken writers run right after the supervisor, draining several packets per write under load.
+//! The in-process adapter: a namespace's sockets are spread over room supervisors by socket id, each
+//! on its own arbiter (one per core); a broadcast or bulk operation is one message to each
+//! supervisor, a per-socket operation one message to the supervisor that owns the socket.
+//!
+//! Supervisors run beside the HTTP workers rather than on them, on purpose: under load they keep
+//! filling connection queues while the workers write, so each write carries several packets (a
+//! supervisor per worker thread was measured to serialise fan-out and writes, and to top out at a
+//! fraction of the throughput).
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
-use std::thread::ThreadId;
 
-use actix::{Actor, Addr};
-use parking_lot::RwLock;
+use actix::{Actor, Addr, Arbiter};
+use actix_rt::ArbiterHandle;
+use parking_lot::Mutex;
 
 use crate::adapter::{Adapter, AdapterFactory, BoxFuture};
 use crate::metrics::Metrics;
@@ -20,70 +24,94 @@ use crate::room::supervisor::{
 use crate::room::{Room, RoomShard, Selector};
 use crate::socket::Socket;
 
-/// Makes [`LocalAdapter`]s.
+/// Arbiters the room supervisors run on, started on first use (inside the actix system).
+pub struct ArbiterPool {
+    size: usize,
+    arbiters: Mutex<Vec<Arbiter>>,
+}
+
+impl ArbiterPool {
+    /// A pool of `size` arbiters (at least one).
+    pub fn new(size: usize) -> Self {
+        ArbiterPool {
+            size: size.max(1),
+            arbiters: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Handles to the arbiters, starting them if needed.
+    pub fn handles(&self) -> Vec<ArbiterHandle> {
+        let mut arbiters = self.arbiters.lock();
+        while arbiters.len() < self.size {
+            arbiters.push(Arbiter::new());
+        }
+        arbiters.iter().map(|a| a.handle()).collect()
+    }
+
+    /// Stops every arbiter (server shutdown).
+    pub fn stop(&self) {
+        for a in self.arbiters.lock().drain(..) {
+            a.stop();
+        }
+    }
+}
+
+impl Drop for ArbiterPool {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Makes [`LocalAdapter`]s on a shared arbiter pool.
 pub struct LocalAdapterFactory {
+    pool: Arc<ArbiterPool>,
     metrics: Arc<Metrics>,
 }
 
 impl LocalAdapterFactory {
-    /// Supervisors will count their deliveries in `metrics`.
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        LocalAdapterFactory { metrics }
+    /// Supervisors of every namespace will run on `pool` and count deliveries in `metrics`.
+    pub fn new(pool: Arc<ArbiterPool>, metrics: Arc<Metrics>) -> Self {
+        LocalAdapterFactory { pool, metrics }
     }
 }
 
 impl AdapterFactory for LocalAdapterFactory {
     fn create(&self, _nsp: &str) -> Arc<dyn Adapter> {
-        Arc::new(LocalAdapter::new(self.metrics.clone()))
+        Arc::new(LocalAdapter::new(&self.pool.handles(), &self.metrics))
     }
 }
 
 /// The adapter of one namespace in one process.
 pub struct LocalAdapter {
-    metrics: Arc<Metrics>,
-    /// One supervisor per worker thread, in creation order (a socket keeps its index).
-    shards: RwLock<Vec<(ThreadId, Addr<RoomShard>)>>,
+    shards: Vec<Addr<RoomShard>>,
+    hasher: std::collections::hash_map::RandomState,
 }
 
 impl LocalAdapter {
-    /// An adapter with no supervisor yet.
-    pub fn new(metrics: Arc<Metrics>) -> Self {
+    /// One room supervisor on each of `arbiters`.
+    pub fn new(arbiters: &[ArbiterHandle], metrics: &Arc<Metrics>) -> Self {
+        let shards = arbiters
+            .iter()
+            .map(|a| {
+                let metrics = metrics.clone();
+                RoomShard::start_in_arbiter(a, move |_| RoomShard::new(metrics))
+            })
+            .collect();
         LocalAdapter {
-            metrics,
-            shards: RwLock::new(Vec::new()),
+            shards,
+            hasher: Default::default(),
         }
-    }
-
-    /// The supervisor of the calling thread (an actix arbiter), started if needed.
-    fn local_shard(&self) -> (usize, Addr<RoomShard>) {
-        let me = std::thread::current().id();
-        if let Some(found) = self.find(me) {
-            return found;
-        }
-        let mut shards = self.shards.write();
-        if let Some(i) = shards.iter().position(|(t, _)| *t == me) {
-            return (i, shards[i].1.clone());
-        }
-        let addr = RoomShard::new(self.metrics.clone()).start();
-        shards.push((me, addr.clone()));
-        (shards.len() - 1, addr)
-    }
-
-    fn find(&self, thread: ThreadId) -> Option<(usize, Addr<RoomShard>)> {
-        let shards = self.shards.read();
-        let i = shards.iter().position(|(t, _)| *t == thread)?;
-        Some((i, shards[i].1.clone()))
     }
 
     /// Runs `f` on the supervisor that owns `socket`.
     fn owner(&self, socket: &Socket, f: impl FnOnce(&Addr<RoomShard>)) {
-        if let Some((_, addr)) = self.shards.read().get(socket.adapter_slot()) {
+        if let Some(addr) = self.shards.get(socket.adapter_slot()) {
             f(addr);
         }
     }
 
-    fn all(&self) -> Vec<Addr<RoomShard>> {
-        self.shards.read().iter().map(|(_, a)| a.clone()).collect()
+    fn all(&self) -> &[Addr<RoomShard>] {
+        &self.shards
     }
 
     fn bulk(&self, selector: Arc<Selector>, op: BulkOp) -> BoxFuture<usize> {
@@ -103,9 +131,10 @@ impl LocalAdapter {
 
 impl Adapter for LocalAdapter {
     fn add_socket(&self, socket: Socket) {
-        let (slot, shard) = self.local_shard();
+        // The modulo keeps the index below `shards.len()`, which is at least one.
+        let slot = (self.hasher.hash_one(socket.id()) as usize) % self.shards.len();
         socket.set_adapter_slot(slot);
-        shard.do_send(AddSocket { socket });
+        self.shards[slot].do_send(AddSocket { socket });
     }
 
     fn remove_socket(&self, socket: &Socket) {
@@ -124,7 +153,7 @@ impl Adapter for LocalAdapter {
     }
 
     fn broadcast(&self, frames: Arc<[Frame]>, selector: Arc<Selector>, volatile: bool) {
-        for (_, shard) in self.shards.read().iter() {
+        for shard in &self.shards {
             shard.do_send(Broadcast {
                 frames: frames.clone(),
                 selector: selector.clone(),

@@ -245,6 +245,23 @@ impl Conn {
         }
     }
 
+    /// What [`Conn::take_ws`] would do now, without taking anything.
+    pub fn ws_ready(&self, ws: u64) -> WsTake {
+        let inner = self.inner.lock();
+        match inner.state {
+            EngineState::WebSocket { ws: active } if active == ws => {
+                if inner.queue.is_empty() {
+                    WsTake::Wait
+                } else {
+                    WsTake::Frames
+                }
+            }
+            EngineState::Closed { .. } => WsTake::Finish,
+            state if state.upgrade_candidate() == Some(ws) => WsTake::Wait,
+            _ => WsTake::Finish,
+        }
+    }
+
     /// Moves everything queued into `out` if the WebSocket of generation `ws` is the active transport.
     pub fn take_ws(&self, ws: u64, out: &mut VecDeque<Frame>) -> WsTake {
         let mut inner = self.inner.lock();

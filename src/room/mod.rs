@@ -1,5 +1,5 @@
-//! Room supervisors: each owns the rooms index of the sockets of one worker thread in one namespace
-//! and fans broadcasts out to them.
+//! Room supervisors: each owns the rooms index of a share of a namespace's sockets and fans
+//! broadcasts out to them.
 
 pub mod index;
 pub mod supervisor;

@@ -1,7 +1,6 @@
-//! The room supervisor actor. A namespace has one per worker thread, owning the sockets whose
-//! connections live on that thread, so fan-out uses every core and never crosses threads per
-//! delivery; a broadcast is one message per supervisor, and each writes the one shared encoding
-//! into its members' bounded outbound queues.
+//! The room supervisor actor. A namespace's sockets are spread over several of these (by socket id),
+//! each on its own arbiter, so fan-out uses every core; a broadcast is one message per supervisor,
+//! and each supervisor writes the one shared encoding into its members' bounded outbound queues.
 
 use std::sync::Arc;
 

@@ -95,12 +95,16 @@ async fn send_frame(session: &mut Session, frame: Frame) -> Result<(), actix_ws:
 async fn write_loop(conn: Arc<Conn>, ws: u64, mut session: Session) {
     let mut buf: VecDeque<Frame> = VecDeque::new();
     loop {
-        let take = conn
-            .wait_for(|c| match c.take_ws(ws, &mut buf) {
-                WsTake::Wait => None,
-                other => Some(other),
-            })
+        conn.wait_for(|c| (c.ws_ready(ws) != WsTake::Wait).then_some(()))
             .await;
+        // Let the other ready tasks of this thread run first (supervisors fanning out more
+        // broadcasts): under load this writer then takes several packets into one write; when
+        // idle it costs one extra poll.
+        tokio::task::yield_now().await;
+        let take = conn.take_ws(ws, &mut buf);
+        if take == WsTake::Wait {
+            continue;
+        }
         if take == WsTake::Finish {
             let flush = async {
                 for frame in buf.drain(..) {
