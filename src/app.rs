@@ -71,6 +71,7 @@ pub async fn run(
     let socketio = HttpServer::new(move || App::new().configure(routes.clone()))
         .workers(config.server.workers)
         .client_disconnect_timeout(crate::server::CLIENT_DISCONNECT_TIMEOUT)
+        .on_connect(server.on_connect())
         // Small frames must not wait for the peer's delayed ACK (Nagle).
         .tcp_nodelay(true)
         .max_connections(25_000)

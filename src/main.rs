@@ -36,7 +36,27 @@ async fn shutdown_signal() {
     }
 }
 
+/// Lets glibc's malloc grow its heaps 64 MiB at a time instead of a little at a time: a burst of
+/// thousands of connections otherwise spends a tenth of its CPU in `mprotect` growing thread heaps.
+/// Only address space is reserved; memory is used when touched.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_malloc() {
+    const M_TOP_PAD: i32 = -2;
+    extern "C" {
+        fn mallopt(param: i32, value: i32) -> i32;
+    }
+    // SAFETY: mallopt only sets a tuning parameter of the allocator; it is called before any
+    // other thread exists.
+    unsafe {
+        mallopt(M_TOP_PAD, 64 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_malloc() {}
+
 fn main() {
+    tune_malloc();
     let cli = Cli::parse();
     let config = match cli.load() {
         Ok(config) => config,

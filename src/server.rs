@@ -220,12 +220,27 @@ impl Server {
         }
     }
 
+    /// How long data sent to a client may stay unacknowledged before the kernel drops the
+    /// connection (the heartbeat's bound for a dead peer).
+    pub fn write_timeout(&self) -> std::time::Duration {
+        self.inner.options.ping_interval + self.inner.options.ping_timeout
+    }
+
+    /// Hook for `HttpServer::on_connect`: applies roomcast's TCP settings to a new connection.
+    pub fn on_connect(
+        &self,
+    ) -> impl Fn(&dyn std::any::Any, &mut actix_web::dev::Extensions) + Send + Sync + 'static {
+        let timeout = self.write_timeout();
+        move |conn, _| crate::transport::tcp::set_user_timeout(conn, timeout)
+    }
+
     /// An actix-web server for this Socket.IO server alone on `listener`.
     pub fn http_server(&self, listener: TcpListener) -> std::io::Result<actix_web::dev::Server> {
         let configure = self.configure();
         Ok(
             HttpServer::new(move || App::new().configure(configure.clone()))
                 .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
+                .on_connect(self.on_connect())
                 .tcp_nodelay(true)
                 .max_connections(25_000)
                 .backlog(2048)

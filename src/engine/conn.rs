@@ -73,6 +73,8 @@ pub struct Conn {
     sid: Sid,
     inner: Mutex<Inner>,
     notify: Notify,
+    /// Signalled on state changes only (not on pushes), for tasks that wait for the end.
+    state_changed: Notify,
     engine: Addr<EngineSession>,
     capacity: usize,
     metrics: Arc<Metrics>,
@@ -102,6 +104,7 @@ impl Conn {
                 },
             }),
             notify: Notify::new(),
+            state_changed: Notify::new(),
             engine,
             capacity: capacity.max(1),
             metrics,
@@ -139,6 +142,7 @@ impl Conn {
             r
         };
         self.notify.notify_waiters();
+        self.state_changed.notify_waiters();
         r
     }
 
@@ -296,6 +300,21 @@ impl Conn {
             notified.as_mut().enable();
             if let Some(v) = check(self) {
                 return v;
+            }
+            notified.await;
+        }
+    }
+
+    /// Resolves once the WebSocket of generation `ws` no longer carries or is about to carry this
+    /// session (closed, replaced, or its upgrade aborted). Woken by state changes only.
+    pub async fn ws_gone(&self, ws: u64) {
+        loop {
+            let notified = self.state_changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let state = self.state();
+            if !(state.is_active_ws(ws) || state.upgrade_candidate() == Some(ws)) {
+                return;
             }
             notified.await;
         }

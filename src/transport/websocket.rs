@@ -116,14 +116,31 @@ async fn write_loop(conn: Arc<Conn>, ws: u64, mut session: Session) {
             let _ = session.close(None).await;
             return;
         }
-        for frame in buf.drain(..) {
-            if send_frame(&mut session, frame).await.is_err() {
-                conn.engine().do_send(TransportGone {
-                    ws,
-                    reason: CloseReason::TransportClose,
-                });
-                return;
+        let write = async {
+            for frame in buf.drain(..) {
+                send_frame(&mut session, frame).await?;
             }
+            Ok::<(), actix_ws::Closed>(())
+        };
+        tokio::pin!(write);
+        let written = tokio::select! {
+            biased;
+            written = &mut write => written,
+            // The session ended while this batch waits on the client: finish it within the flush
+            // bound (then the loop's close path runs), or give the socket up if the client has
+            // stopped reading. With every sender of the response gone, actix-web ends the
+            // response and drops the connection.
+            _ = conn.ws_gone(ws) => match actix_rt::time::timeout(FLUSH_ON_CLOSE, write).await {
+                Ok(written) => written,
+                Err(_) => return,
+            },
+        };
+        if written.is_err() {
+            conn.engine().do_send(TransportGone {
+                ws,
+                reason: CloseReason::TransportClose,
+            });
+            return;
         }
     }
 }
@@ -135,7 +152,13 @@ async fn read_loop(
     mut stream: AggregatedMessageStream,
 ) {
     let reason = loop {
-        let Some(item) = stream.recv().await else {
+        let item = tokio::select! {
+            item = stream.recv() => item,
+            // The session ended or moved on while the client was silent: stop reading, so this
+            // task lets go of its half of the socket.
+            _ = conn.ws_gone(ws) => break CloseReason::TransportClose,
+        };
+        let Some(item) = item else {
             break CloseReason::TransportClose;
         };
         let packet = match item {
