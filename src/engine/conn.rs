@@ -43,6 +43,10 @@ pub enum PollTake {
     Wait,
     /// The session is gone: answer with this payload (queued packets plus `1`, or a noop).
     Closed(String),
+    /// An upgrade is under way: the poll is to be released with a noop.
+    Upgrading,
+    /// The WebSocket took over: this poll is a transport mismatch.
+    Upgraded,
 }
 
 /// What the WebSocket writer should do now.
@@ -233,9 +237,8 @@ impl Conn {
                 };
                 PollTake::Closed(encode_payload([last].iter()))
             }
-            EngineState::Upgrading { .. } | EngineState::WebSocket { .. } => {
-                PollTake::Payload(encode_payload([Frame::noop()].iter()))
-            }
+            EngineState::Upgrading { .. } => PollTake::Upgrading,
+            EngineState::WebSocket { .. } => PollTake::Upgraded,
             EngineState::Polling | EngineState::UpgradePending { .. } => {
                 if inner.queue.is_empty() {
                     PollTake::Wait

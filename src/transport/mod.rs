@@ -54,7 +54,7 @@ impl EngineError {
         }
     }
 
-    fn response(self, cors: &CorsHeaders) -> HttpResponse {
+    pub(crate) fn response(self, cors: &CorsHeaders) -> HttpResponse {
         let mut resp = HttpResponse::BadRequest();
         cors.apply(&mut resp);
         resp.content_type("application/json")

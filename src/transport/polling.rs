@@ -11,9 +11,9 @@ use crate::engine::conn::PollTake;
 use crate::engine::session::{CloseRequest, Inbound};
 use crate::engine::{CloseReason, Conn, EngineState};
 use crate::handshake::ConnInfo;
-use crate::protocol::engineio::decode_payload;
+use crate::protocol::engineio::{decode_payload, encode_payload, Frame};
 use crate::server::ServerInner;
-use crate::transport::{open_session, CorsHeaders};
+use crate::transport::{open_session, CorsHeaders, EngineError};
 
 fn text_response(cors: &CorsHeaders, body: String) -> HttpResponse {
     let mut resp = HttpResponse::Ok();
@@ -71,18 +71,36 @@ pub(crate) async fn get(
         return bad_request(cors);
     }
     let _guard = PollGuard(conn.clone());
-    let body = conn
-        .wait_for(|c| match c.take_poll() {
-            PollTake::Wait => None,
-            PollTake::Payload(p) => Some(p),
+    loop {
+        let take = conn
+            .wait_for(|c| match c.take_poll() {
+                PollTake::Wait => None,
+                other => Some(other),
+            })
+            .await;
+        match take {
+            PollTake::Payload(p) => return text_response(cors, p),
             PollTake::Closed(p) => {
-                server.registry.remove(&c.sid());
-                Some(p)
+                server.registry.remove(&conn.sid());
+                return text_response(cors, p);
             }
-        })
-        .await;
-    text_response(cors, body)
+            PollTake::Upgraded => return EngineError::BadRequest.response(cors),
+            PollTake::Upgrading => {
+                // Like the reference server, which releases polls from a 100 ms timer during an
+                // upgrade, give the WebSocket a moment: a client that already sent `5` on it gets
+                // the transport mismatch it would get a moment later, others their noop.
+                let settled = conn.wait_for(|c| (!c.state().polls_get_noop()).then_some(()));
+                if actix_rt::time::timeout(NOOP_DELAY, settled).await.is_err() {
+                    return text_response(cors, encode_payload([Frame::noop()].iter()));
+                }
+            }
+            PollTake::Wait => unreachable!("wait_for only returns a decision"),
+        }
+    }
 }
+
+/// How long a poll made during an upgrade may wait for the upgrade to finish before its noop.
+const NOOP_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
 
 struct PostGuard(Arc<Conn>);
 
