@@ -314,6 +314,19 @@ describe("Engine.IO protocol", () => {
 
 describe("Engine.IO protocol (extras)", () => {
   describe("upgrade", () => {
+    it("a GET sent right after 2probe and 5, without waiting for 3probe, gets 400 (as the official suite does it; 20 times)", T, async () => {
+      for (let i = 0; i < 20; i++) {
+        const sid = await handshake(EIO);
+        const ws = openWs(EIO, `EIO=4&transport=websocket&sid=${sid}`);
+        await ws.opened();
+        ws.send("2probe");
+        ws.send("5");
+        const polled = await poll(EIO, sid);
+        assert.equal(polled.status, 400, `attempt ${i}: ${polled.body}`);
+        ws.terminate();
+      }
+    });
+
     it("answers every polling GET made during an upgrade with a noop and delivers the packets queued meanwhile over the WebSocket, in order", T, async () => {
       const sid = await handshake(EIO);
       // a GET parked before the WebSocket even exists
