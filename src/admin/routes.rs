@@ -68,6 +68,21 @@ pub(super) async fn openapi() -> HttpResponse {
 pub(super) async fn metrics(state: State) -> HttpResponse {
     let server = &state.server;
     let m = server.metrics();
+    // The slow part (asking the room supervisors) first, the instant reads right before rendering.
+    let mut rooms = Vec::new();
+    for (name, _) in server.namespaces() {
+        if let Some(ns) = server.existing(&name) {
+            rooms.push((name, ns.rooms().await.len()));
+        }
+    }
+    for (name, n) in rooms {
+        m.gauge("roomcast_rooms", &[("namespace", name)])
+            .set(n as f64);
+    }
+    for (name, sockets) in server.namespaces() {
+        m.gauge("roomcast_sockets", &[("namespace", name)])
+            .set(sockets as f64);
+    }
     let (polling, websocket) = server.connections_by_transport();
     for (transport, n) in [("polling", polling), ("websocket", websocket)] {
         m.gauge(
@@ -75,15 +90,6 @@ pub(super) async fn metrics(state: State) -> HttpResponse {
             &[("transport", transport.to_owned())],
         )
         .set(n as f64);
-    }
-    for (name, sockets) in server.namespaces() {
-        let rooms = match server.existing(&name) {
-            Some(ns) => ns.rooms().await.len(),
-            None => 0,
-        };
-        let labels = [("namespace", name)];
-        m.gauge("roomcast_sockets", &labels).set(sockets as f64);
-        m.gauge("roomcast_rooms", &labels).set(rooms as f64);
     }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

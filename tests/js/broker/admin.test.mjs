@@ -115,12 +115,13 @@ describe("admin API: public endpoints and auth", () => {
     const reason = { reason: "client namespace disconnect" };
     const leftBefore = metric(afterPublish.values, "roomcast_disconnects_total", reason) ?? 0;
     ws.disconnect();
+    // (a scrape is not an atomic snapshot: wait until both show the departure)
     const disc = await waitFor(async () => {
       const m = await broker.metrics();
-      return metric(m.values, "roomcast_disconnects_total", reason) >= leftBefore + 1 && m;
-    }, { what: 'one more roomcast_disconnects_total{reason="client namespace disconnect"}' });
+      const counted = metric(m.values, "roomcast_disconnects_total", reason) >= leftBefore + 1;
+      return counted && metric(m.values, "roomcast_sockets", { namespace: "/" }) === 1 && m;
+    }, { what: 'one more roomcast_disconnects_total{reason="client namespace disconnect"} and roomcast_sockets 1' });
     assert.match(disc.text, /^# TYPE roomcast_disconnects_total counter$/m);
-    assert.equal(metric(disc.values, "roomcast_sockets", { namespace: "/" }), 1);
     await barrier(broker, [inbox]);
   });
 
