@@ -60,3 +60,8 @@ pub use payload::Payload;
 pub use protocol::ids::Sid;
 pub use server::{NamespaceRef, Server};
 pub use socket::{AckError, AckSender, DisconnectReason, EmitError, JoinError, Socket};
+
+/// The README's Rust example, compiled by `cargo test --doc` so that it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;
