@@ -10,7 +10,7 @@
 //!   -> socket      one actor per (connection, namespace): handlers, acks, rooms, data
 //!   -> namespace   middlewares, connection handlers, adapter
 //!   -> adapter     the seam to other nodes (in-process now)
-//!   -> room        supervisor actors, one per core on their own arbiters, that fan a
+//!   -> room        supervisor actors, one per two cores on their own arbiters, that fan a
 //!                  broadcast's one encoding out
 //!   protocol       pure codecs, no I/O
 //! ```

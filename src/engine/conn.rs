@@ -152,25 +152,29 @@ impl Conn {
 
     /// Queues `frames` as one unit (all or none), under the overflow policy described above.
     pub fn push(&self, frames: &[Frame], volatile: bool) -> PushOutcome {
-        let outcome = {
+        let (outcome, was_empty) = {
             let mut inner = self.inner.lock();
             if inner.state.is_closed() || inner.overflowed {
                 return PushOutcome::Closed;
             }
+            let was_empty = inner.queue.is_empty();
             if inner.queue.len() + frames.len() > self.capacity {
                 if volatile {
-                    PushOutcome::DroppedVolatile
+                    (PushOutcome::DroppedVolatile, was_empty)
                 } else {
                     inner.overflowed = true;
-                    PushOutcome::Overflow
+                    (PushOutcome::Overflow, was_empty)
                 }
             } else {
                 inner.queue.extend(frames.iter().cloned());
-                PushOutcome::Queued
+                (PushOutcome::Queued, was_empty)
             }
         };
         match outcome {
-            PushOutcome::Queued => self.notify.notify_waiters(),
+            // Consumers only wait on an empty queue (they check under the lock after registering),
+            // so only the push that makes it non-empty needs to wake them.
+            PushOutcome::Queued if was_empty => self.notify.notify_waiters(),
+            PushOutcome::Queued => {}
             PushOutcome::DroppedVolatile => self.metrics.dropped_volatile.increment(1),
             PushOutcome::Overflow => self.engine.do_send(CloseRequest {
                 reason: CloseReason::SlowConsumer,
