@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use actix::{Actor, Addr, Arbiter};
@@ -85,21 +86,25 @@ impl AdapterFactory for LocalAdapterFactory {
 pub struct LocalAdapter {
     shards: Vec<Addr<RoomShard>>,
     hasher: std::collections::hash_map::RandomState,
+    /// Broadcast messages sent to supervisors and not yet handled.
+    pending: Arc<AtomicUsize>,
 }
 
 impl LocalAdapter {
     /// One room supervisor on each of `arbiters`.
     pub fn new(arbiters: &[ArbiterHandle], metrics: &Arc<Metrics>) -> Self {
+        let pending = Arc::new(AtomicUsize::new(0));
         let shards = arbiters
             .iter()
             .map(|a| {
-                let metrics = metrics.clone();
-                RoomShard::start_in_arbiter(a, move |_| RoomShard::new(metrics))
+                let (metrics, pending) = (metrics.clone(), pending.clone());
+                RoomShard::start_in_arbiter(a, move |_| RoomShard::new(metrics, pending))
             })
             .collect();
         LocalAdapter {
             shards,
             hasher: Default::default(),
+            pending,
         }
     }
 
@@ -154,6 +159,7 @@ impl Adapter for LocalAdapter {
 
     fn broadcast(&self, frames: Arc<[Frame]>, selector: Arc<Selector>, volatile: bool) {
         for shard in &self.shards {
+            self.pending.fetch_add(1, Ordering::Relaxed);
             shard.do_send(Broadcast {
                 frames: frames.clone(),
                 selector: selector.clone(),
@@ -172,6 +178,7 @@ impl Adapter for LocalAdapter {
             .all()
             .iter()
             .map(|shard| {
+                self.pending.fetch_add(1, Ordering::Relaxed);
                 shard.send(Broadcast {
                     frames: frames.clone(),
                     selector: selector.clone(),
@@ -213,6 +220,10 @@ impl Adapter for LocalAdapter {
         })
     }
 
+    fn backlog(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
+    }
+
     fn rooms(&self) -> BoxFuture<Vec<(Room, usize)>> {
         let requests: Vec<_> = self.all().iter().map(|s| s.send(ListRooms)).collect();
         Box::pin(async move {
@@ -240,4 +251,36 @@ where
         }
         total
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backlog_counts_broadcasts_until_handled() {
+        actix_rt::System::new().block_on(async {
+            let pool = ArbiterPool::new(2);
+            let adapter = LocalAdapter::new(&pool.handles(), &Arc::new(Metrics::new()));
+            let frames: Arc<[Frame]> = vec![Frame::message("2[\"x\"]")].into();
+            let selector = Arc::new(Selector::default());
+            for _ in 0..10 {
+                adapter.broadcast(frames.clone(), selector.clone(), false);
+            }
+            assert!(
+                adapter.backlog() <= 20,
+                "two supervisors, ten broadcasts each"
+            );
+            // A counted broadcast queues behind the others on each supervisor: once it is
+            // answered, everything before it was handled.
+            let recipients = adapter.broadcast_counted(frames, selector, false).await;
+            assert_eq!(recipients, 0);
+            assert_eq!(
+                adapter.backlog(),
+                0,
+                "every broadcast was handled and counted off"
+            );
+            pool.stop();
+        });
+    }
 }

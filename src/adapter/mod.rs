@@ -46,7 +46,17 @@ pub trait Adapter: Send + Sync + 'static {
     fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<Socket>>;
     /// Named rooms and their sizes.
     fn rooms(&self) -> BoxFuture<Vec<(Room, usize)>>;
+    /// Broadcasts handed over but not yet fanned out (the socket actor that publishes waits while
+    /// this is high, so fan-out backlogs stay bounded).
+    fn backlog(&self) -> usize {
+        0
+    }
 }
+
+/// Past this many pending broadcasts a publishing socket waits...
+pub const BACKLOG_HIGH: usize = 4096;
+/// ...until they are down to this many.
+pub const BACKLOG_LOW: usize = 1024;
 
 /// Makes the adapter of each namespace.
 pub trait AdapterFactory: Send + Sync + 'static {

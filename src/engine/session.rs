@@ -7,7 +7,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message, SpawnHandle};
+use actix::prelude::SendError;
+use actix::{
+    Actor, ActorContext, AsyncContext, Context, Handler, Message, SpawnHandle, WrapFuture,
+};
 use serde_json::Value;
 
 use crate::engine::{CloseReason, Conn};
@@ -200,9 +203,20 @@ impl EngineSession {
                 let Some(socket) = self.sockets.get(&packet.nsp) else {
                     return self.close(CloseReason::ParseError, ctx);
                 };
-                if socket.addr().try_send(Incoming { packet, binary }).is_err() {
-                    // The handlers cannot keep up with this client: it floods.
-                    self.close(CloseReason::TransportError, ctx);
+                match socket.addr().try_send(Incoming { packet, binary }) {
+                    Ok(()) => {}
+                    // The handlers are behind: stop reading this client until they catch up
+                    // (its transport waits on this actor, so the backpressure reaches TCP).
+                    Err(SendError::Full(msg)) => {
+                        let addr = socket.addr().clone();
+                        ctx.wait(
+                            async move {
+                                let _ = addr.send(msg).await;
+                            }
+                            .into_actor(self),
+                        );
+                    }
+                    Err(SendError::Closed(_)) => {}
                 }
             }
             PacketType::Disconnect => match self.sockets.remove(&packet.nsp) {

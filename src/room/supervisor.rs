@@ -2,6 +2,7 @@
 //! each on its own arbiter, so fan-out uses every core; a broadcast is one message per supervisor,
 //! and each supervisor writes the one shared encoding into its members' bounded outbound queues.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Message, MessageResult};
@@ -104,14 +105,18 @@ pub struct ListRooms;
 pub struct RoomShard {
     index: RoomIndex<Socket>,
     metrics: Arc<Metrics>,
+    /// The adapter's count of broadcasts not yet handled; decremented as each is.
+    pending: Arc<AtomicUsize>,
 }
 
 impl RoomShard {
-    /// An empty supervisor that counts its deliveries in `metrics`.
-    pub fn new(metrics: Arc<Metrics>) -> Self {
+    /// An empty supervisor that counts its deliveries in `metrics` and its handled broadcasts
+    /// off `pending`.
+    pub fn new(metrics: Arc<Metrics>, pending: Arc<AtomicUsize>) -> Self {
         RoomShard {
             index: RoomIndex::default(),
             metrics,
+            pending,
         }
     }
 }
@@ -158,6 +163,7 @@ impl Handler<LeaveRooms> for RoomShard {
 impl Handler<Broadcast> for RoomShard {
     type Result = usize;
     fn handle(&mut self, msg: Broadcast, _: &mut Self::Context) -> usize {
+        self.pending.fetch_sub(1, Ordering::Relaxed);
         let mut delivered = 0;
         self.index.for_each_target(&msg.selector, |_, socket| {
             if socket.conn().push(&msg.frames, msg.volatile) == PushOutcome::Queued {

@@ -4,10 +4,13 @@
 
 use std::time::Duration;
 
-use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message, Running, SpawnHandle};
+use actix::{
+    Actor, ActorContext, AsyncContext, Context, Handler, Message, Running, SpawnHandle, WrapFuture,
+};
 use bytes::Bytes;
 use serde_json::{json, Value};
 
+use crate::adapter::{BACKLOG_HIGH, BACKLOG_LOW};
 use crate::engine::session::{SocketClosed, SocketConnected};
 use crate::engine::CloseReason;
 use crate::payload::{frames_of, Payload};
@@ -213,6 +216,19 @@ impl Handler<Incoming> for SocketActor {
             PacketType::Event | PacketType::BinaryEvent => self.on_event(msg.packet, msg.binary),
             PacketType::Ack | PacketType::BinaryAck => self.on_ack(msg.packet, msg.binary, ctx),
             _ => {}
+        }
+        // A client publishing faster than the room supervisors fan out waits here (and, through
+        // this actor's mailbox and its transport, at TCP), so their backlog stays bounded.
+        let adapter = self.socket().namespace().adapter().clone();
+        if adapter.backlog() > BACKLOG_HIGH {
+            ctx.wait(
+                async move {
+                    while adapter.backlog() > BACKLOG_LOW {
+                        actix_rt::time::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+                .into_actor(self),
+            );
         }
     }
 }
