@@ -4,6 +4,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
+import { execFileSync } from "node:child_process";
 import {
   startServer,
   connect,
@@ -11,6 +12,7 @@ import {
   lastDisconnect,
   once,
   closeAll,
+  waitFor,
   IS_REFERENCE,
   TRANSPORT_MODES,
 } from "../lib/server.mjs";
@@ -242,4 +244,53 @@ describe("slow consumer (--outbound-queue 64)", () => {
       },
     );
   }
+});
+
+// roomcast only (the reference has no outbound limit and keeps buffering): a client that stops
+// reading must not pin its TCP connection on the server once its session is over. The server's
+// side of the connection is read from the kernel (`ss`), while the client stays paused.
+// (Not defined under ROOMCAST_REFERENCE=1: there is nothing of this kind to check there.)
+(IS_REFERENCE ? describe.skip : describe)("a client that stops reading is let go (--outbound-queue 64, ping 300/300 ms)", () => {
+  let server;
+  before(async () => {
+    server = await startServer({ outboundQueue: 64, pingInterval: 300, pingTimeout: 300 });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  const established = (serverPort, clientPort) =>
+    execFileSync("ss", ["-tnH", "state", "established", `( sport = :${serverPort} and dport = :${clientPort} )`])
+      .toString()
+      .trim();
+
+  it(
+    "after its session ends, the server's side of the stalled connection leaves ESTABLISHED while the client still does not read",
+    { timeout: 60000 },
+    async () => {
+      const slow = await rawClient(server.port);
+      const publisher = await connect(server.url, { transports: ["websocket"] });
+      try {
+        slow.ws.send('421["join","stalled"]');
+        await slow.expect((f) => typeof f === "string" && f.startsWith("431"), "join ack");
+        const clientPort = slow.ws._socket.localPort;
+        assert.notEqual(established(server.port, clientPort), "", "connected at first");
+        slow.ws._socket.pause();
+        // more than the two kernels' buffers can hold, so the server's writes to it block
+        const body = "z".repeat(64 * 1024);
+        for (let i = 0; i < 400; i++) {
+          await publisher.timeout(10000).emitWithAck("emit-to", { rooms: ["stalled"], event: "big", args: [i, body] });
+        }
+        const record = await lastDisconnect(publisher, slow.sid, { timeout: 10000 });
+        assert.ok(["slow consumer", "ping timeout"].includes(record?.reason), JSON.stringify(record));
+        await waitFor(() => established(server.port, clientPort) === "", {
+          timeout: 10000,
+          what: "the server's side of the stalled connection to leave ESTABLISHED",
+        });
+      } finally {
+        closeAll([publisher]);
+        slow.ws.terminate();
+      }
+    },
+  );
 });
