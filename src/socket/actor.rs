@@ -219,8 +219,8 @@ impl Handler<Incoming> for SocketActor {
         }
         // A client publishing faster than the room supervisors fan out waits here (and, through
         // this actor's mailbox and its transport, at TCP), so their backlog stays bounded.
-        let adapter = self.socket().namespace().adapter().clone();
-        if adapter.backlog() > BACKLOG_HIGH {
+        if self.socket().namespace().adapter().backlog() > BACKLOG_HIGH {
+            let adapter = self.socket().namespace().adapter().clone();
             ctx.wait(
                 async move {
                     while adapter.backlog() > BACKLOG_LOW {
