@@ -151,12 +151,15 @@ async fn read_loop(
     mut session: Session,
     mut stream: AggregatedMessageStream,
 ) {
+    // Created once, not per message: it registers with the connection only on state changes.
+    let gone = conn.ws_gone(ws);
+    tokio::pin!(gone);
     let reason = loop {
         let item = tokio::select! {
             item = stream.recv() => item,
             // The session ended or moved on while the client was silent: stop reading, so this
             // task lets go of its half of the socket.
-            _ = conn.ws_gone(ws) => break CloseReason::TransportClose,
+            _ = &mut gone => break CloseReason::TransportClose,
         };
         let Some(item) = item else {
             break CloseReason::TransportClose;

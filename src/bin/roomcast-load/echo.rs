@@ -116,18 +116,11 @@ async fn client(
                 biased;
                 r = conn.stream.readable() => {
                     r?;
-                    match conn.rd.fill(&conn.stream) {
-                        Ok(_) => conn.process(&mut recv)?,
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(e) => return Err(e),
-                    }
-                    if conn.wr.pending() {
-                        conn.wr.try_flush(&conn.stream)?;
-                    }
+                    conn.on_readable(&mut recv)?;
                 }
                 r = conn.stream.writable(), if conn.wr.pending() => {
                     r?;
-                    conn.wr.try_flush(&conn.stream)?;
+                    conn.on_writable()?;
                 }
                 _ = pacer.ticker.tick(), if pacer.active => {
                     let (due, finished) = pacer.due(Instant::now());
@@ -144,9 +137,7 @@ async fn client(
                         recv.ring.put(id, t, 0);
                     }
                     shared.sent.set(shared.sent.get() + due);
-                    if conn.wr.pending() {
-                        conn.wr.try_flush(&conn.stream)?;
-                    }
+                    conn.on_writable()?;
                 }
                 r = ctl.changed() => {
                     if r.is_err() {

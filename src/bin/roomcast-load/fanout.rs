@@ -591,18 +591,11 @@ impl Client {
                     biased;
                     r = conn.stream.readable() => {
                         r?;
-                        match conn.rd.fill(&conn.stream) {
-                            Ok(_) => conn.process(&mut recv)?,
-                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                            Err(e) => return Err(e),
-                        }
-                        if conn.wr.pending() {
-                            conn.wr.try_flush(&conn.stream)?;
-                        }
+                        conn.on_readable(&mut recv)?;
                     }
                     r = conn.stream.writable(), if conn.wr.pending() => {
                         r?;
-                        conn.wr.try_flush(&conn.stream)?;
+                        conn.on_writable()?;
                     }
                     _ = pacer.ticker.tick(), if pacer.active => {
                         let (due, finished) = pacer.due(Instant::now());
@@ -631,9 +624,7 @@ impl Client {
                         if finished {
                             self.shared.pubs_done.set(self.shared.pubs_done.get() + 1);
                         }
-                        if conn.wr.pending() {
-                            conn.wr.try_flush(&conn.stream)?;
-                        }
+                        conn.on_writable()?;
                     }
                     r = ctl.changed(), if is_pub => {
                         if r.is_err() {

@@ -474,6 +474,24 @@ impl Conn {
         id
     }
 
+    /// The socket became readable: read what is there, handle it, and flush any answers.
+    pub fn on_readable<H: Handler>(&mut self, h: &mut H) -> io::Result<()> {
+        match self.rd.fill(&self.stream) {
+            Ok(_) => self.process(h)?,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+        self.on_writable()
+    }
+
+    /// The socket became writable (or may be): write what is pending.
+    pub fn on_writable(&mut self) -> io::Result<()> {
+        if self.wr.pending() {
+            self.wr.try_flush(&self.stream)?;
+        }
+        Ok(())
+    }
+
     /// Handles every complete message in the read buffer: answers WebSocket pings and Engine.IO
     /// pings, hands Socket.IO packets of our namespace to `h`. An error means the connection is over.
     pub fn process<H: Handler>(&mut self, h: &mut H) -> io::Result<()> {
