@@ -1,7 +1,9 @@
 //! The server the official Socket.IO and Engine.IO protocol test suites expect, on port 3000:
 //! Socket.IO at `/socket.io/` (ping interval 300 ms, ping timeout 200 ms, max payload 1000000,
 //! connect timeout 1000 ms, CORS any origin) and an Engine.IO echo server at `/engine.io/`.
-//! Prints `LISTENING <port>` when ready. `--port N` listens elsewhere.
+//! Prints `LISTENING <port>` when ready. `--port N` listens elsewhere. `--embedded` serves both
+//! from a plain actix-web app (`Server::configure`, WebSockets through actix-ws) instead of an
+//! `HttpFront`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +11,7 @@ use std::time::Duration;
 use actix_web::{App, HttpServer};
 use roomcast::protocol::engineio::Frame;
 use roomcast::server::RawMessage;
-use roomcast::{Cors, Server, ServerOptions, Socket};
+use roomcast::{Cors, HttpFront, Server, ServerOptions, Socket};
 
 fn options(path: &str) -> ServerOptions {
     ServerOptions {
@@ -62,14 +64,19 @@ async fn main() -> std::io::Result<()> {
 
     let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
     let port = listener.local_addr()?.port();
-    let (sio_routes, eio_routes) = (io.configure(), eio.configure());
-    let server = HttpServer::new(move || {
-        App::new()
-            .configure(sio_routes.clone())
-            .configure(eio_routes.clone())
-    })
-    .listen(listener)?
-    .run();
+    let server = if std::env::args().any(|a| a == "--embedded") {
+        // Both servers inside a plain actix-web app: WebSockets run through actix-ws.
+        let (sio_routes, eio_routes) = (io.configure(), eio.configure());
+        HttpServer::new(move || {
+            App::new()
+                .configure(sio_routes.clone())
+                .configure(eio_routes.clone())
+        })
+        .listen(listener)?
+        .run()
+    } else {
+        HttpFront::new(&io).mount(&eio).run(listener)?
+    };
     println!("LISTENING {port}");
     server.await
 }

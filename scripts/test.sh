@@ -33,6 +33,8 @@ cargo test --quiet
 
 echo "== protocol conformance (Engine.IO + Socket.IO suites, port 3000)"
 node --test --test-concurrency=1 tests/js/conformance/
+echo "== the same, embedded in a plain actix-web app (Server::configure, WebSockets through actix-ws)"
+ROOMCAST_EMBEDDED=1 node --test --test-concurrency=1 tests/js/conformance/
 
 echo "== socket.io-client behaviour"
 node --test tests/js/client/

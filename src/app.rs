@@ -67,19 +67,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let server = build_server(&config)?;
-    let routes = server.configure();
-    let socketio = HttpServer::new(move || App::new().configure(routes.clone()))
+    let socketio = crate::HttpFront::new(&server)
         .workers(config.server.workers)
-        .client_disconnect_timeout(crate::server::CLIENT_DISCONNECT_TIMEOUT)
-        .on_connect(server.on_connect())
-        // Small frames must not wait for the peer's delayed ACK (Nagle).
-        .tcp_nodelay(true)
-        .max_connections(25_000)
-        .backlog(2048)
         .disable_signals()
         .shutdown_timeout(config.server.shutdown_timeout.as_secs().max(1))
-        .listen(listeners.socketio)?
-        .run();
+        .run(listeners.socketio)?;
     let state = Arc::new(AdminState {
         server: server.clone(),
         token: config.admin.token.clone(),

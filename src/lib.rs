@@ -39,6 +39,7 @@ pub mod broadcast;
 pub mod broker;
 pub mod config;
 pub mod engine;
+pub mod front;
 pub mod handshake;
 pub mod metrics;
 pub mod namespace;
@@ -53,6 +54,7 @@ pub mod testing;
 pub mod transport;
 
 pub use broadcast::BroadcastOperator;
+pub use front::HttpFront;
 pub use handshake::Handshake;
 pub use namespace::ConnectError;
 pub use options::{Cors, ServerOptions, Transports};

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::{web, App, HttpServer};
+use actix_web::web;
 
 use crate::adapter::local::{ArbiterPool, LocalAdapterFactory};
 use crate::adapter::AdapterFactory;
@@ -236,19 +236,10 @@ impl Server {
         move |conn, _| crate::transport::tcp::set_user_timeout(conn, timeout)
     }
 
-    /// An actix-web server for this Socket.IO server alone on `listener`.
+    /// An HTTP server for this Socket.IO server alone on `listener` (an [`crate::HttpFront`]
+    /// with its defaults).
     pub fn http_server(&self, listener: TcpListener) -> std::io::Result<actix_web::dev::Server> {
-        let configure = self.configure();
-        Ok(
-            HttpServer::new(move || App::new().configure(configure.clone()))
-                .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
-                .on_connect(self.on_connect())
-                .tcp_nodelay(true)
-                .max_connections(25_000)
-                .backlog(2048)
-                .listen(listener)?
-                .run(),
-        )
+        crate::HttpFront::new(self).run(listener)
     }
 
     /// The server's metrics.

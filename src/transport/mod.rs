@@ -2,6 +2,7 @@
 //! (transport, session id, method, protocol version) with its exact error codes and JSON bodies,
 //! CORS, the handshake, and dispatch to the polling or WebSocket transport.
 
+pub(crate) mod direct;
 pub mod polling;
 pub mod tcp;
 pub mod websocket;
@@ -9,7 +10,7 @@ pub mod websocket;
 use std::sync::Arc;
 
 use actix::{Actor, AsyncContext};
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
@@ -70,11 +71,8 @@ pub(crate) struct CorsHeaders {
 }
 
 impl CorsHeaders {
-    fn new(options: &ServerOptions, req: &HttpRequest) -> Self {
-        let request_origin = req
-            .headers()
-            .get(header::ORIGIN)
-            .and_then(|v| v.to_str().ok());
+    pub(crate) fn new(options: &ServerOptions, headers: &HeaderMap) -> Self {
+        let request_origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
         let origin = options.cors.allow_origin(request_origin);
         CorsHeaders {
             vary: origin.as_deref().is_some_and(|o| o != "*"),
@@ -83,25 +81,112 @@ impl CorsHeaders {
         }
     }
 
+    /// The headers to add to a response, as name and value.
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        let origin = self.origin.as_deref();
+        let credentials = (origin.is_some() && self.credentials).then_some("true");
+        let vary = (origin.is_some() && self.vary).then_some("Origin");
+        [
+            ("Access-Control-Allow-Origin", origin),
+            ("Access-Control-Allow-Credentials", credentials),
+            ("Vary", vary),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+    }
+
     pub(crate) fn apply(&self, resp: &mut actix_web::HttpResponseBuilder) {
-        if let Some(origin) = &self.origin {
-            resp.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.as_str()));
-            if self.credentials {
-                resp.insert_header((header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true"));
-            }
-            if self.vary {
-                resp.insert_header((header::VARY, "Origin"));
-            }
+        for (name, value) in self.pairs() {
+            resp.insert_header((name, value));
         }
     }
 }
 
-fn is_websocket_upgrade(req: &HttpRequest) -> bool {
-    req.headers()
+fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    headers
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
+
+/// What a request to the Engine.IO endpoint asks for, once verified in the reference server's
+/// order. Both HTTP faces (actix-web routes and the WebSocket upgrade handoff) act on it.
+pub(crate) enum Route {
+    /// A CORS preflight.
+    Preflight,
+    /// Refused with one of the Engine.IO errors (400 and its JSON body).
+    Refuse(EngineError),
+    /// A new session refused: the connection limit is reached or the server is draining.
+    AtCapacity,
+    /// A polling request (GET or POST) of a known session.
+    Poll(Arc<Conn>),
+    /// A WebSocket for an existing polling session (the upgrade).
+    WsUpgrade(Arc<Conn>),
+    /// A WebSocket-only handshake.
+    WsOpen,
+    /// A polling handshake.
+    PollOpen,
+}
+
+/// Verifies a request: transport, session id, method, protocol version, capacity.
+pub(crate) fn route(
+    server: &ServerInner,
+    method: &Method,
+    headers: &HeaderMap,
+    query: &str,
+) -> Route {
+    if method == Method::OPTIONS {
+        return Route::Preflight;
+    }
+    let transport = query_param(query, "transport").unwrap_or_default();
+    let transport = transport.as_ref();
+    if !server.options.transports.allows(transport) {
+        return Route::Refuse(EngineError::UnknownTransport);
+    }
+    let upgrade = is_websocket_upgrade(headers);
+    if let Some(sid) = query_param(query, "sid") {
+        let Some(conn) = Sid::parse(&sid).and_then(|sid| server.registry.get(&sid)) else {
+            return Route::Refuse(EngineError::UnknownSid);
+        };
+        if conn.is_expired(std::time::Instant::now()) {
+            // Its pong is overdue: it is as good as closed, whether or not the timer has fired.
+            conn.engine().do_send(CloseRequest {
+                reason: CloseReason::PingTimeout,
+            });
+            return Route::Refuse(EngineError::UnknownSid);
+        }
+        if transport == "websocket" && upgrade {
+            return Route::WsUpgrade(conn);
+        }
+        // A closed session still registered is a polling one waiting to hand over its last packets.
+        let state = conn.state();
+        if transport != "polling" || !(state.accepts_polling() || state.is_closed()) {
+            return Route::Refuse(EngineError::BadRequest);
+        }
+        return Route::Poll(conn);
+    }
+    if method != Method::GET {
+        return Route::Refuse(EngineError::BadHandshakeMethod);
+    }
+    if transport == "websocket" && !upgrade {
+        return Route::Refuse(EngineError::BadRequest);
+    }
+    if query_param(query, "EIO").as_deref() != Some("4") {
+        return Route::Refuse(EngineError::UnsupportedProtocolVersion);
+    }
+    if server.registry.open_count() >= server.options.max_connections || server.is_draining() {
+        server.metrics.refused_connections.increment(1);
+        return Route::AtCapacity;
+    }
+    if transport == "websocket" {
+        Route::WsOpen
+    } else {
+        Route::PollOpen
+    }
+}
+
+/// The JSON body of the 503 refusal.
+pub(crate) const AT_CAPACITY_BODY: &str = r#"{"code":503,"message":"Server at capacity"}"#;
 
 /// The Engine.IO endpoint: every request under the configured path comes here.
 pub async fn endpoint(
@@ -110,37 +195,16 @@ pub async fn endpoint(
     server: web::Data<Arc<ServerInner>>,
 ) -> HttpResponse {
     let server = server.get_ref();
-    let cors = CorsHeaders::new(&server.options, &req);
-    if req.method() == Method::OPTIONS {
-        return preflight(&req, &cors);
-    }
-    let q = req.query_string();
-    let transport = query_param(q, "transport").unwrap_or_default();
-    let transport = transport.as_ref();
-    if !server.options.transports.allows(transport) {
-        return EngineError::UnknownTransport.response(&cors);
-    }
-    let upgrade = is_websocket_upgrade(&req);
-    if let Some(sid) = query_param(q, "sid") {
-        let Some(conn) = Sid::parse(&sid).and_then(|sid| server.registry.get(&sid)) else {
-            return EngineError::UnknownSid.response(&cors);
-        };
-        if conn.is_expired(std::time::Instant::now()) {
-            // Its pong is overdue: it is as good as closed, whether or not the timer has fired.
-            conn.engine().do_send(CloseRequest {
-                reason: CloseReason::PingTimeout,
-            });
-            return EngineError::UnknownSid.response(&cors);
+    let cors = CorsHeaders::new(&server.options, req.headers());
+    match route(server, req.method(), req.headers(), req.query_string()) {
+        Route::Preflight => preflight(&req, &cors),
+        Route::Refuse(e) => e.response(&cors),
+        Route::AtCapacity => {
+            let mut resp = HttpResponse::ServiceUnavailable();
+            cors.apply(&mut resp);
+            resp.content_type("application/json").body(AT_CAPACITY_BODY)
         }
-        if transport == "websocket" && upgrade {
-            return websocket::upgrade(&req, body, server, conn).await;
-        }
-        // A closed session still registered is a polling one waiting to hand over its last packets.
-        let state = conn.state();
-        if transport != "polling" || !(state.accepts_polling() || state.is_closed()) {
-            return EngineError::BadRequest.response(&cors);
-        }
-        return match *req.method() {
+        Route::Poll(conn) => match *req.method() {
             Method::GET => polling::get(server, conn, &cors).await,
             Method::POST => polling::post(&req, body, server, conn, &cors).await,
             _ => {
@@ -148,30 +212,10 @@ pub async fn endpoint(
                 cors.apply(&mut resp);
                 resp.finish()
             }
-        };
-    }
-    if req.method() != Method::GET {
-        return EngineError::BadHandshakeMethod.response(&cors);
-    }
-    if transport == "websocket" && !upgrade {
-        return EngineError::BadRequest.response(&cors);
-    }
-    if query_param(q, "EIO").as_deref() != Some("4") {
-        return EngineError::UnsupportedProtocolVersion.response(&cors);
-    }
-    if server.registry.open_count() >= server.options.max_connections || server.is_draining() {
-        server.metrics.refused_connections.increment(1);
-        let mut resp = HttpResponse::ServiceUnavailable();
-        cors.apply(&mut resp);
-        return resp
-            .content_type("application/json")
-            .body(json!({"code": 503, "message": "Server at capacity"}).to_string());
-    }
-    let info = conn_info(&req);
-    if transport == "websocket" {
-        websocket::handshake(&req, body, server, info).await
-    } else {
-        polling::handshake(server, info, &cors)
+        },
+        Route::WsUpgrade(conn) => websocket::upgrade(&req, body, server, conn).await,
+        Route::WsOpen => websocket::handshake(&req, body, server, request_info(&req)).await,
+        Route::PollOpen => polling::handshake(server, request_info(&req), &cors),
     }
 }
 
@@ -190,22 +234,27 @@ fn preflight(req: &HttpRequest, cors: &CorsHeaders) -> HttpResponse {
     resp.finish()
 }
 
-fn conn_info(req: &HttpRequest) -> Arc<ConnInfo> {
-    let headers = req
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
-    let url = req
-        .uri()
-        .path_and_query()
-        .map(|pq| pq.as_str())
-        .unwrap_or("/");
-    Arc::new(ConnInfo::new(
-        headers,
-        url,
+fn request_info(req: &HttpRequest) -> Arc<ConnInfo> {
+    conn_info(
+        req.headers(),
+        req.uri(),
         req.peer_addr(),
         req.app_config().secure(),
-    ))
+    )
+}
+
+/// The handshake facts the session keeps (headers, URL, address).
+pub(crate) fn conn_info(
+    headers: &HeaderMap,
+    uri: &actix_web::http::Uri,
+    peer: Option<std::net::SocketAddr>,
+    secure: bool,
+) -> Arc<ConnInfo> {
+    let headers = headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
+    let url = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
+    Arc::new(ConnInfo::new(headers, url, peer, secure))
 }
 
 /// Starts a session (its actor and shared connection) in `state` and registers it.

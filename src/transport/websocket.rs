@@ -19,6 +19,7 @@ use crate::handshake::ConnInfo;
 use crate::protocol::engineio::{decode_text, Frame, Packet};
 use crate::server::ServerInner;
 use crate::transport::open_session;
+use bytes::Bytes;
 
 /// How long a closing WebSocket may take to flush what was queued before it closes.
 const FLUSH_ON_CLOSE: Duration = Duration::from_secs(2);
@@ -92,8 +93,9 @@ async fn send_frame(session: &mut Session, frame: Frame) -> Result<(), actix_ws:
     }
 }
 
-async fn write_loop(conn: Arc<Conn>, ws: u64, mut session: Session) {
-    let mut buf: VecDeque<Frame> = VecDeque::new();
+/// Waits for the next batch for WebSocket `ws`: frames to write (moved into `buf`) once it is the
+/// active transport, or the end (`Finish`, with what is left to flush in `buf`). Cancel-safe.
+pub(crate) async fn next_batch(conn: &Conn, ws: u64, buf: &mut VecDeque<Frame>) -> WsTake {
     loop {
         conn.wait_for(|c| (c.ws_ready(ws) != WsTake::Wait).then_some(()))
             .await;
@@ -101,10 +103,81 @@ async fn write_loop(conn: Arc<Conn>, ws: u64, mut session: Session) {
         // broadcasts): under load this writer then takes several packets into one write; when
         // idle it costs one extra poll.
         tokio::task::yield_now().await;
-        let take = conn.take_ws(ws, &mut buf);
-        if take == WsTake::Wait {
-            continue;
+        match conn.take_ws(ws, buf) {
+            WsTake::Wait => continue,
+            take => return take,
         }
+    }
+}
+
+/// A complete message a WebSocket received.
+pub(crate) enum Inbound {
+    /// A text message (one Engine.IO packet).
+    Text(ByteString),
+    /// A binary message (a binary Engine.IO message).
+    Binary(Bytes),
+}
+
+/// What the transport does after handing a message over.
+pub(crate) enum Next {
+    /// Read on.
+    Continue,
+    /// Answer the upgrade probe with `3probe`, then read on.
+    SendProbe,
+    /// Stop reading: the transport ends for this reason.
+    Stop(CloseReason),
+}
+
+/// Hands a message of WebSocket `ws` to its session, or drives the upgrade while `ws` is the
+/// upgrade candidate. Waits while the session's mailbox is full (backpressure to the client).
+pub(crate) async fn deliver(conn: &Conn, ws: u64, msg: Inbound) -> Next {
+    let packet = match msg {
+        Inbound::Text(text) => match decode_text(&text) {
+            Ok(p) => p,
+            Err(_) => return Next::Stop(CloseReason::ParseError),
+        },
+        Inbound::Binary(data) => Packet::Binary(data),
+    };
+    let state = conn.state();
+    if state.is_active_ws(ws) {
+        if conn.engine().send(WsInbound { packet }).await.is_err() {
+            return Next::Stop(CloseReason::TransportClose);
+        }
+        Next::Continue
+    } else if state.upgrade_candidate() == Some(ws) {
+        match packet {
+            Packet::Ping(data) if data == "probe" => {
+                if !conn.update_state(|s| s.probe(ws)) {
+                    return Next::Stop(CloseReason::TransportError);
+                }
+                Next::SendProbe
+            }
+            Packet::Upgrade => {
+                if !conn.update_state(|s| s.complete_upgrade(ws)) {
+                    return Next::Stop(CloseReason::TransportError);
+                }
+                conn.engine().do_send(UpgradeCompleted { ws });
+                Next::Continue
+            }
+            // Anything else before the upgrade completes aborts it.
+            _ => Next::Stop(CloseReason::TransportError),
+        }
+    } else {
+        Next::Stop(CloseReason::TransportClose)
+    }
+}
+
+/// Tells the session that WebSocket `ws` is gone; a candidate that failed must not keep the
+/// upgrade pending until its timeout.
+pub(crate) fn ended(conn: &Conn, ws: u64, reason: CloseReason) {
+    conn.engine().do_send(TransportGone { ws, reason });
+    conn.update_state(|s| s.abort_upgrade(ws));
+}
+
+async fn write_loop(conn: Arc<Conn>, ws: u64, mut session: Session) {
+    let mut buf: VecDeque<Frame> = VecDeque::new();
+    loop {
+        let take = next_batch(&conn, ws, &mut buf).await;
         if take == WsTake::Finish {
             let flush = async {
                 for frame in buf.drain(..) {
@@ -164,12 +237,9 @@ async fn read_loop(
         let Some(item) = item else {
             break CloseReason::TransportClose;
         };
-        let packet = match item {
-            Ok(AggregatedMessage::Text(text)) => match decode_text(&text) {
-                Ok(p) => p,
-                Err(_) => break CloseReason::ParseError,
-            },
-            Ok(AggregatedMessage::Binary(data)) => Packet::Binary(data),
+        let msg = match item {
+            Ok(AggregatedMessage::Text(text)) => Inbound::Text(text),
+            Ok(AggregatedMessage::Binary(data)) => Inbound::Binary(data),
             Ok(AggregatedMessage::Ping(data)) => {
                 let _ = session.pong(&data).await;
                 continue;
@@ -189,35 +259,15 @@ async fn read_loop(
                 break CloseReason::TransportError;
             }
         };
-        let state = conn.state();
-        if state.is_active_ws(ws) {
-            if conn.engine().send(WsInbound { packet }).await.is_err() {
-                break CloseReason::TransportClose;
-            }
-        } else if state.upgrade_candidate() == Some(ws) {
-            match packet {
-                Packet::Ping(data) if data == "probe" => {
-                    if !conn.update_state(|s| s.probe(ws)) {
-                        break CloseReason::TransportError;
-                    }
-                    if session.text("3probe").await.is_err() {
-                        break CloseReason::TransportClose;
-                    }
+        match deliver(&conn, ws, msg).await {
+            Next::Continue => {}
+            Next::SendProbe => {
+                if session.text("3probe").await.is_err() {
+                    break CloseReason::TransportClose;
                 }
-                Packet::Upgrade => {
-                    if !conn.update_state(|s| s.complete_upgrade(ws)) {
-                        break CloseReason::TransportError;
-                    }
-                    conn.engine().do_send(UpgradeCompleted { ws });
-                }
-                // Anything else before the upgrade completes aborts it.
-                _ => break CloseReason::TransportError,
             }
-        } else {
-            break CloseReason::TransportClose;
+            Next::Stop(reason) => break reason,
         }
     };
-    conn.engine().do_send(TransportGone { ws, reason });
-    // A candidate that failed must not keep the upgrade pending until its timeout.
-    conn.update_state(|s| s.abort_upgrade(ws));
+    ended(&conn, ws, reason);
 }

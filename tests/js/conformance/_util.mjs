@@ -69,7 +69,10 @@ function serverCommand(port) {
         "(or run against the Node reference with ROOMCAST_REFERENCE=1).",
     );
   }
-  return { cmd: bin, args: ["--port", String(port)], what: `roomcast ${bin}` };
+  // ROOMCAST_EMBEDDED=1: the servers inside a plain actix-web app (WebSockets through actix-ws).
+  const args = ["--port", String(port)];
+  if (process.env.ROOMCAST_EMBEDDED === "1") args.push("--embedded");
+  return { cmd: bin, args, what: `roomcast ${bin} ${args.join(" ")}` };
 }
 
 /**
