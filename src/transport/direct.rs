@@ -38,8 +38,8 @@ const FLUSH_ON_CLOSE: Duration = Duration::from_secs(2);
 const LINGER: Duration = Duration::from_secs(1);
 /// Frames per vectored write (two slices each).
 const FRAMES_PER_WRITE: usize = 32;
-/// Bytes read per read call when no partial frame asks for more.
-const READ_CHUNK: usize = 4096;
+/// Bytes read per read call (a stack buffer).
+const READ_CHUNK: usize = 16 * 1024;
 
 /// WebSocket close codes roomcast sends.
 const CLOSE_PROTOCOL: u16 = 1002;
@@ -205,8 +205,9 @@ impl DirectWs {
         let mut batch: VecDeque<Frame> = VecDeque::new();
         let gone = conn.ws_gone(ws);
         tokio::pin!(gone);
-        // Frames that came with the upgrade request.
-        let mut end = self.process(&conn, ws).await;
+        // Frames that came with the upgrade request. (`process` and `close` are boxed: their
+        // futures are large and rarely alive, and this task lives as long as the connection.)
+        let mut end = Box::pin(self.process(&conn, ws)).await;
         while end.is_none() {
             tokio::select! {
                 biased;
@@ -217,7 +218,7 @@ impl DirectWs {
                     }
                     match self.read() {
                         Ok(0) => end = Some(End::Gone(CloseReason::TransportClose, None)),
-                        Ok(_) => end = self.process(&conn, ws).await,
+                        Ok(_) => end = Box::pin(self.process(&conn, ws)).await,
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                         Err(_) => end = Some(End::Gone(CloseReason::TransportClose, None)),
                     }
@@ -246,22 +247,24 @@ impl DirectWs {
                     self.buffer(opcode, payload);
                 }
                 ended(&conn, ws, CloseReason::TransportClose);
-                self.close(None).await;
+                Box::pin(self.close(None)).await;
             }
             Some(End::Gone(reason, code)) => {
                 ended(&conn, ws, reason);
-                self.close(code).await;
+                Box::pin(self.close(code)).await;
             }
             None => unreachable!("the loop ends with an end"),
         }
     }
 
-    /// Reads what the socket has (without waiting).
+    /// Reads what the socket has (without waiting). The bytes land in a stack buffer and only
+    /// what was read is kept, so an idle connection holds no read buffer and a message kept
+    /// after it was parsed holds on to its own bytes only.
     fn read(&mut self) -> io::Result<usize> {
-        if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
-            self.rbuf.reserve(READ_CHUNK);
-        }
-        self.io.try_read_buf(&mut self.rbuf)
+        let mut chunk = [0u8; READ_CHUNK];
+        let n = self.io.try_read(&mut chunk)?;
+        self.rbuf.extend_from_slice(&chunk[..n]);
+        Ok(n)
     }
 
     /// Handles every complete frame read so far; `Some` when the connection must end.
