@@ -38,7 +38,7 @@ const FLUSH_ON_CLOSE: Duration = Duration::from_secs(2);
 const LINGER: Duration = Duration::from_secs(1);
 /// Frames per vectored write (two slices each).
 const FRAMES_PER_WRITE: usize = 32;
-/// Bytes read per read call (a stack buffer).
+/// Bytes read per read call (one scratch buffer per thread).
 const READ_CHUNK: usize = 16 * 1024;
 
 /// WebSocket close codes roomcast sends.
@@ -257,14 +257,19 @@ impl DirectWs {
         }
     }
 
-    /// Reads what the socket has (without waiting). The bytes land in a stack buffer and only
-    /// what was read is kept, so an idle connection holds no read buffer and a message kept
-    /// after it was parsed holds on to its own bytes only.
+    /// Reads what the socket has (without waiting). The bytes land in the thread's scratch
+    /// buffer and only what was read is kept, so an idle connection holds no read buffer and a
+    /// message kept after it was parsed holds on to its own bytes only.
     fn read(&mut self) -> io::Result<usize> {
-        let mut chunk = [0u8; READ_CHUNK];
-        let n = self.io.try_read(&mut chunk)?;
-        self.rbuf.extend_from_slice(&chunk[..n]);
-        Ok(n)
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Box<[u8]>> =
+                std::cell::RefCell::new(vec![0u8; READ_CHUNK].into_boxed_slice());
+        }
+        SCRATCH.with_borrow_mut(|chunk| {
+            let n = self.io.try_read(chunk)?;
+            self.rbuf.extend_from_slice(&chunk[..n]);
+            Ok(n)
+        })
     }
 
     /// Handles every complete frame read so far; `Some` when the connection must end.

@@ -1,8 +1,8 @@
-//! The WebSocket transport (actix-ws lives here and nowhere else). Each WebSocket has a generation
-//! number and two tasks on the worker that accepted it: a reader that decodes frames and hands
-//! packets to the session actor (or drives the upgrade while it is the candidate), and a writer that
-//! drains the connection's outbound queue once this socket is the active transport. All frames
-//! waiting in the queue are written back to back, so the HTTP layer coalesces them into one write.
+//! The WebSocket transport's session logic, shared by both ways roomcast runs WebSockets: the
+//! upgrade probe, delivery to the session actor, and the outbound batches (everything queued when
+//! the writer runs goes out together). Its I/O here is actix-ws, for servers embedded in an
+//! actix-web app with [`crate::Server::configure`]: a reader task and a writer task per WebSocket.
+//! [`crate::HttpFront`] runs WebSockets on its own frame I/O instead (`transport::direct`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -99,10 +99,6 @@ pub(crate) async fn next_batch(conn: &Conn, ws: u64, buf: &mut VecDeque<Frame>) 
     loop {
         conn.wait_for(|c| (c.ws_ready(ws) != WsTake::Wait).then_some(()))
             .await;
-        // Let the other ready tasks of this thread run first (supervisors fanning out more
-        // broadcasts): under load this writer then takes several packets into one write; when
-        // idle it costs one extra poll.
-        tokio::task::yield_now().await;
         match conn.take_ws(ws, buf) {
             WsTake::Wait => continue,
             take => return take,
@@ -140,7 +136,14 @@ pub(crate) async fn deliver(conn: &Conn, ws: u64, msg: Inbound) -> Next {
     };
     let state = conn.state();
     if state.is_active_ws(ws) {
-        if conn.engine().send(WsInbound { packet }).await.is_err() {
+        // Hand it over without waiting for the session to take it, unless its mailbox is full:
+        // then wait (the client is read no further meanwhile).
+        let sent = match conn.engine().try_send(WsInbound { packet }) {
+            Ok(()) => Ok(()),
+            Err(actix::prelude::SendError::Full(msg)) => conn.engine().send(msg).await.map(drop),
+            Err(actix::prelude::SendError::Closed(_)) => Err(actix::MailboxError::Closed),
+        };
+        if sent.is_err() {
             return Next::Stop(CloseReason::TransportClose);
         }
         Next::Continue
