@@ -89,6 +89,11 @@ pub struct ServerOptions {
     pub max_rooms_per_socket: usize,
     /// Most open Engine.IO connections; further handshakes get HTTP 503.
     pub max_connections: usize,
+    /// WebSocket write coalescing: once a packet is queued for a WebSocket, wait this long before
+    /// writing, so the packets queued meanwhile go out in the same write. Zero (the default)
+    /// writes at once. A longer delay costs every packet up to that much latency and saves write
+    /// system calls when each connection receives many packets a second.
+    pub write_delay: Duration,
 }
 
 impl Default for ServerOptions {
@@ -106,6 +111,7 @@ impl Default for ServerOptions {
             outbound_queue: 1024,
             max_rooms_per_socket: 1000,
             max_connections: 100_000,
+            write_delay: Duration::ZERO,
         }
     }
 }

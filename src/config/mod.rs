@@ -157,6 +157,7 @@ impl Config {
                 credentials: self.cors.credentials,
             },
             cookie: self.engine.sticky_cookie.clone(),
+            write_delay: self.engine.write_delay,
             outbound_queue: self.limits.outbound_queue,
             max_rooms_per_socket: self.limits.max_rooms_per_socket,
             max_connections: self.limits.max_connections,

@@ -82,6 +82,8 @@ pub struct RawEngine {
     pub transports: Vec<String>,
     /// Sticky-session cookie name; empty = none.
     pub sticky_cookie: String,
+    /// WebSocket write coalescing delay, in milliseconds; 0 = none.
+    pub write_delay_ms: u64,
 }
 
 impl Default for RawEngine {
@@ -94,6 +96,7 @@ impl Default for RawEngine {
             max_payload_bytes: 1_000_000,
             transports: vec!["polling".to_owned(), "websocket".to_owned()],
             sticky_cookie: String::new(),
+            write_delay_ms: 0,
         }
     }
 }

@@ -102,6 +102,7 @@ fn bad_values_name_their_key() {
         ("[server]\npath = \"\"", "config: server.path: must not be empty (the clients' default is \"/socket.io\")"),
         ("[server]\npath = \"/a b\"", "config: server.path: must not contain ' '"),
         ("[engine]\nping_interval_ms = 0", "config: engine.ping_interval_ms: must be greater than 0"),
+        ("[engine]\nwrite_delay_ms = 1001", "config: engine.write_delay_ms: must be at most 1000 (it delays every packet)"),
         ("[engine]\nping_timeout_ms = 0", "config: engine.ping_timeout_ms: must be greater than 0"),
         ("[engine]\nping_interval_ms = 3000000000", "config: engine.ping_interval_ms: plus engine.ping_timeout_ms must be at most 2147483647 (browser timer limit)"),
         ("[engine]\nmax_payload_bytes = 1023", "config: engine.max_payload_bytes: must be between 1024 (1 KiB) and 104857600 (100 MiB)"),

@@ -57,6 +57,8 @@ pub struct EngineSection {
     pub websocket: bool,
     /// Sticky-session cookie set on the handshake.
     pub sticky_cookie: Option<String>,
+    /// WebSocket write coalescing delay (zero: none).
+    pub write_delay: Duration,
 }
 
 /// `[cors]`: which browser origins may connect.

@@ -19,6 +19,8 @@ pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
 /// Browsers fire a timer longer than this (2^31 - 1 ms) at once; a client times pings with
 /// `ping_interval + ping_timeout`, so their sum must fit.
 const MAX_JS_TIMER_MS: u64 = i32::MAX as u64;
+/// Longest write coalescing delay accepted (every packet may wait that long).
+const MAX_WRITE_DELAY_MS: u64 = 1000;
 
 /// What validation needs besides the raw values.
 pub(crate) struct Ctx<'a> {
@@ -163,6 +165,12 @@ fn engine(raw: &RawEngine, ctx: &Ctx<'_>) -> Result<EngineSection, ConfigError> 
             format!("must be between {MIN_PAYLOAD} (1 KiB) and {MAX_PAYLOAD} (100 MiB)"),
         ));
     }
+    if raw.write_delay_ms > MAX_WRITE_DELAY_MS {
+        return Err(ctx.invalid(
+            "engine.write_delay_ms",
+            format!("must be at most {MAX_WRITE_DELAY_MS} (it delays every packet)"),
+        ));
+    }
     let (mut polling, mut websocket) = (false, false);
     for name in &raw.transports {
         match name.as_str() {
@@ -190,6 +198,7 @@ fn engine(raw: &RawEngine, ctx: &Ctx<'_>) -> Result<EngineSection, ConfigError> 
         polling,
         websocket,
         sticky_cookie: cookie(ctx, &raw.sticky_cookie)?,
+        write_delay: Duration::from_millis(raw.write_delay_ms),
     })
 }
 

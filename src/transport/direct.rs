@@ -24,7 +24,7 @@ use bytestring::ByteString;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::websocket::{deliver, ended, next_batch, Inbound, Next};
+use super::websocket::{deliver, ended, next_batch, Inbound, Next, WritePacing};
 use super::{conn_info, open_session, route, CorsHeaders, Route, AT_CAPACITY_BODY};
 use crate::engine::conn::WsTake;
 use crate::engine::session::UpgradeStarted;
@@ -94,7 +94,12 @@ pub(crate) async fn serve(
     io.write_all(&accept).await?;
 
     let ws = server.next_ws_generation();
-    let socket = DirectWs::new(io, parts.read_buf, server.options.max_payload);
+    let socket = DirectWs::new(
+        io,
+        parts.read_buf,
+        server.options.max_payload,
+        server.options.write_delay,
+    );
     match conn {
         None => {
             let info = conn_info(&head.headers, &head.uri, req.peer_addr(), false);
@@ -188,16 +193,18 @@ struct DirectWs {
     out: BytesMut,
     fragment: Option<(bool, BytesMut)>,
     max_payload: usize,
+    pacing: WritePacing,
 }
 
 impl DirectWs {
-    fn new(io: TcpStream, rbuf: BytesMut, max_payload: usize) -> Self {
+    fn new(io: TcpStream, rbuf: BytesMut, max_payload: usize, write_delay: Duration) -> Self {
         DirectWs {
             io,
             rbuf,
             out: BytesMut::new(),
             fragment: None,
             max_payload,
+            pacing: WritePacing::new(write_delay),
         }
     }
 
@@ -228,7 +235,7 @@ impl DirectWs {
                         end = Some(End::Gone(CloseReason::TransportClose, None));
                     }
                 }
-                take = next_batch(&conn, ws, &mut batch), if self.out.is_empty() => {
+                take = next_batch(&conn, ws, &mut batch, &mut self.pacing), if self.out.is_empty() => {
                     if take == WsTake::Finish {
                         end = Some(End::Finish);
                     } else if self.write_frames(&mut batch).is_err() {

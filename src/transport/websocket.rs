@@ -52,7 +52,7 @@ pub(crate) async fn handshake(
     let ws = server.next_ws_generation();
     let (conn, open) = open_session(server, info, EngineState::WebSocket { ws });
     conn.push_one(Frame::Text(ByteString::from(open)));
-    spawn_tasks(conn, ws, session, stream);
+    spawn_tasks(conn, ws, session, stream, server.options.write_delay);
     resp
 }
 
@@ -77,12 +77,18 @@ pub(crate) async fn upgrade(
         return resp;
     }
     conn.engine().do_send(UpgradeStarted { ws });
-    spawn_tasks(conn, ws, session, stream);
+    spawn_tasks(conn, ws, session, stream, server.options.write_delay);
     resp
 }
 
-fn spawn_tasks(conn: Arc<Conn>, ws: u64, session: Session, stream: AggregatedMessageStream) {
-    actix_rt::spawn(write_loop(conn.clone(), ws, session.clone()));
+fn spawn_tasks(
+    conn: Arc<Conn>,
+    ws: u64,
+    session: Session,
+    stream: AggregatedMessageStream,
+    write_delay: Duration,
+) {
+    actix_rt::spawn(write_loop(conn.clone(), ws, session.clone(), write_delay));
     actix_rt::spawn(read_loop(conn, ws, session, stream));
 }
 
@@ -93,15 +99,49 @@ async fn send_frame(session: &mut Session, frame: Frame) -> Result<(), actix_ws:
     }
 }
 
+/// When a WebSocket writes: at once, or a fixed delay after the first packet of a batch was
+/// queued (write coalescing, [`crate::ServerOptions::write_delay`]).
+#[derive(Debug, Default)]
+pub(crate) struct WritePacing {
+    delay: Duration,
+    due: Option<tokio::time::Instant>,
+}
+
+impl WritePacing {
+    pub(crate) fn new(delay: Duration) -> Self {
+        WritePacing { delay, due: None }
+    }
+}
+
 /// Waits for the next batch for WebSocket `ws`: frames to write (moved into `buf`) once it is the
-/// active transport, or the end (`Finish`, with what is left to flush in `buf`). Cancel-safe.
-pub(crate) async fn next_batch(conn: &Conn, ws: u64, buf: &mut VecDeque<Frame>) -> WsTake {
+/// active transport, or the end (`Finish`, with what is left to flush in `buf`). Cancel-safe: a
+/// coalescing delay that was interrupted resumes with the same deadline.
+pub(crate) async fn next_batch(
+    conn: &Conn,
+    ws: u64,
+    buf: &mut VecDeque<Frame>,
+    pacing: &mut WritePacing,
+) -> WsTake {
     loop {
-        conn.wait_for(|c| (c.ws_ready(ws) != WsTake::Wait).then_some(()))
+        let ready = conn
+            .wait_for(|c| {
+                let ready = c.ws_ready(ws);
+                (ready != WsTake::Wait).then_some(ready)
+            })
             .await;
+        if ready == WsTake::Frames && !pacing.delay.is_zero() {
+            let delay = pacing.delay;
+            let due = *pacing
+                .due
+                .get_or_insert_with(|| tokio::time::Instant::now() + delay);
+            tokio::time::sleep_until(due).await;
+        }
         match conn.take_ws(ws, buf) {
             WsTake::Wait => continue,
-            take => return take,
+            take => {
+                pacing.due = None;
+                return take;
+            }
         }
     }
 }
@@ -177,10 +217,11 @@ pub(crate) fn ended(conn: &Conn, ws: u64, reason: CloseReason) {
     conn.update_state(|s| s.abort_upgrade(ws));
 }
 
-async fn write_loop(conn: Arc<Conn>, ws: u64, mut session: Session) {
+async fn write_loop(conn: Arc<Conn>, ws: u64, mut session: Session, delay: Duration) {
     let mut buf: VecDeque<Frame> = VecDeque::new();
+    let mut pacing = WritePacing::new(delay);
     loop {
-        let take = next_batch(&conn, ws, &mut buf).await;
+        let take = next_batch(&conn, ws, &mut buf, &mut pacing).await;
         if take == WsTake::Finish {
             let flush = async {
                 for frame in buf.drain(..) {

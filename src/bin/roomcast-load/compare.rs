@@ -44,13 +44,18 @@ pub struct CompareArgs {
     /// The reference server script (its node_modules: npm ci --prefix benches/reference).
     #[arg(long, default_value = "benches/reference/server.mjs")]
     pub reference: PathBuf,
-    /// Scenarios, in order.
+    /// Scenarios, in order. `fanout-coalesced` is `fanout` against roomcast started with
+    /// `write_delay_ms = --coalesce-ms` (opt-in write coalescing; the reference has no such
+    /// setting, so its ratio is taken against the reference's plain `fanout`).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "fanout,echo,connect,ceiling"
+        default_value = "fanout,fanout-coalesced,echo,connect,ceiling"
     )]
     pub scenarios: Vec<String>,
+    /// roomcast's `engine.write_delay_ms` in the `fanout-coalesced` scenario.
+    #[arg(long, default_value_t = 50)]
+    pub coalesce_ms: u64,
     /// Servers to run: roomcast, reference (one of them alone: no ratios).
     #[arg(long, value_delimiter = ',', default_value = "roomcast,reference")]
     pub servers: Vec<String>,
@@ -194,7 +199,7 @@ struct Env {
 }
 
 impl Env {
-    fn start(&mut self, server: &str) -> Result<ServerProc, String> {
+    fn start(&mut self, server: &str, write_delay_ms: Option<u64>) -> Result<ServerProc, String> {
         self.starts += 1;
         let port = free_port()?;
         let log = self.tmp.join(format!("{server}-{}.log", self.starts));
@@ -233,7 +238,11 @@ impl Env {
                 ],
             )
         };
-        let child = Command::new(&program)
+        let mut command = Command::new(&program);
+        if let Some(ms) = write_delay_ms {
+            command.env("ROOMCAST_ENGINE_WRITE_DELAY_MS", ms.to_string());
+        }
+        let child = command
             .args(&argv)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -346,7 +355,7 @@ async fn scenario(
     let deadline = || Instant::now() + Duration::from_secs(120);
     let mut m = BTreeMap::new();
     let value = match name {
-        "fanout" => {
+        "fanout" | "fanout-coalesced" => {
             let spec = PhaseSpec {
                 target_deliveries_per_s: a.fanout_rate,
                 warmup_s: a.warmup,
@@ -538,6 +547,24 @@ const SPECS: &[Spec] = &[
         absolute: None,
     },
     Spec {
+        scenario: "fanout-coalesced",
+        key: "server_cpu_us_per_delivery",
+        label: "server CPU per delivery",
+        unit: "µs",
+        higher_is_better: false,
+        target: Some((1.0 / 3.0, "≤ 1/3")),
+        absolute: None,
+    },
+    Spec {
+        scenario: "fanout-coalesced",
+        key: "latency_p99_ms",
+        label: "fanout latency p99",
+        unit: "ms",
+        higher_is_better: false,
+        target: None,
+        absolute: None,
+    },
+    Spec {
         scenario: "connect",
         key: "connects_per_s",
         label: "connects",
@@ -632,7 +659,7 @@ pub async fn run(mut args: CompareArgs) -> Result<i32, String> {
         }
     }
     for s in &args.scenarios {
-        if !["fanout", "echo", "connect", "ceiling"].contains(&s.as_str()) {
+        if !["fanout", "fanout-coalesced", "echo", "connect", "ceiling"].contains(&s.as_str()) {
             return Err(format!("unknown scenario {s:?}"));
         }
     }
@@ -685,6 +712,11 @@ pub async fn run(mut args: CompareArgs) -> Result<i32, String> {
                     order.reverse();
                 }
                 for server in order {
+                    // Write coalescing is a roomcast setting: that scenario runs against it alone.
+                    let coalesced = scen == "fanout-coalesced";
+                    if coalesced && server != "roomcast" {
+                        continue;
+                    }
                     if let Some(why) = unusable.get(server) {
                         runs.push(RunRecord {
                             round,
@@ -699,7 +731,7 @@ pub async fn run(mut args: CompareArgs) -> Result<i32, String> {
                         continue;
                     }
                     say(format!("round {round}: {scen} against {server}"));
-                    let mut proc = match env.start(server) {
+                    let mut proc = match env.start(server, coalesced.then_some(args.coalesce_ms)) {
                         Ok(p) => p,
                         Err(e) => {
                             unusable.insert(server.clone(), e.clone());
@@ -802,7 +834,15 @@ pub async fn run(mut args: CompareArgs) -> Result<i32, String> {
             continue;
         }
         let rc = get("roomcast", s.scenario, s.key);
-        let rf = get("reference", s.scenario, s.key);
+        let reference_scenario = match s.scenario {
+            "fanout-coalesced" => "fanout",
+            other => other,
+        };
+        let rf = get("reference", reference_scenario, s.key);
+        let label = match s.scenario {
+            "fanout-coalesced" => format!("{}, {} ms write delay", s.label, args.coalesce_ms),
+            _ => s.label.to_owned(),
+        };
         let ratio = match (rc, rf) {
             (Some(a), Some(b)) if b != 0.0 => Some(a / b),
             _ => None,
@@ -825,7 +865,7 @@ pub async fn run(mut args: CompareArgs) -> Result<i32, String> {
         comparison.push(json!({
             "scenario": s.scenario,
             "metric": s.key,
-            "label": s.label,
+            "label": label,
             "unit": s.unit,
             "higher_is_better": s.higher_is_better,
             "roomcast": rc,
