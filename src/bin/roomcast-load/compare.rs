@@ -56,8 +56,14 @@ pub struct CompareArgs {
     /// roomcast's `engine.write_delay_ms` in the `fanout-coalesced` scenario.
     #[arg(long, default_value_t = 50)]
     pub coalesce_ms: u64,
-    /// Servers to run: roomcast, reference (one of them alone: no ratios).
-    #[arg(long, value_delimiter = ',', default_value = "roomcast,reference")]
+    /// Servers to run: roomcast, reference (one of them alone: no ratios), and floor: this
+    /// binary's `floor-server`, the least a server can do (fanout and echo only), to show what
+    /// the generator and the machine cost by themselves.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "roomcast,reference,floor"
+    )]
     pub servers: Vec<String>,
     /// Rounds; the server order alternates between rounds, the summary is the median.
     #[arg(long, default_value_t = 1)]
@@ -151,7 +157,10 @@ impl CompareArgs {
     }
 }
 
-const SERVERS: [&str; 2] = ["roomcast", "reference"];
+const SERVERS: [&str; 3] = ["roomcast", "reference", "floor"];
+
+/// The scenarios the floor server takes part in.
+const FLOOR_SCENARIOS: [&str; 2] = ["fanout", "echo"];
 
 /// A server process; killed when dropped.
 struct ServerProc {
@@ -228,6 +237,12 @@ impl Env {
                 })
                 .collect();
             (self.args.roomcast_bin.display().to_string(), argv)
+        } else if server == "floor" {
+            let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
+            (
+                exe.display().to_string(),
+                vec!["floor-server".into(), "--port".into(), port.to_string()],
+            )
         } else {
             (
                 self.args.node.clone(),
@@ -717,6 +732,9 @@ pub async fn run(mut args: CompareArgs) -> Result<i32, String> {
                     if coalesced && server != "roomcast" {
                         continue;
                     }
+                    if server == "floor" && !FLOOR_SCENARIOS.contains(&scen.as_str()) {
+                        continue;
+                    }
                     if let Some(why) = unusable.get(server) {
                         runs.push(RunRecord {
                             round,
@@ -839,6 +857,7 @@ pub async fn run(mut args: CompareArgs) -> Result<i32, String> {
             other => other,
         };
         let rf = get("reference", reference_scenario, s.key);
+        let floor = get("floor", s.scenario, s.key);
         let label = match s.scenario {
             "fanout-coalesced" => format!("{}, {} ms write delay", s.label, args.coalesce_ms),
             _ => s.label.to_owned(),
@@ -870,6 +889,7 @@ pub async fn run(mut args: CompareArgs) -> Result<i32, String> {
             "higher_is_better": s.higher_is_better,
             "roomcast": rc,
             "reference": rf,
+            "floor": floor,
             "ratio": ratio,
             "target": s.target.map(|t| {
                 match s.absolute {
@@ -896,6 +916,9 @@ pub async fn run(mut args: CompareArgs) -> Result<i32, String> {
                 "binary": a.roomcast_bin,
                 "args": a.roomcast_args,
                 "config_extra": a.roomcast_config_extra,
+            },
+            "floor": {
+                "what": "roomcast-load floor-server: WebSocket only, one thread, one write per delivery, nothing else",
             },
             "reference": {
                 "script": a.reference,
@@ -954,7 +977,7 @@ fn print_tables(doc: &Value, runs: &[RunRecord]) {
         m["kernel"].as_str().unwrap_or("?"),
         doc["timestamp"].as_str().unwrap_or("?")
     );
-    let rows: Vec<[String; 6]> = doc["comparison"]
+    let rows: Vec<[String; 7]> = doc["comparison"]
         .as_array()
         .map(|v| {
             v.iter()
@@ -968,6 +991,7 @@ fn print_tables(doc: &Value, runs: &[RunRecord]) {
                         ),
                         num(&c["roomcast"]),
                         num(&c["reference"]),
+                        num(&c["floor"]),
                         c["ratio"]
                             .as_f64()
                             .map(|r| format!("{r:.2}×"))
@@ -987,21 +1011,22 @@ fn print_tables(doc: &Value, runs: &[RunRecord]) {
         "metric".to_owned(),
         "roomcast".into(),
         "reference".into(),
+        "floor".into(),
         "ratio rc/ref".into(),
         "target".into(),
         "".into(),
     ];
-    let mut w = [0usize; 6];
+    let mut w = [0usize; 7];
     for r in std::iter::once(&header).chain(rows.iter()) {
         for (i, c) in r.iter().enumerate() {
             w[i] = w[i].max(c.chars().count());
         }
     }
-    let line = |r: &[String; 6]| {
+    let line = |r: &[String; 7]| {
         let mut s = String::new();
         for (i, c) in r.iter().enumerate() {
             let pad = w[i] - c.chars().count();
-            if i == 0 || i >= 4 {
+            if i == 0 || i >= 5 {
                 s.push_str(c);
                 s.push_str(&" ".repeat(pad));
             } else {

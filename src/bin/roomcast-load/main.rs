@@ -11,6 +11,7 @@ mod compare;
 mod connect;
 mod echo;
 mod fanout;
+mod floor;
 mod report;
 mod scan;
 mod sha1;
@@ -109,6 +110,17 @@ enum Cmd {
         /// Where to write the SVG (default: the input with .svg).
         #[arg(long)]
         output: Option<std::path::PathBuf>,
+    },
+    /// The least a server can do for the join/publish/echo contract (WebSocket only, one thread,
+    /// direct writes): run a scenario against it to see the floor the generator and the machine
+    /// set. Not a Socket.IO server. Prints `LISTENING <port>`.
+    FloorServer {
+        /// Loopback address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// Port (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
     },
 }
 
@@ -468,6 +480,7 @@ async fn run(cmd: Cmd) -> Result<i32, String> {
             bounded(hard, smoke::run(ctx, &common)).await
         }
         Cmd::Compare(args) => compare::run(args).await,
+        Cmd::FloorServer { host, port } => floor::serve((host, port).into()).await,
         Cmd::Chart { input, output } => {
             let out = output.unwrap_or_else(|| input.with_extension("svg"));
             chart::redraw(&input, &out)?;
