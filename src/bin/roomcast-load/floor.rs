@@ -49,9 +49,12 @@ impl Client {
     }
 }
 
+/// A room's members, by client id.
+type Members = Vec<(u64, Rc<Client>)>;
+
 #[derive(Default)]
 struct Rooms {
-    members: RefCell<HashMap<String, Vec<(u64, Rc<Client>)>>>,
+    members: RefCell<HashMap<String, Members>>,
     next_id: Cell<u64>,
 }
 
