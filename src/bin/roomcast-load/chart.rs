@@ -1,5 +1,6 @@
 //! The SVG chart of a comparison: one small grouped-bar panel per compared metric (roomcast and
-//! the reference side by side, the ratio and the issue's target under it). Drawn by hand.
+//! the reference side by side, the floor server's value as a dashed line where it was measured,
+//! the ratio and the issue's target under it). Drawn by hand.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -8,6 +9,7 @@ use serde_json::Value;
 
 const ROOMCAST: &str = "#d9480f";
 const REFERENCE: &str = "#5c7cfa";
+const FLOOR: &str = "#495057";
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -65,7 +67,7 @@ pub fn render(doc: &Value) -> String {
     );
     let _ = writeln!(
         s,
-        r##"<rect x="20" y="60" width="12" height="12" fill="{ROOMCAST}"/><text x="37" y="71" font-size="12">roomcast</text><rect x="110" y="60" width="12" height="12" fill="{REFERENCE}"/><text x="127" y="71" font-size="12">reference (Node.js)</text><text x="270" y="71" font-size="12" fill="#444">ratio = roomcast / reference; the load generator shares the cores</text>"##
+        r##"<rect x="20" y="60" width="12" height="12" fill="{ROOMCAST}"/><text x="37" y="71" font-size="12">roomcast</text><rect x="110" y="60" width="12" height="12" fill="{REFERENCE}"/><text x="127" y="71" font-size="12">reference (Node.js)</text><line x1="265" y1="66" x2="285" y2="66" stroke="{FLOOR}" stroke-dasharray="4 3" stroke-width="2"/><text x="290" y="71" font-size="12">floor (the least a server can do)</text><text x="500" y="71" font-size="12" fill="#444">ratio = roomcast / reference; the load generator shares the cores</text>"##
     );
     for (i, c) in items.iter().enumerate() {
         let x0 = 10.0 + (i % cols) as f64 * pw;
@@ -100,9 +102,11 @@ pub fn render(doc: &Value) -> String {
             (c["roomcast"].as_f64(), ROOMCAST),
             (c["reference"].as_f64(), REFERENCE),
         ];
+        let floor = c["floor"].as_f64();
         let vmax = vals
             .iter()
             .filter_map(|v| v.0)
+            .chain(floor)
             .fold(0.0f64, f64::max)
             .max(1e-12);
         let (chart_top, chart_h) = (y0 + 55.0, 110.0);
@@ -140,6 +144,22 @@ pub fn render(doc: &Value) -> String {
                     );
                 }
             }
+        }
+        if let Some(f) = floor {
+            let y = base - f / vmax * chart_h;
+            let _ = writeln!(
+                s,
+                r#"<line x1="{}" y1="{y}" x2="{}" y2="{y}" stroke="{FLOOR}" stroke-dasharray="4 3" stroke-width="1.5"/>"#,
+                x0 + 30.0,
+                x0 + pw - 30.0
+            );
+            let _ = writeln!(
+                s,
+                r#"<text x="{}" y="{}" font-size="10" fill="{FLOOR}" text-anchor="end">floor {}</text>"#,
+                x0 + pw - 12.0,
+                y - 3.0,
+                esc(&fmt(f))
+            );
         }
         let ratio = c["ratio"]
             .as_f64()
