@@ -72,7 +72,11 @@ pub fn render(doc: &Value) -> String {
     for (i, c) in items.iter().enumerate() {
         let x0 = 10.0 + (i % cols) as f64 * pw;
         let y0 = top + (i / cols) as f64 * ph;
-        let label = c["label"].as_str().unwrap_or("");
+        // "metric, qualifier": the qualifier goes to the subtitle, so titles fit their panel.
+        let (label, qualifier) = match c["label"].as_str().unwrap_or("").split_once(", ") {
+            Some((l, q)) => (l, format!("{q} · ")),
+            None => (c["label"].as_str().unwrap_or(""), String::new()),
+        };
         let unit = c["unit"].as_str().unwrap_or("");
         let higher = c["higher_is_better"].as_bool().unwrap_or(true);
         let _ = writeln!(
@@ -92,9 +96,10 @@ pub fn render(doc: &Value) -> String {
         );
         let _ = writeln!(
             s,
-            r##"<text x="{}" y="{}" font-size="11" fill="#555" text-anchor="middle">{} ({} is better)</text>"##,
+            r##"<text x="{}" y="{}" font-size="11" fill="#555" text-anchor="middle">{}{} ({} is better)</text>"##,
             x0 + pw / 2.0,
             y0 + 35.0,
+            esc(&qualifier),
             esc(unit),
             if higher { "higher" } else { "lower" }
         );
