@@ -298,6 +298,9 @@ impl DirectWs {
                     }
                     Next::Stop(reason) => break Some(End::Gone(reason, None)),
                 },
+                // A pong waits behind nothing: while earlier bytes are still unwritten (a client
+                // that pings but does not read), pings go unanswered rather than piling up.
+                Event::Ping(_) if !self.out.is_empty() => {}
                 Event::Ping(data) => {
                     self.buffer(0xA, &data);
                     if self.flush().is_err() {
@@ -318,6 +321,10 @@ impl DirectWs {
     /// The next complete message or control frame; `Err` carries the close code to send.
     fn next_event(&mut self) -> Result<Option<Event>, u16> {
         loop {
+            // Refuse an oversized frame from its header: the parser would buffer all of it first.
+            if declared_len(&self.rbuf).is_some_and(|len| len > self.max_payload as u64) {
+                return Err(CLOSE_TOO_BIG);
+            }
             let parsed = Parser::parse(&mut self.rbuf, true, self.max_payload).map_err(|e| {
                 if matches!(e, ProtocolError::Overflow) {
                     CLOSE_TOO_BIG
@@ -473,6 +480,15 @@ impl DirectWs {
     }
 }
 
+/// The payload length a client frame's header declares, once its header is complete.
+fn declared_len(buf: &[u8]) -> Option<u64> {
+    match *buf.get(1)? & 0x7f {
+        126 => Some(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]) as u64),
+        127 => Some(u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?)),
+        n => Some(n as u64),
+    }
+}
+
 /// A complete message: text must be UTF-8 (else close code 1007).
 fn message(text: bool, data: BytesMut) -> Result<Event, u16> {
     if text {
@@ -498,6 +514,17 @@ mod tests {
         assert_eq!(frame_header(0x2, 70_000, &mut h), 10);
         assert_eq!(h[1], 127);
         assert_eq!(u64::from_be_bytes(h[2..10].try_into().unwrap()), 70_000);
+    }
+
+    #[test]
+    fn declared_lengths_are_read_from_incomplete_headers() {
+        assert_eq!(declared_len(&[0x81]), None);
+        assert_eq!(declared_len(&[0x81, 0x85]), Some(5));
+        assert_eq!(declared_len(&[0x82, 0xfe, 0x01]), None);
+        assert_eq!(declared_len(&[0x82, 0xfe, 0x01, 0x00]), Some(256));
+        let mut huge = vec![0x82, 0xff];
+        huge.extend_from_slice(&(1u64 << 40).to_be_bytes());
+        assert_eq!(declared_len(&huge), Some(1 << 40));
     }
 
     #[test]

@@ -4,6 +4,8 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
+import net from "node:net";
+import crypto from "node:crypto";
 import { execFileSync } from "node:child_process";
 import {
   startServer,
@@ -98,6 +100,41 @@ describe("max payload (--max-payload 1000): WebSocket close code", () => {
       }
     });
   }
+
+  it("a frame whose header declares 100 MB is refused with 1009 at once: the payload is never sent", async () => {
+    const sock = net.connect(Number(new URL(server.url).port), "127.0.0.1");
+    try {
+      let data = Buffer.alloc(0);
+      let headSeen;
+      const head = new Promise((resolve) => (headSeen = resolve));
+      sock.on("data", (chunk) => {
+        data = Buffer.concat([data, chunk]);
+        if (data.includes("\r\n\r\n")) headSeen();
+      });
+      const closed = once(sock, "close", 5000);
+      await once(sock, "connect");
+      const key = crypto.randomBytes(16).toString("base64");
+      sock.write(
+        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n" +
+          `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+      await Promise.race([head, closed]);
+      assert.match(data.toString("latin1"), /^HTTP\/1\.1 101 /);
+      // A masked binary frame header declaring 100,000,000 bytes (64-bit length), and nothing more.
+      const header = Buffer.alloc(14);
+      header[0] = 0x82;
+      header[1] = 0x80 | 127;
+      header.writeBigUInt64BE(100_000_000n, 2);
+      sock.write(header);
+      await closed;
+      const closeFrame = [...data.keys()].some(
+        (i) => data[i] === 0x88 && data[i + 2] === 0x03 && data[i + 3] === 0xf1,
+      );
+      assert.ok(closeFrame, `a close frame with code 1009 came back; got ${data.toString("hex").slice(-80)}`);
+    } finally {
+      sock.destroy();
+    }
+  });
 });
 
 /** A raw Engine.IO/Socket.IO client over `ws` that can stop reading. */
