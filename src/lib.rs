@@ -3,8 +3,8 @@
 //! A Socket.IO v5 / Engine.IO v4 server on actix actors. A packet travels:
 //!
 //! ```text
-//! HTTP / WebSocket (actix-web, actix-ws)
-//!   -> transport   polling GET/POST handlers, the WebSocket reader and writer
+//! HTTP (actix-web; HttpFront takes WebSockets over at the upgrade)
+//!   -> transport   polling GET/POST handlers, the WebSocket frame I/O
 //!   -> engine      one session actor per connection: heartbeat, upgrade, inbound decoding;
 //!                  its bounded outbound queue is shared with every sender
 //!   -> socket      one actor per (connection, namespace): handlers, acks, rooms, data

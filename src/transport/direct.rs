@@ -17,14 +17,15 @@ use std::time::Duration;
 
 use actix_codec::Framed;
 use actix_http::h1::Codec;
-use actix_http::ws::{hash_key, verify_handshake, OpCode, Parser, ProtocolError};
+use actix_http::ws::{hash_key, verify_handshake};
 use actix_http::Request;
 use bytes::{Buf, BufMut, BytesMut};
 use bytestring::ByteString;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::websocket::{deliver, ended, next_batch, Inbound, Next, WritePacing};
+use super::frames::{frame_header, frame_parts, Event, FrameReader};
+use super::websocket::{deliver, ended, next_batch, Next, WritePacing};
 use super::{conn_info, open_session, route, CorsHeaders, Route, AT_CAPACITY_BODY};
 use crate::engine::conn::WsTake;
 use crate::engine::session::UpgradeStarted;
@@ -40,11 +41,6 @@ const LINGER: Duration = Duration::from_secs(1);
 const FRAMES_PER_WRITE: usize = 32;
 /// Bytes read per read call (one scratch buffer per thread).
 const READ_CHUNK: usize = 16 * 1024;
-
-/// WebSocket close codes roomcast sends.
-const CLOSE_PROTOCOL: u16 = 1002;
-const CLOSE_INVALID_DATA: u16 = 1007;
-const CLOSE_TOO_BIG: u16 = 1009;
 
 /// Answers an upgrade request that actix-http handed over with its connection: refuses it with the
 /// Engine.IO error, or switches protocols and spawns the connection's task. Returns at once, so
@@ -146,37 +142,6 @@ async fn refuse(
     io.shutdown().await
 }
 
-/// A WebSocket frame header for a server frame (never masked): returns the bytes used.
-fn frame_header(opcode: u8, len: usize, out: &mut [u8; 10]) -> usize {
-    out[0] = 0x80 | opcode;
-    if len < 126 {
-        out[1] = len as u8;
-        2
-    } else if len <= u16::MAX as usize {
-        out[1] = 126;
-        out[2..4].copy_from_slice(&(len as u16).to_be_bytes());
-        4
-    } else {
-        out[1] = 127;
-        out[2..10].copy_from_slice(&(len as u64).to_be_bytes());
-        10
-    }
-}
-
-fn frame_parts(frame: &Frame) -> (u8, &[u8]) {
-    match frame {
-        Frame::Text(t) => (0x1, t.as_bytes()),
-        Frame::Binary(b) => (0x2, b),
-    }
-}
-
-/// What the read side found.
-enum Event {
-    Message(Inbound),
-    Ping(BytesMut),
-    Close(Option<u16>),
-}
-
 /// How the connection's loop ended.
 enum End {
     /// The session ended or moved on: flush what is left, then close.
@@ -185,14 +150,12 @@ enum End {
     Gone(CloseReason, Option<u16>),
 }
 
-/// One WebSocket connection: the socket, the bytes read but not yet parsed, the bytes accepted
-/// for writing that the socket has not taken yet, and a message being reassembled.
+/// One WebSocket connection: the socket, what was read but not parsed yet, the bytes accepted
+/// for writing that the socket has not taken yet, and when to write.
 struct DirectWs {
     io: TcpStream,
-    rbuf: BytesMut,
+    reader: FrameReader,
     out: BytesMut,
-    fragment: Option<(bool, BytesMut)>,
-    max_payload: usize,
     pacing: WritePacing,
 }
 
@@ -200,10 +163,8 @@ impl DirectWs {
     fn new(io: TcpStream, rbuf: BytesMut, max_payload: usize, write_delay: Duration) -> Self {
         DirectWs {
             io,
-            rbuf,
+            reader: FrameReader::new(rbuf, max_payload),
             out: BytesMut::new(),
-            fragment: None,
-            max_payload,
             pacing: WritePacing::new(write_delay),
         }
     }
@@ -274,7 +235,7 @@ impl DirectWs {
         }
         SCRATCH.with_borrow_mut(|chunk| {
             let n = self.io.try_read(chunk)?;
-            self.rbuf.extend_from_slice(&chunk[..n]);
+            self.reader.push(&chunk[..n]);
             Ok(n)
         })
     }
@@ -282,7 +243,7 @@ impl DirectWs {
     /// Handles every complete frame read so far; `Some` when the connection must end.
     async fn process(&mut self, conn: &Conn, ws: u64) -> Option<End> {
         let end = loop {
-            let event = match self.next_event() {
+            let event = match self.reader.next_event() {
                 Ok(Some(event)) => event,
                 Ok(None) => break None,
                 Err(code) => break Some(End::Gone(CloseReason::TransportError, Some(code))),
@@ -312,63 +273,8 @@ impl DirectWs {
             }
         };
         // An idle connection holds no read buffer.
-        if self.rbuf.is_empty() {
-            self.rbuf = BytesMut::new();
-        }
+        self.reader.release_if_empty();
         end
-    }
-
-    /// The next complete message or control frame; `Err` carries the close code to send.
-    fn next_event(&mut self) -> Result<Option<Event>, u16> {
-        loop {
-            // Refuse an oversized frame from its header: the parser would buffer all of it first.
-            if declared_len(&self.rbuf).is_some_and(|len| len > self.max_payload as u64) {
-                return Err(CLOSE_TOO_BIG);
-            }
-            let parsed = Parser::parse(&mut self.rbuf, true, self.max_payload).map_err(|e| {
-                if matches!(e, ProtocolError::Overflow) {
-                    CLOSE_TOO_BIG
-                } else {
-                    CLOSE_PROTOCOL
-                }
-            })?;
-            let Some((fin, opcode, data)) = parsed else {
-                return Ok(None);
-            };
-            let data = data.unwrap_or_default();
-            match opcode {
-                OpCode::Ping => return Ok(Some(Event::Ping(data))),
-                OpCode::Pong => continue,
-                OpCode::Close => {
-                    let code = (data.len() >= 2).then(|| u16::from_be_bytes([data[0], data[1]]));
-                    return Ok(Some(Event::Close(code)));
-                }
-                OpCode::Text | OpCode::Binary => {
-                    if self.fragment.is_some() {
-                        return Err(CLOSE_PROTOCOL);
-                    }
-                    let text = opcode == OpCode::Text;
-                    if fin {
-                        return message(text, data).map(Some);
-                    }
-                    self.fragment = Some((text, data));
-                }
-                OpCode::Continue => {
-                    let Some((text, mut whole)) = self.fragment.take() else {
-                        return Err(CLOSE_PROTOCOL);
-                    };
-                    if whole.len() + data.len() > self.max_payload {
-                        return Err(CLOSE_TOO_BIG);
-                    }
-                    whole.extend_from_slice(&data);
-                    if fin {
-                        return message(text, whole).map(Some);
-                    }
-                    self.fragment = Some((text, whole));
-                }
-                OpCode::Bad => return Err(CLOSE_PROTOCOL),
-            }
-        }
     }
 
     /// Writes a batch: up to [`FRAMES_PER_WRITE`] frames per vectored write, straight from the
@@ -477,64 +383,5 @@ impl DirectWs {
             }
         };
         let _ = tokio::time::timeout(LINGER, linger).await;
-    }
-}
-
-/// The payload length a client frame's header declares, once its header is complete.
-fn declared_len(buf: &[u8]) -> Option<u64> {
-    match *buf.get(1)? & 0x7f {
-        126 => Some(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]) as u64),
-        127 => Some(u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?)),
-        n => Some(n as u64),
-    }
-}
-
-/// A complete message: text must be UTF-8 (else close code 1007).
-fn message(text: bool, data: BytesMut) -> Result<Event, u16> {
-    if text {
-        ByteString::try_from(data)
-            .map(|t| Event::Message(Inbound::Text(t)))
-            .map_err(|_| CLOSE_INVALID_DATA)
-    } else {
-        Ok(Event::Message(Inbound::Binary(data.freeze())))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn headers_use_the_shortest_length_form() {
-        let mut h = [0u8; 10];
-        assert_eq!(frame_header(0x1, 5, &mut h), 2);
-        assert_eq!(&h[..2], &[0x81, 5]);
-        assert_eq!(frame_header(0x2, 126, &mut h), 4);
-        assert_eq!(&h[..4], &[0x82, 126, 0, 126]);
-        assert_eq!(frame_header(0x2, 70_000, &mut h), 10);
-        assert_eq!(h[1], 127);
-        assert_eq!(u64::from_be_bytes(h[2..10].try_into().unwrap()), 70_000);
-    }
-
-    #[test]
-    fn declared_lengths_are_read_from_incomplete_headers() {
-        assert_eq!(declared_len(&[0x81]), None);
-        assert_eq!(declared_len(&[0x81, 0x85]), Some(5));
-        assert_eq!(declared_len(&[0x82, 0xfe, 0x01]), None);
-        assert_eq!(declared_len(&[0x82, 0xfe, 0x01, 0x00]), Some(256));
-        let mut huge = vec![0x82, 0xff];
-        huge.extend_from_slice(&(1u64 << 40).to_be_bytes());
-        assert_eq!(declared_len(&huge), Some(1 << 40));
-    }
-
-    #[test]
-    fn invalid_utf8_text_is_refused_with_1007() {
-        let bad = BytesMut::from(&[0xff, 0xfe][..]);
-        assert!(matches!(message(true, bad), Err(CLOSE_INVALID_DATA)));
-        let good = BytesMut::from("4hi");
-        assert!(matches!(
-            message(true, good),
-            Ok(Event::Message(Inbound::Text(_)))
-        ));
     }
 }

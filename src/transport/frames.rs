@@ -1,0 +1,191 @@
+//! WebSocket frames without I/O, for the connections roomcast reads and writes itself
+//! (`transport::direct`): server frame headers, and a reader that turns the bytes a client sent into
+//! whole messages and control frames (masking, fragments, size and UTF-8 checks, each refusal with
+//! its close code). actix-http's frame parser does the parsing.
+
+use actix_http::ws::{OpCode, Parser, ProtocolError};
+use bytes::BytesMut;
+use bytestring::ByteString;
+
+use super::websocket::Inbound;
+use crate::protocol::engineio::Frame;
+
+/// WebSocket close codes roomcast sends.
+pub(crate) const CLOSE_PROTOCOL: u16 = 1002;
+pub(crate) const CLOSE_INVALID_DATA: u16 = 1007;
+pub(crate) const CLOSE_TOO_BIG: u16 = 1009;
+
+/// A WebSocket frame header for a server frame (never masked): returns the bytes used.
+pub(crate) fn frame_header(opcode: u8, len: usize, out: &mut [u8; 10]) -> usize {
+    out[0] = 0x80 | opcode;
+    if len < 126 {
+        out[1] = len as u8;
+        2
+    } else if len <= u16::MAX as usize {
+        out[1] = 126;
+        out[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        4
+    } else {
+        out[1] = 127;
+        out[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        10
+    }
+}
+
+/// A queued frame's opcode and payload.
+pub(crate) fn frame_parts(frame: &Frame) -> (u8, &[u8]) {
+    match frame {
+        Frame::Text(t) => (0x1, t.as_bytes()),
+        Frame::Binary(b) => (0x2, b),
+    }
+}
+
+/// What the read side found.
+pub(crate) enum Event {
+    Message(Inbound),
+    Ping(BytesMut),
+    Close(Option<u16>),
+}
+
+/// The bytes a client sent that are not parsed yet, and the message being reassembled.
+#[derive(Default)]
+pub(crate) struct FrameReader {
+    buf: BytesMut,
+    fragment: Option<(bool, BytesMut)>,
+    max_payload: usize,
+}
+
+impl FrameReader {
+    /// A reader that starts with `buf` (bytes that came with the upgrade request).
+    pub(crate) fn new(buf: BytesMut, max_payload: usize) -> Self {
+        FrameReader {
+            buf,
+            fragment: None,
+            max_payload,
+        }
+    }
+
+    /// Appends bytes read from the socket.
+    pub(crate) fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Lets go of the buffer once everything in it was parsed: an idle connection holds none.
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+        }
+    }
+
+    /// The next complete message or control frame; `Err` carries the close code to send.
+    pub(crate) fn next_event(&mut self) -> Result<Option<Event>, u16> {
+        loop {
+            // Refuse an oversized frame from its header: the parser would buffer all of it first.
+            if declared_len(&self.buf).is_some_and(|len| len > self.max_payload as u64) {
+                return Err(CLOSE_TOO_BIG);
+            }
+            let parsed = Parser::parse(&mut self.buf, true, self.max_payload).map_err(|e| {
+                if matches!(e, ProtocolError::Overflow) {
+                    CLOSE_TOO_BIG
+                } else {
+                    CLOSE_PROTOCOL
+                }
+            })?;
+            let Some((fin, opcode, data)) = parsed else {
+                return Ok(None);
+            };
+            let data = data.unwrap_or_default();
+            match opcode {
+                OpCode::Ping => return Ok(Some(Event::Ping(data))),
+                OpCode::Pong => continue,
+                OpCode::Close => {
+                    let code = (data.len() >= 2).then(|| u16::from_be_bytes([data[0], data[1]]));
+                    return Ok(Some(Event::Close(code)));
+                }
+                OpCode::Text | OpCode::Binary => {
+                    if self.fragment.is_some() {
+                        return Err(CLOSE_PROTOCOL);
+                    }
+                    let text = opcode == OpCode::Text;
+                    if fin {
+                        return message(text, data).map(Some);
+                    }
+                    self.fragment = Some((text, data));
+                }
+                OpCode::Continue => {
+                    let Some((text, mut whole)) = self.fragment.take() else {
+                        return Err(CLOSE_PROTOCOL);
+                    };
+                    if whole.len() + data.len() > self.max_payload {
+                        return Err(CLOSE_TOO_BIG);
+                    }
+                    whole.extend_from_slice(&data);
+                    if fin {
+                        return message(text, whole).map(Some);
+                    }
+                    self.fragment = Some((text, whole));
+                }
+                OpCode::Bad => return Err(CLOSE_PROTOCOL),
+            }
+        }
+    }
+}
+
+/// The payload length a client frame's header declares, once its header is complete.
+fn declared_len(buf: &[u8]) -> Option<u64> {
+    match *buf.get(1)? & 0x7f {
+        126 => Some(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]) as u64),
+        127 => Some(u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?)),
+        n => Some(n as u64),
+    }
+}
+
+/// A complete message: text must be UTF-8 (else close code 1007).
+fn message(text: bool, data: BytesMut) -> Result<Event, u16> {
+    if text {
+        ByteString::try_from(data)
+            .map(|t| Event::Message(Inbound::Text(t)))
+            .map_err(|_| CLOSE_INVALID_DATA)
+    } else {
+        Ok(Event::Message(Inbound::Binary(data.freeze())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_use_the_shortest_length_form() {
+        let mut h = [0u8; 10];
+        assert_eq!(frame_header(0x1, 5, &mut h), 2);
+        assert_eq!(&h[..2], &[0x81, 5]);
+        assert_eq!(frame_header(0x2, 126, &mut h), 4);
+        assert_eq!(&h[..4], &[0x82, 126, 0, 126]);
+        assert_eq!(frame_header(0x2, 70_000, &mut h), 10);
+        assert_eq!(h[1], 127);
+        assert_eq!(u64::from_be_bytes(h[2..10].try_into().unwrap()), 70_000);
+    }
+
+    #[test]
+    fn declared_lengths_are_read_from_incomplete_headers() {
+        assert_eq!(declared_len(&[0x81]), None);
+        assert_eq!(declared_len(&[0x81, 0x85]), Some(5));
+        assert_eq!(declared_len(&[0x82, 0xfe, 0x01]), None);
+        assert_eq!(declared_len(&[0x82, 0xfe, 0x01, 0x00]), Some(256));
+        let mut huge = vec![0x82, 0xff];
+        huge.extend_from_slice(&(1u64 << 40).to_be_bytes());
+        assert_eq!(declared_len(&huge), Some(1 << 40));
+    }
+
+    #[test]
+    fn invalid_utf8_text_is_refused_with_1007() {
+        let bad = BytesMut::from(&[0xff, 0xfe][..]);
+        assert!(matches!(message(true, bad), Err(CLOSE_INVALID_DATA)));
+        let good = BytesMut::from("4hi");
+        assert!(matches!(
+            message(true, good),
+            Ok(Event::Message(Inbound::Text(_)))
+        ));
+    }
+}
