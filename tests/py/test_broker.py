@@ -343,12 +343,22 @@ def test_polling_clients_that_left_do_not_linger():
             sio = socketio.Client(reconnection=False)
             sio.connect(b.url, transports=["polling"], wait_timeout=WAIT)
             assert sio.call("join", f"cycle-{i}", timeout=WAIT)["ok"] is True
-            sio.disconnect()
-        wait_until(
-            lambda: b.ok("GET", "/api/v1/stats")["connections"] == 0,
-            timeout=3,
-            what="stats.connections back to 0 after every polling client left",
-        )
+            # python-engineio's write loop checks its state after each POST and stops once
+            # disconnect() has run, even with the close packet still queued. So close only when it
+            # is idle: the join's POST has returned (its ack can arrive on the GET first), and at
+            # the Engine.IO level (python-socketio's disconnect() queues `41` before the close, and
+            # the loop may take `41` alone). Otherwise, under CPU load, no close is ever sent and
+            # the server can only notice at the ping timeout, as Node's would.
+            wait_until(lambda: sio.eio.queue.unfinished_tasks == 0, what="the client's send queue to drain")
+            sio.eio.disconnect()
+        try:
+            wait_until(
+                lambda: b.ok("GET", "/api/v1/stats")["connections"] == 0,
+                timeout=3,
+                what="stats.connections back to 0 after every polling client left",
+            )
+        except AssertionError as err:
+            raise AssertionError(f"{err}\nbroker log:\n{''.join(b.log[-60:])}") from None
     finally:
         started = time.monotonic()
         code = b.stop()
