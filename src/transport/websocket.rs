@@ -295,9 +295,23 @@ async fn read_loop(
                 break CloseReason::TransportClose;
             }
             Err(e) => {
-                // An oversized message is refused with 1009 (message too big), as `ws` does.
-                if matches!(e, actix_ws::ProtocolError::Overflow) {
-                    let code = actix_ws::CloseCode::Size;
+                // Refused with the close code `ws` would send: 1009 for an oversized message
+                // (frame or assembled), 1007 for text that is not UTF-8, 1002 for a protocol
+                // violation; an I/O error just ends the connection.
+                use actix_ws::{CloseCode, ProtocolError};
+                let code = match &e {
+                    ProtocolError::Overflow => Some(CloseCode::Size),
+                    ProtocolError::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+                        Some(CloseCode::Invalid)
+                    }
+                    // actix-ws reports an oversized assembled message as an untyped I/O error.
+                    ProtocolError::Io(io) if io.to_string().contains("continuation") => {
+                        Some(CloseCode::Size)
+                    }
+                    ProtocolError::Io(_) => None,
+                    _ => Some(CloseCode::Protocol),
+                };
+                if let Some(code) = code {
                     let _ = session.clone().close(Some(code.into())).await;
                 }
                 break CloseReason::TransportError;
