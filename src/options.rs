@@ -89,10 +89,11 @@ pub struct ServerOptions {
     pub max_rooms_per_socket: usize,
     /// Most open Engine.IO connections; further handshakes get HTTP 503.
     pub max_connections: usize,
-    /// WebSocket write coalescing: once a packet is queued for a WebSocket, wait this long before
-    /// writing, so the packets queued meanwhile go out in the same write. Zero (the default)
-    /// writes at once. A longer delay costs every packet up to that much latency and saves write
-    /// system calls when each connection receives many packets a second.
+    /// WebSocket write coalescing: each WebSocket writes at most once per `write_delay`. A packet
+    /// queued sooner after the previous write waits for the next one, together with whatever else
+    /// is queued by then; a packet for a WebSocket that has been quiet for longer goes out at once.
+    /// Zero (the default) writes at once, always. A busy connection's packets wait up to this long,
+    /// and it makes one write system call per interval instead of one per packet.
     pub write_delay: Duration,
 }
 

@@ -99,23 +99,27 @@ async fn send_frame(session: &mut Session, frame: Frame) -> Result<(), actix_ws:
     }
 }
 
-/// When a WebSocket writes: at once, or a fixed delay after the first packet of a batch was
-/// queued (write coalescing, [`crate::ServerOptions::write_delay`]).
+/// When a WebSocket writes: at once, or at most once per `delay` (write coalescing,
+/// [`crate::ServerOptions::write_delay`]): a batch waits until `delay` has passed since the
+/// previous write, so what is queued meanwhile goes out with it.
 #[derive(Debug, Default)]
 pub(crate) struct WritePacing {
     delay: Duration,
-    due: Option<tokio::time::Instant>,
+    last_write: Option<tokio::time::Instant>,
 }
 
 impl WritePacing {
     pub(crate) fn new(delay: Duration) -> Self {
-        WritePacing { delay, due: None }
+        WritePacing {
+            delay,
+            last_write: None,
+        }
     }
 }
 
 /// Waits for the next batch for WebSocket `ws`: frames to write (moved into `buf`) once it is the
-/// active transport, or the end (`Finish`, with what is left to flush in `buf`). Cancel-safe: a
-/// coalescing delay that was interrupted resumes with the same deadline.
+/// active transport, or the end (`Finish`, with what is left to flush in `buf`). Cancel-safe: the
+/// pacing deadline comes from the previous write, so an interrupted wait resumes with it.
 pub(crate) async fn next_batch(
     conn: &Conn,
     ws: u64,
@@ -130,16 +134,16 @@ pub(crate) async fn next_batch(
             })
             .await;
         if ready == WsTake::Frames && !pacing.delay.is_zero() {
-            let delay = pacing.delay;
-            let due = *pacing
-                .due
-                .get_or_insert_with(|| tokio::time::Instant::now() + delay);
-            tokio::time::sleep_until(due).await;
+            if let Some(last) = pacing.last_write {
+                tokio::time::sleep_until(last + pacing.delay).await;
+            }
         }
         match conn.take_ws(ws, buf) {
             WsTake::Wait => continue,
             take => {
-                pacing.due = None;
+                if !pacing.delay.is_zero() {
+                    pacing.last_write = Some(tokio::time::Instant::now());
+                }
                 return take;
             }
         }
