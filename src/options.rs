@@ -89,11 +89,11 @@ pub struct ServerOptions {
     pub max_rooms_per_socket: usize,
     /// Most open Engine.IO connections; further handshakes get HTTP 503.
     pub max_connections: usize,
-    /// WebSocket write coalescing: each WebSocket writes at most once per `write_delay`. A packet
-    /// queued sooner after the previous write waits for the next one, together with whatever else
-    /// is queued by then; a packet for a WebSocket that has been quiet for longer goes out at once.
-    /// Zero (the default) writes at once, always. A busy connection's packets wait up to this long,
-    /// and it makes one write system call per interval instead of one per packet.
+    /// WebSocket write coalescing: a packet for a WebSocket written less than `write_delay` ago
+    /// opens a window of `write_delay`, and everything queued by its end shares one write; a packet
+    /// for a WebSocket quiet for longer goes out at once. No packet waits longer than this. Zero
+    /// (the default) writes every packet at once. A busy connection then makes about one write
+    /// system call per interval instead of one per packet.
     pub write_delay: Duration,
 }
 

@@ -99,13 +99,14 @@ async fn send_frame(session: &mut Session, frame: Frame) -> Result<(), actix_ws:
     }
 }
 
-/// When a WebSocket writes: at once, or at most once per `delay` (write coalescing,
-/// [`crate::ServerOptions::write_delay`]): a batch waits until `delay` has passed since the
-/// previous write, so what is queued meanwhile goes out with it.
+/// When a WebSocket writes (write coalescing, [`crate::ServerOptions::write_delay`]): at once if
+/// it has not written for `delay`; otherwise the first packet opens a window of `delay` and what
+/// is queued by its end shares the write.
 #[derive(Debug, Default)]
 pub(crate) struct WritePacing {
     delay: Duration,
     last_write: Option<tokio::time::Instant>,
+    due: Option<tokio::time::Instant>,
 }
 
 impl WritePacing {
@@ -113,13 +114,14 @@ impl WritePacing {
         WritePacing {
             delay,
             last_write: None,
+            due: None,
         }
     }
 }
 
 /// Waits for the next batch for WebSocket `ws`: frames to write (moved into `buf`) once it is the
-/// active transport, or the end (`Finish`, with what is left to flush in `buf`). Cancel-safe: the
-/// pacing deadline comes from the previous write, so an interrupted wait resumes with it.
+/// active transport, or the end (`Finish`, with what is left to flush in `buf`). Cancel-safe: an
+/// interrupted coalescing window resumes with its deadline.
 pub(crate) async fn next_batch(
     conn: &Conn,
     ws: u64,
@@ -134,8 +136,13 @@ pub(crate) async fn next_batch(
             })
             .await;
         if ready == WsTake::Frames && !pacing.delay.is_zero() {
-            if let Some(last) = pacing.last_write {
-                tokio::time::sleep_until(last + pacing.delay).await;
+            let now = tokio::time::Instant::now();
+            let busy = pacing
+                .last_write
+                .is_some_and(|last| now < last + pacing.delay);
+            if busy || pacing.due.is_some() {
+                let due = *pacing.due.get_or_insert(now + pacing.delay);
+                tokio::time::sleep_until(due).await;
             }
         }
         match conn.take_ws(ws, buf) {
@@ -143,6 +150,7 @@ pub(crate) async fn next_batch(
             take => {
                 if !pacing.delay.is_zero() {
                     pacing.last_write = Some(tokio::time::Instant::now());
+                    pacing.due = None;
                 }
                 return take;
             }
