@@ -26,7 +26,7 @@ use tokio::net::TcpStream;
 
 use super::frames::{frame_header, frame_parts, Event, FrameReader};
 use super::websocket::{deliver, ended, next_batch, Next, WritePacing};
-use super::{conn_info, open_session, route, CorsHeaders, Route, AT_CAPACITY_BODY};
+use super::{conn_info, open_session, route, CorsHeaders, EngineError, Route, AT_CAPACITY_BODY};
 use crate::engine::conn::WsTake;
 use crate::engine::session::UpgradeStarted;
 use crate::engine::{CloseReason, Conn, EngineState};
@@ -58,17 +58,14 @@ pub(crate) async fn serve(
     let conn = match route(server, &head.method, &head.headers, query) {
         Route::WsOpen => None,
         Route::WsUpgrade(conn) => Some(conn),
-        Route::Refuse(e) => {
-            let body = serde_json::json!({"code": e.code(), "message": e.to_string()}).to_string();
-            return refuse(&mut io, "400 Bad Request", &cors, &body).await;
-        }
+        Route::Refuse(e) => return refuse(&mut io, "400 Bad Request", &cors, &e.body()).await,
         Route::AtCapacity => {
             return refuse(&mut io, "503 Service Unavailable", &cors, AT_CAPACITY_BODY).await;
         }
         // A WebSocket request that is neither a handshake nor an upgrade (a polling transport with
         // upgrade headers): nothing here serves it.
         Route::Preflight | Route::Poll(_) | Route::PollOpen => {
-            let body = serde_json::json!({"code": 3, "message": "Bad request"}).to_string();
+            let body = EngineError::BadRequest.body();
             return refuse(&mut io, "400 Bad Request", &cors, &body).await;
         }
     };

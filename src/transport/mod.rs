@@ -56,11 +56,15 @@ impl EngineError {
         }
     }
 
+    /// The JSON body of the 400 answer, e.g. `{"code":1,"message":"Session ID unknown"}`.
+    pub(crate) fn body(self) -> String {
+        json!({"code": self.code(), "message": self.to_string()}).to_string()
+    }
+
     pub(crate) fn response(self, cors: &CorsHeaders) -> HttpResponse {
         let mut resp = HttpResponse::BadRequest();
         cors.apply(&mut resp);
-        resp.content_type("application/json")
-            .body(json!({"code": self.code(), "message": self.to_string()}).to_string())
+        resp.content_type("application/json").body(self.body())
     }
 }
 

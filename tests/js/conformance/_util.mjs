@@ -10,6 +10,7 @@
 // Base URL: env ROOMCAST_URL (default http://localhost:3000).
 
 import { spawn } from "node:child_process";
+import { after, afterEach, before } from "node:test";
 import { existsSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
@@ -73,6 +74,22 @@ function serverCommand(port) {
   const args = ["--port", String(port)];
   if (process.env.ROOMCAST_EMBEDDED === "1") args.push("--embedded");
   return { cmd: bin, args, what: `roomcast ${bin} ${args.join(" ")}` };
+}
+
+/**
+ * Registers the hooks every conformance file needs: the server under test started before the
+ * file's tests and stopped after them, and whatever a test left open cleaned up after each.
+ */
+export function serverForThisFile() {
+  let server;
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    cleanup();
+    await server?.stop();
+  });
+  afterEach(cleanup);
 }
 
 /**

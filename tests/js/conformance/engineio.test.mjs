@@ -5,7 +5,7 @@
 // Run: node --test --test-concurrency=1 tests/js/conformance/
 // (ROOMCAST_REFERENCE=1 runs the same tests against the Node reference server.)
 
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   BASE_URL,
@@ -14,7 +14,6 @@ import {
   PING_INTERVAL,
   PING_TIMEOUT,
   assertWsRefused,
-  cleanup,
   handshake,
   openWs,
   parkPoll,
@@ -22,9 +21,9 @@ import {
   poll,
   push,
   request,
+  serverForThisFile,
   sleep,
   startPoll,
-  startServer,
   wsSession,
 } from "./_util.mjs";
 
@@ -32,15 +31,7 @@ const EIO = "/engine.io/";
 const URL_EIO = `${BASE_URL}${EIO}`;
 const T = { timeout: 15000 };
 
-let server;
-before(async () => {
-  server = await startServer();
-});
-after(async () => {
-  cleanup();
-  await server?.stop();
-});
-afterEach(cleanup);
+serverForThisFile();
 
 /** Polling session upgraded to WebSocket; resolves once the upgrade is known to be complete. */
 async function upgradedSession() {

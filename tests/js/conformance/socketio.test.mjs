@@ -5,7 +5,7 @@
 // Run: node --test --test-concurrency=1 tests/js/conformance/
 // (ROOMCAST_REFERENCE=1 runs the same tests against the Node reference server.)
 
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   BASE_URL,
@@ -13,7 +13,6 @@ import {
   PING_INTERVAL,
   PING_TIMEOUT,
   assertWsRefused,
-  cleanup,
   handshake,
   openWs,
   parkPoll,
@@ -21,8 +20,8 @@ import {
   poll,
   push,
   request,
+  serverForThisFile,
   sleep,
-  startServer,
   wsSession,
 } from "./_util.mjs";
 
@@ -36,15 +35,7 @@ const BEFORE_CONNECT_TIMEOUT_MS = 700;
 
 const PLACEHOLDERS_2 = '{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}';
 
-let server;
-before(async () => {
-  server = await startServer();
-});
-after(async () => {
-  cleanup();
-  await server?.stop();
-});
-afterEach(cleanup);
+serverForThisFile();
 
 /** WebSocket session connected to the main namespace (after the CONNECT reply and the "auth" event). */
 async function initSocketIOConnection() {

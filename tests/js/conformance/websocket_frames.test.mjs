@@ -3,22 +3,14 @@
 // Engine.IO echo server at /engine.io/ (roomcast's direct WebSocket I/O, or with ROOMCAST_EMBEDDED=1
 // its actix-ws path, or with ROOMCAST_REFERENCE=1 the Node reference).
 
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { MAX_PAYLOAD, cleanup, startServer, withTimeout, wsSession } from "./_util.mjs";
+import { MAX_PAYLOAD, serverForThisFile, withTimeout, wsSession } from "./_util.mjs";
 
 const EIO = "/engine.io/";
 const T = { timeout: 15000 };
 
-let server;
-before(async () => {
-  server = await startServer();
-});
-after(async () => {
-  cleanup();
-  await server?.stop();
-});
-afterEach(cleanup);
+serverForThisFile();
 
 /** Resolves with the payload of the next pong the server sends (bounded). */
 function nextPong(client) {
