@@ -28,6 +28,13 @@ cargo clippy --all-targets --quiet -- -D warnings
 echo "== build"
 cargo build --all-targets --quiet
 
+echo "== the README's run command picks the broker binary (cargo run, default-run)"
+version=$(cargo run --quiet -- --version)
+[ "$version" = "roomcast $(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)" ] || {
+  echo "cargo run -- --version printed '$version'" >&2
+  exit 1
+}
+
 echo "== Rust unit and doc tests"
 cargo test --quiet
 
