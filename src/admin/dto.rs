@@ -31,6 +31,14 @@ impl ApiError {
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
+    /// 405 `method_not_allowed`: a known route asked with a method it does not serve.
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            message,
+        )
+    }
 
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {

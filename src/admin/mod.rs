@@ -58,6 +58,56 @@ fn count_request(req: &ServiceRequest, state: &AdminState) {
         .increment(1);
 }
 
+/// A resource that answers `405 method_not_allowed` (with `Allow`) to any method it does not serve.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        let mut resp = actix_web::ResponseError::error_response(&ApiError::method_not_allowed(
+            format!("this route answers {allow} only"),
+        ));
+        resp.headers_mut().insert(
+            actix_web::http::header::ALLOW,
+            actix_web::http::header::HeaderValue::from_static(allow),
+        );
+        resp
+    }))
+}
+
+/// The `/api/v1` routes behind the bearer token. The token is checked before anything else of the
+/// request (route, method, query, body) is looked at.
+fn api_scope(
+    state: Arc<AdminState>,
+) -> actix_web::Scope<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    web::scope("/api/v1")
+        .wrap_fn(move |req, srv| {
+            let allowed = state.authorize(req.request());
+            let call = allowed.map(|()| actix_web::dev::Service::call(srv, req));
+            async move {
+                match call {
+                    Ok(call) => call.await,
+                    Err(e) => Err(e.into()),
+                }
+            }
+        })
+        .service(resource("/stats", "GET").get(routes::stats))
+        .service(resource("/rooms", "GET").get(routes::rooms))
+        .service(resource("/sockets", "GET").get(routes::sockets))
+        .service(resource("/emit", "POST").post(routes::emit))
+        .service(resource("/sockets/join", "POST").post(routes::sockets_join))
+        .service(resource("/sockets/leave", "POST").post(routes::sockets_leave))
+        .service(resource("/sockets/disconnect", "POST").post(routes::sockets_disconnect))
+        // after the fixed paths, so that `join` is not taken for a socket id
+        .service(resource("/sockets/{id}", "GET").get(routes::socket))
+        .default_service(web::to(routes::not_found))
+}
+
 /// Registers the admin routes (usable with `actix_web::test` without a port).
 pub fn configure(state: Arc<AdminState>) -> impl Fn(&mut web::ServiceConfig) + Clone {
     move |cfg: &mut web::ServiceConfig| {
@@ -76,24 +126,12 @@ pub fn configure(state: Arc<AdminState>) -> impl Fn(&mut web::ServiceConfig) + C
                         count_request(&req, &counted);
                         actix_web::dev::Service::call(srv, req)
                     })
-                    .route("/health", web::get().to(routes::health))
-                    .route("/ready", web::get().to(routes::ready))
-                    .route("/metrics", web::get().to(routes::metrics))
-                    .route("/api/v1/openapi.json", web::get().to(routes::openapi))
-                    .route("/api/v1/stats", web::get().to(routes::stats))
-                    .route("/api/v1/rooms", web::get().to(routes::rooms))
-                    .route("/api/v1/sockets", web::get().to(routes::sockets))
-                    .route("/api/v1/sockets/{id}", web::get().to(routes::socket))
-                    .route("/api/v1/emit", web::post().to(routes::emit))
-                    .route("/api/v1/sockets/join", web::post().to(routes::sockets_join))
-                    .route(
-                        "/api/v1/sockets/leave",
-                        web::post().to(routes::sockets_leave),
-                    )
-                    .route(
-                        "/api/v1/sockets/disconnect",
-                        web::post().to(routes::sockets_disconnect),
-                    )
+                    .service(resource("/health", "GET").get(routes::health))
+                    .service(resource("/ready", "GET").get(routes::ready))
+                    .service(resource("/metrics", "GET").get(routes::metrics))
+                    // public, and before the authorised scope that would take its path
+                    .service(resource("/api/v1/openapi.json", "GET").get(routes::openapi))
+                    .service(api_scope(state.clone()))
                     .default_service(web::to(routes::not_found)),
             );
     }

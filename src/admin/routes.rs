@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -96,8 +96,7 @@ pub(super) async fn metrics(state: State) -> HttpResponse {
         .body(m.render())
 }
 
-pub(super) async fn stats(req: HttpRequest, state: State) -> ApiResult {
-    state.authorize(&req)?;
+pub(super) async fn stats(state: State) -> ApiResult {
     let server = &state.server;
     let mut namespaces = Vec::new();
     let mut total = 0;
@@ -120,8 +119,7 @@ pub(super) async fn stats(req: HttpRequest, state: State) -> ApiResult {
     })))
 }
 
-pub(super) async fn rooms(req: HttpRequest, state: State, q: web::Query<ListQuery>) -> ApiResult {
-    state.authorize(&req)?;
+pub(super) async fn rooms(state: State, q: web::Query<ListQuery>) -> ApiResult {
     let (offset, limit) = q.page()?;
     let mut rooms = namespace(&state, &q.namespace)?.rooms().await;
     rooms.sort();
@@ -132,8 +130,7 @@ pub(super) async fn rooms(req: HttpRequest, state: State, q: web::Query<ListQuer
     Ok(HttpResponse::Ok().json(json!({ "rooms": rooms })))
 }
 
-pub(super) async fn sockets(req: HttpRequest, state: State, q: web::Query<ListQuery>) -> ApiResult {
-    state.authorize(&req)?;
+pub(super) async fn sockets(state: State, q: web::Query<ListQuery>) -> ApiResult {
     let (offset, limit) = q.page()?;
     let ns = namespace(&state, &q.namespace)?;
     let mut found = match &q.room {
@@ -147,12 +144,10 @@ pub(super) async fn sockets(req: HttpRequest, state: State, q: web::Query<ListQu
 }
 
 pub(super) async fn socket(
-    req: HttpRequest,
     state: State,
     id: web::Path<String>,
     q: web::Query<NamespaceQuery>,
 ) -> ApiResult {
-    state.authorize(&req)?;
     let ns = namespace(&state, &q.namespace)?;
     let found = match crate::Sid::parse(&id) {
         Some(sid) => ns
@@ -172,12 +167,7 @@ fn targets(ns: &NamespaceRef, rooms: &[String], except: &[String]) -> BroadcastO
         .except(except.iter().map(String::as_str))
 }
 
-pub(super) async fn emit(
-    req: HttpRequest,
-    state: State,
-    body: web::Json<EmitRequest>,
-) -> ApiResult {
-    state.authorize(&req)?;
+pub(super) async fn emit(state: State, body: web::Json<EmitRequest>) -> ApiResult {
     let body = body.into_inner();
     if body.event.is_empty() || is_reserved_event(&body.event) {
         return Err(ApiError::bad_request(format!(
@@ -249,12 +239,7 @@ fn non_empty(rooms: &[String], key: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub(super) async fn sockets_join(
-    req: HttpRequest,
-    state: State,
-    body: web::Json<SocketsRequest>,
-) -> ApiResult {
-    state.authorize(&req)?;
+pub(super) async fn sockets_join(state: State, body: web::Json<SocketsRequest>) -> ApiResult {
     non_empty(&body.add, "add")?;
     let affected = selection(&state, &body)?
         .sockets_join(body.add.iter().map(String::as_str))
@@ -262,12 +247,7 @@ pub(super) async fn sockets_join(
     Ok(HttpResponse::Ok().json(json!({ "ok": true, "affected": affected })))
 }
 
-pub(super) async fn sockets_leave(
-    req: HttpRequest,
-    state: State,
-    body: web::Json<SocketsRequest>,
-) -> ApiResult {
-    state.authorize(&req)?;
+pub(super) async fn sockets_leave(state: State, body: web::Json<SocketsRequest>) -> ApiResult {
     non_empty(&body.remove, "remove")?;
     let affected = selection(&state, &body)?
         .sockets_leave(body.remove.iter().map(String::as_str))
@@ -275,12 +255,7 @@ pub(super) async fn sockets_leave(
     Ok(HttpResponse::Ok().json(json!({ "ok": true, "affected": affected })))
 }
 
-pub(super) async fn sockets_disconnect(
-    req: HttpRequest,
-    state: State,
-    body: web::Json<SocketsRequest>,
-) -> ApiResult {
-    state.authorize(&req)?;
+pub(super) async fn sockets_disconnect(state: State, body: web::Json<SocketsRequest>) -> ApiResult {
     let affected = selection(&state, &body)?
         .disconnect_sockets(body.close)
         .await;

@@ -142,6 +142,67 @@ describe("admin API: public endpoints and auth", () => {
   it("an unknown route is 404 not_found with the error body", async () => {
     assertError(await broker.api("/api/v1/nope"), 404, "not_found");
   });
+
+  it("the token is checked before anything else: wrong body shape, malformed JSON, bad query, wrong method or unknown route without it -> 401", async () => {
+    const probes = [];
+    for (const [method, route] of API_ROUTES) {
+      probes.push({ method, route, body: { unexpected: [1, 2], namespace: 7 } });
+      probes.push({ method, route, rawBody: "{not json" });
+      probes.push({ method: method === "GET" ? "POST" : "GET", route });
+      probes.push({ method: "DELETE", route });
+      probes.push({ method, route: `${route}?limit=abc&zzz=1` });
+    }
+    probes.push({ method: "GET", route: "/api/v1/nope" });
+    probes.push({ method: "PUT", route: "/api/v1/sockets/join/extra", rawBody: "x" });
+    for (const { method, route, body, rawBody } of probes) {
+      // (fetch sends no body with GET)
+      const sent = method === "GET" ? {} : { body, rawBody };
+      for (const token of [null, "wrong-token"]) {
+        const res = await broker.api(route, { method, ...sent, token });
+        assert.equal(res.status, 401, `${method} ${route} ${JSON.stringify(body ?? rawBody ?? "")} token ${token}: ${res.text}`);
+        assertError(res, 401, "unauthorized");
+      }
+    }
+  });
+
+  it("a known route asked with a method it does not serve -> 405 method_not_allowed with Allow", async () => {
+    for (const [method, route] of API_ROUTES) {
+      const wrong = method === "GET" ? "POST" : "GET";
+      const res = await broker.api(route, { method: wrong, ...(wrong === "POST" ? { body: {} } : {}) });
+      assertError(res, 405, "method_not_allowed");
+      assert.equal(res.headers.get("allow"), method, route);
+    }
+    for (const route of ["/health", "/ready", "/metrics", "/api/v1/openapi.json"]) {
+      const res = await broker.api(route, { method: "POST", body: {}, token: null });
+      assertError(res, 405, "method_not_allowed");
+      assert.equal(res.headers.get("allow"), "GET", route);
+    }
+  });
+
+  it("/metrics counts every admin route under its own pattern, and every metric family has # HELP", async () => {
+    const calls = [
+      ["POST", "/api/v1/sockets/join", { add: ["r"] }],
+      ["POST", "/api/v1/sockets/leave", { remove: ["r"] }],
+      ["POST", "/api/v1/sockets/disconnect", { sockets: ["AAAAAAAAAAAAAAAAAAAA"] }],
+      ["GET", "/api/v1/sockets/AAAAAAAAAAAAAAAAAAAA"],
+    ];
+    const before = await broker.metrics();
+    for (const [method, route, body] of calls) {
+      const res = await broker.api(route, { method, body });
+      assert.notEqual(res.status, 401, res.text);
+    }
+    const after = await broker.metrics();
+    const count = (m, route) => metric(m.values, "roomcast_admin_requests_total", { route }) ?? 0;
+    for (const [, route] of calls) {
+      const pattern = route.endsWith("AAAA") ? "/api/v1/sockets/{id}" : route;
+      assert.equal(count(after, pattern) - count(before, pattern), 1, `${route} counted under ${pattern}`);
+    }
+    const families = [...after.text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]);
+    assert.ok(families.length >= 10, after.text);
+    for (const family of families) {
+      assert.match(after.text, new RegExp(`^# HELP ${family} \\S`, "m"), `${family} has no # HELP`);
+    }
+  });
 });
 
 describe("admin API: token configuration", () => {
@@ -156,6 +217,9 @@ describe("admin API: token configuration", () => {
         for (const route of ["/health", "/ready", "/metrics", "/api/v1/openapi.json"]) {
           assert.equal((await broker.api(route, { token: null })).status, 200, route);
         }
+        // refused before the body, the method or the route is looked at
+        assertError(await broker.api("/api/v1/sockets/disconnect", { rawBody: "{not json", token: null }), 403, "forbidden");
+        assertError(await broker.api("/api/v1/stats", { method: "DELETE", token: null }), 403, "forbidden");
       },
       { admin: { token: "" } },
     );

@@ -355,7 +355,8 @@ export function parseMetrics(text) {
   const values = new Map();
   for (const line of text.split("\n")) {
     if (!line || line.startsWith("#")) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?)\s+(\S+)/.exec(line);
+    // label values are quoted and may hold braces (route="/api/v1/sockets/{id}")
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[^}"]|"(?:[^"\\]|\\.)*")*\})?)\s+(\S+)/.exec(line);
     if (m) values.set(m[1], Number(m[2]));
   }
   return values;
