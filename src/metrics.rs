@@ -71,6 +71,45 @@ impl Metrics {
             labelled: Mutex::new(HashMap::new()),
             recorder,
         }
+        .described()
+    }
+
+    /// Adds the `# HELP` text of the families registered later, with labels.
+    fn described(self) -> Self {
+        let r = &self.recorder;
+        let counters = [
+            (
+                "roomcast_disconnects_total",
+                "Sockets and connections that ended, by reason",
+            ),
+            (
+                "roomcast_connections_closed_total",
+                "Engine.IO connections closed, by reason",
+            ),
+            (
+                "roomcast_admin_requests_total",
+                "Admin HTTP requests, by route pattern",
+            ),
+            (
+                "roomcast_auth_failures_total",
+                "Namespace logins refused by the JWT check, by reason",
+            ),
+        ];
+        for (name, help) in counters {
+            r.describe_counter(name.into(), Some(Unit::Count), SharedString::from(help));
+        }
+        let gauges = [
+            (
+                "roomcast_connections",
+                "Open Engine.IO connections, by transport",
+            ),
+            ("roomcast_sockets", "Connected sockets, by namespace"),
+            ("roomcast_rooms", "Named rooms, by namespace"),
+        ];
+        for (name, help) in gauges {
+            r.describe_gauge(name.into(), None, SharedString::from(help));
+        }
+        self
     }
 
     /// The counter `name` with one label, registered on first use.
