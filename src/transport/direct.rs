@@ -18,7 +18,7 @@ use std::time::Duration;
 use actix_codec::Framed;
 use actix_http::h1::Codec;
 use actix_http::ws::{hash_key, verify_handshake};
-use actix_http::Request;
+use actix_http::{Request, StatusCode};
 use bytes::{Buf, BufMut, BytesMut};
 use bytestring::ByteString;
 use tokio::io::AsyncWriteExt;
@@ -26,7 +26,7 @@ use tokio::net::TcpStream;
 
 use super::frames::{frame_header, frame_parts, Event, FrameReader};
 use super::websocket::{deliver, ended, next_batch, Next, WritePacing};
-use super::{conn_info, open_session, route, CorsHeaders, EngineError, Route, AT_CAPACITY_BODY};
+use super::{conn_info, open_session, route, CorsHeaders, EngineError, Route};
 use crate::engine::conn::WsTake;
 use crate::engine::session::UpgradeStarted;
 use crate::engine::{CloseReason, Conn, EngineState};
@@ -58,19 +58,16 @@ pub(crate) async fn serve(
     let conn = match route(server, &head.method, &head.headers, query) {
         Route::WsOpen => None,
         Route::WsUpgrade(conn) => Some(conn),
-        Route::Refuse(e) => return refuse(&mut io, "400 Bad Request", &cors, &e.body()).await,
-        Route::AtCapacity => {
-            return refuse(&mut io, "503 Service Unavailable", &cors, AT_CAPACITY_BODY).await;
-        }
+        Route::Refuse(e) => return refuse(&mut io, e.status(), &cors, &e.body()).await,
         // A WebSocket request that is neither a handshake nor an upgrade (a polling transport with
         // upgrade headers): nothing here serves it.
         Route::Preflight | Route::Poll(_) | Route::PollOpen => {
             let body = EngineError::BadRequest.body();
-            return refuse(&mut io, "400 Bad Request", &cors, &body).await;
+            return refuse(&mut io, StatusCode::BAD_REQUEST, &cors, &body).await;
         }
     };
     if let Err(e) = verify_handshake(head) {
-        return refuse(&mut io, "400 Bad Request", &cors, &e.to_string()).await;
+        return refuse(&mut io, StatusCode::BAD_REQUEST, &cors, &e.to_string()).await;
     }
     let key = head
         .headers
@@ -116,7 +113,7 @@ pub(crate) async fn serve(
 /// Writes an error response and closes the connection.
 async fn refuse(
     io: &mut TcpStream,
-    status: &str,
+    status: StatusCode,
     cors: &CorsHeaders,
     body: &str,
 ) -> io::Result<()> {
@@ -127,7 +124,9 @@ async fn refuse(
         "text/plain; charset=utf-8"
     };
     let mut head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        "HTTP/1.1 {} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
         body.len()
     );
     for (name, value) in cors.pairs() {

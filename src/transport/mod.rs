@@ -42,27 +42,43 @@ pub enum EngineError {
     /// `EIO` is not 4.
     #[error("Unsupported protocol version")]
     UnsupportedProtocolVersion,
+    /// A new session refused: `max_connections` sessions are open (503).
+    #[error("Server at capacity")]
+    AtCapacity,
+    /// A new session refused: the server is draining before it stops (503); the client's
+    /// reconnection (through the load balancer) will find another node.
+    #[error("Server is draining")]
+    Draining,
 }
 
 impl EngineError {
     /// The numeric code of the JSON body.
-    pub fn code(self) -> u8 {
+    pub fn code(self) -> u16 {
         match self {
             EngineError::UnknownTransport => 0,
             EngineError::UnknownSid => 1,
             EngineError::BadHandshakeMethod => 2,
             EngineError::BadRequest => 3,
             EngineError::UnsupportedProtocolVersion => 5,
+            EngineError::AtCapacity | EngineError::Draining => 503,
         }
     }
 
-    /// The JSON body of the 400 answer, e.g. `{"code":1,"message":"Session ID unknown"}`.
+    /// The HTTP status: 400 for the protocol errors, 503 for refusals of a new session.
+    pub fn status(self) -> StatusCode {
+        match self {
+            EngineError::AtCapacity | EngineError::Draining => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The JSON body of the answer, e.g. `{"code":1,"message":"Session ID unknown"}`.
     pub(crate) fn body(self) -> String {
         json!({"code": self.code(), "message": self.to_string()}).to_string()
     }
 
     pub(crate) fn response(self, cors: &CorsHeaders) -> HttpResponse {
-        let mut resp = HttpResponse::BadRequest();
+        let mut resp = HttpResponse::build(self.status());
         cors.apply(&mut resp);
         resp.content_type("application/json").body(self.body())
     }
@@ -121,8 +137,6 @@ pub(crate) enum Route {
     Preflight,
     /// Refused with one of the Engine.IO errors (400 and its JSON body).
     Refuse(EngineError),
-    /// A new session refused: the connection limit is reached or the server is draining.
-    AtCapacity,
     /// A polling request (GET or POST) of a known session.
     Poll(Arc<Conn>),
     /// A WebSocket for an existing polling session (the upgrade).
@@ -179,9 +193,13 @@ pub(crate) fn route(
     if query_param(query, "EIO").as_deref() != Some("4") {
         return Route::Refuse(EngineError::UnsupportedProtocolVersion);
     }
-    if server.registry.open_count() >= server.options.max_connections || server.is_draining() {
+    if server.is_draining() {
         server.metrics.refused_connections.increment(1);
-        return Route::AtCapacity;
+        return Route::Refuse(EngineError::Draining);
+    }
+    if server.registry.open_count() >= server.options.max_connections {
+        server.metrics.refused_connections.increment(1);
+        return Route::Refuse(EngineError::AtCapacity);
     }
     if transport == "websocket" {
         Route::WsOpen
@@ -189,9 +207,6 @@ pub(crate) fn route(
         Route::PollOpen
     }
 }
-
-/// The JSON body of the 503 refusal.
-pub(crate) const AT_CAPACITY_BODY: &str = r#"{"code":503,"message":"Server at capacity"}"#;
 
 /// The Engine.IO endpoint: every request under the configured path comes here.
 pub async fn endpoint(
@@ -204,11 +219,6 @@ pub async fn endpoint(
     match route(server, req.method(), req.headers(), req.query_string()) {
         Route::Preflight => preflight(&req, &cors),
         Route::Refuse(e) => e.response(&cors),
-        Route::AtCapacity => {
-            let mut resp = HttpResponse::ServiceUnavailable();
-            cors.apply(&mut resp);
-            resp.content_type("application/json").body(AT_CAPACITY_BODY)
-        }
         Route::Poll(conn) => match *req.method() {
             Method::GET => polling::get(server, conn, &cors).await,
             Method::POST => polling::post(&req, body, server, conn, &cors).await,
