@@ -51,6 +51,30 @@ pub enum JwtError {
     Malformed,
 }
 
+impl JwtError {
+    /// Every [`JwtError::kind`], for metrics that list each one from the start.
+    pub const KINDS: [&'static str; 6] = [
+        "missing",
+        "expired",
+        "bad_signature",
+        "algorithm",
+        "claims",
+        "malformed",
+    ];
+
+    /// A short, fixed name of the refusal (a metric label; the message may carry details).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            JwtError::Missing => "missing",
+            JwtError::Expired => "expired",
+            JwtError::BadSignature => "bad_signature",
+            JwtError::Algorithm => "algorithm",
+            JwtError::Claims(_) => "claims",
+            JwtError::Malformed => "malformed",
+        }
+    }
+}
+
 /// Verifies tokens against one secret.
 #[derive(Clone)]
 pub struct Verifier {

@@ -42,10 +42,31 @@ pub fn install(server: &Server, policy: NamespacePolicy) -> Result<(), String> {
     let mut ns = server.of(&policy.name);
     if let Some(secret) = policy.jwt_secret.clone() {
         let verifier = jwt::Verifier::new(secret.as_bytes())?;
+        let refused: Vec<_> = jwt::JwtError::KINDS
+            .iter()
+            .map(|kind| {
+                let counter = server.metrics().labelled_counter(
+                    "roomcast_auth_failures_total",
+                    "reason",
+                    kind,
+                );
+                (*kind, counter)
+            })
+            .collect();
         ns = ns.use_middleware(move |socket| {
             let claims = verifier
                 .verify(socket.handshake().auth.get("token"))
                 .map_err(|e| {
+                    if let Some((_, counter)) = refused.iter().find(|(k, _)| *k == e.kind()) {
+                        counter.increment(1);
+                    }
+                    tracing::warn!(
+                        namespace = %socket.ns(),
+                        sid = %socket.id(),
+                        address = %socket.handshake().conn.address(),
+                        reason = %e,
+                        "login refused"
+                    );
                     ConnectError::new("unauthorized").with_data(json!({ "reason": e.to_string() }))
                 })?;
             socket.set_data(json!({ "sub": claims.sub }));

@@ -5,8 +5,8 @@
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { Manager } from "socket.io-client";
-import { startBroker, ask, record, barrier, jwt, nowSeconds, sorted } from "./lib/broker.mjs";
-import { settleConnect } from "../lib/server.mjs";
+import { startBroker, ask, record, barrier, jwt, nowSeconds, sorted, metric } from "./lib/broker.mjs";
+import { settleConnect, waitFor } from "../lib/server.mjs";
 
 const SECRET = "s3cret-for-tests";
 const ENV_SECRET = "another-secret-from-env";
@@ -82,6 +82,40 @@ describe("JWT auth", () => {
       assert.match(err.data.reason, reason);
     });
   }
+
+  it("each refused login leaves a log line (namespace, reason, address) and counts roomcast_auth_failures_total by reason", async () => {
+    const failures = async () => {
+      const m = await broker.metrics();
+      const get = (reason) => metric(m.values, "roomcast_auth_failures_total", { reason }) ?? 0;
+      return { missing: get("missing"), expired: get("expired"), bad_signature: get("bad_signature"), malformed: get("malformed") };
+    };
+    const before = await failures();
+    const refusals = [
+      [{}, "missing", /missing token/],
+      [{ auth: { token: jwt({ sub: "u", exp: nowSeconds() - 10 }, SECRET) } }, "expired", /token expired/],
+      [{ auth: { token: token({}, { secret: "wrong-secret" }) } }, "bad_signature", /invalid signature/],
+      [{ auth: { token: "garbage" } }, "malformed", /malformed token/],
+    ];
+    const logsBefore = broker.logs.length;
+    for (const [opts] of refusals) {
+      const err = await broker.connectError("/secure", opts);
+      assert.equal(err.message, "unauthorized");
+    }
+    const refusedLines = () => broker.logs.slice(logsBefore).split("\n").filter((l) => l.includes("login refused"));
+    const logged = await waitFor(() => refusedLines().length >= refusals.length && refusedLines(), {
+      what: `${refusals.length} "login refused" log lines`,
+    });
+    assert.equal(logged.length, refusals.length, logged.join("\n"));
+    refusals.forEach(([, kind, text], i) => {
+      assert.match(logged[i], text, kind);
+      assert.match(logged[i], /namespace=\/secure/);
+      assert.match(logged[i], /address=127\.0\.0\.1/);
+    });
+    const after = await failures();
+    for (const [, kind] of refusals) {
+      assert.equal(after[kind] - before[kind], 1, `roomcast_auth_failures_total{reason="${kind}"}`);
+    }
+  });
 
   it("after a refusal the same Engine.IO connection still serves another namespace, and the namespace itself with a good token", async () => {
     const manager = new Manager(broker.url, { reconnection: false, transports: ["websocket"] });
