@@ -1,6 +1,6 @@
 //! The broker's wiring: the Socket.IO server with the configured namespaces, its HTTP listener,
 //! the admin listener, and the graceful drain. The lifecycle is injected (`run(config, listeners,
-//! shutdown)`), so tests start the real broker on port 0 exactly as `main` does.
+//! source, shutdown)`), so tests start the real broker on port 0 exactly as `main` does.
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -23,11 +23,21 @@ pub struct Listeners {
 }
 
 impl Listeners {
-    /// Binds the addresses of the configuration.
+    /// Binds the addresses of the configuration. An error names the listener, its address and the
+    /// key that sets it: `cannot listen for Socket.IO on 0.0.0.0:3000 (server.bind): Address
+    /// already in use`.
     pub fn bind(config: &Config) -> std::io::Result<Self> {
+        let bind = |what: &str, addr: std::net::SocketAddr, key: &str| {
+            TcpListener::bind(addr).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot listen for {what} on {addr} ({key}): {e}"),
+                )
+            })
+        };
         Ok(Listeners {
-            socketio: TcpListener::bind(config.server.bind)?,
-            admin: TcpListener::bind(config.admin.bind)?,
+            socketio: bind("Socket.IO", config.server.bind, "server.bind")?,
+            admin: bind("the admin API", config.admin.bind, "admin.bind")?,
         })
     }
 }
@@ -61,9 +71,13 @@ pub fn build_server(config: &Config) -> std::io::Result<Server> {
 /// refused (503 on the handshake), queued packets are flushed, every connection is closed at the
 /// transport level (clients see "transport close" and reconnect elsewhere), all within
 /// `shutdown_timeout`.
+///
+/// `source` names where the configuration came from (a file or the built-in defaults) in the
+/// ready line.
 pub async fn run(
     config: Config,
     listeners: Listeners,
+    source: &str,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let server = build_server(&config)?;
@@ -87,8 +101,11 @@ pub async fn run(
     let sio_task = actix_rt::spawn(socketio);
     let admin_task = actix_rt::spawn(admin_srv);
     tracing::info!(
+        version = %env!("CARGO_PKG_VERSION"),
         socketio = %config.server.bind,
+        path = %config.server.path,
         admin = %config.admin.bind,
+        config = %source,
         "roomcast ready"
     );
 

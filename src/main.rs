@@ -7,31 +7,46 @@ use roomcast::app::{self, Listeners};
 use roomcast::config::{Cli, LogFormat, LogSection};
 use tracing_subscriber::EnvFilter;
 
+/// Logs go to stderr (stdout stays free), coloured only as `log.color` says.
 fn init_logging(log: &LogSection) {
+    use std::io::IsTerminal;
     // RUST_LOG, when set, wins over the configured level.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let no_color = std::env::var("NO_COLOR").ok();
+    let ansi = log
+        .color
+        .enabled(std::io::stderr().is_terminal(), no_color.as_deref());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     match log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called (inside the
+/// runtime), not when the future is first polled, so a signal sent right after the ready line
+/// drains the broker instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    match (
+    let handlers = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => tracing::info!("SIGTERM received"),
-                _ = int.recv() => tracing::info!("SIGINT received"),
+    );
+    async move {
+        match handlers {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                    _ = int.recv() => tracing::info!("SIGINT received"),
+                }
             }
-        }
-        _ => {
-            tracing::error!("cannot listen for signals; stop with SIGKILL");
-            std::future::pending::<()>().await;
+            _ => {
+                tracing::error!("cannot listen for signals; stop with SIGKILL");
+                std::future::pending::<()>().await;
+            }
         }
     }
 }
@@ -69,12 +84,15 @@ fn main() {
     let listeners = match Listeners::bind(&config) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("roomcast: cannot listen: {e}");
+            eprintln!("roomcast: {e}");
             std::process::exit(1);
         }
     };
-    let result =
-        actix_web::rt::System::new().block_on(app::run(config, listeners, shutdown_signal()));
+    let source = cli.source();
+    let result = actix_web::rt::System::new().block_on(async move {
+        let shutdown = shutdown_signal();
+        app::run(config, listeners, &source, shutdown).await
+    });
     if let Err(e) = result {
         eprintln!("roomcast: {e}");
         std::process::exit(1);

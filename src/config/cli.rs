@@ -38,6 +38,14 @@ impl Cli {
         })
     }
 
+    /// Where the configuration comes from, for the log: the file's path or "built-in defaults".
+    pub fn source(&self) -> String {
+        self.config_path().map_or_else(
+            || super::DEFAULTS_NAME.to_owned(),
+            |p| p.display().to_string(),
+        )
+    }
+
     /// Loads and validates the configuration with the process environment: [`Cli::config_path`], the
     /// `ROOMCAST_*` overrides, and the secrets `token_env`/`jwt_secret_env` name.
     pub fn load(&self) -> Result<Config, ConfigError> {

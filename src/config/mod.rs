@@ -30,8 +30,8 @@ pub use raw::{
     RawAdmin, RawConfig, RawCors, RawEngine, RawLimits, RawLog, RawNamespace, RawServer,
 };
 pub use typed::{
-    AdminSection, Auth, Config, CorsSection, EngineSection, LimitsSection, LogFormat, LogSection,
-    NamespaceConfig, Publish, ServerSection,
+    AdminSection, Auth, Config, CorsSection, EngineSection, LimitsSection, LogColor, LogFormat,
+    LogSection, NamespaceConfig, Publish, ServerSection,
 };
 pub use validate::{LOG_LEVELS, MAX_PAYLOAD, MIN_PAYLOAD};
 

@@ -172,6 +172,8 @@ pub struct RawLog {
     pub level: String,
     /// `text` or `json`.
     pub format: String,
+    /// `auto`, `always` or `never`.
+    pub color: String,
 }
 
 impl Default for RawLog {
@@ -179,6 +181,7 @@ impl Default for RawLog {
         RawLog {
             level: "info".to_owned(),
             format: "text".to_owned(),
+            color: "auto".to_owned(),
         }
     }
 }

@@ -211,7 +211,7 @@ fn environment_errors_name_the_variable() {
         (&[("ROOMCAST_ENGINE_PING_INTERVAL_MS", "fast")], "config: environment variable ROOMCAST_ENGINE_PING_INTERVAL_MS: engine.ping_interval_ms expects a non-negative integer, got \"fast\""),
         (&[("ROOMCAST_CORS_CREDENTIALS", "maybe")], "config: environment variable ROOMCAST_CORS_CREDENTIALS: cors.credentials expects a boolean (true or false), got \"maybe\""),
         (&[("ROOMCAST_ENGINE_PINGINTERVAL", "1")], "config: environment variable ROOMCAST_ENGINE_PINGINTERVAL: names no key of [engine]; did you mean ROOMCAST_ENGINE_PING_INTERVAL_MS?"),
-        (&[("ROOMCAST_LOG_COLOUR", "1")], "config: environment variable ROOMCAST_LOG_COLOUR: names no key of [log] (its keys: format, level)"),
+        (&[("ROOMCAST_LOG_COLOUR", "1")], "config: environment variable ROOMCAST_LOG_COLOUR: names no key of [log] (its keys: color, format, level)"),
         (&[("ROOMCAST_NAMESPACES_0_NAME", "/x")], "config: environment variable ROOMCAST_NAMESPACES_0_NAME: [[namespaces]] cannot be overridden from the environment (edit the file; use jwt_secret_env for secrets)"),
     ];
     for (vars, want) in cases {

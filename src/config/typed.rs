@@ -106,6 +106,30 @@ pub struct LogSection {
     pub level: String,
     /// Line format.
     pub format: LogFormat,
+    /// Whether text lines carry ANSI colours.
+    pub color: LogColor,
+}
+
+/// When text log lines are coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogColor {
+    /// When stderr is a terminal and `NO_COLOR` is unset or empty.
+    Auto,
+    /// Always (e.g. for a log viewer that renders ANSI).
+    Always,
+    /// Never.
+    Never,
+}
+
+impl LogColor {
+    /// Whether to colour, given whether stderr is a terminal and the value of `NO_COLOR`.
+    pub fn enabled(self, stderr_is_terminal: bool, no_color: Option<&str>) -> bool {
+        match self {
+            LogColor::Always => true,
+            LogColor::Never => false,
+            LogColor::Auto => stderr_is_terminal && no_color.is_none_or(str::is_empty),
+        }
+    }
 }
 
 /// How log lines are written.

@@ -285,7 +285,22 @@ fn log(raw: &RawLog, ctx: &Ctx<'_>) -> Result<LogSection, ConfigError> {
             ))
         }
     };
-    Ok(LogSection { level, format })
+    let color = match raw.color.as_str() {
+        "auto" => LogColor::Auto,
+        "always" => LogColor::Always,
+        "never" => LogColor::Never,
+        other => {
+            return Err(ctx.invalid(
+                "log.color",
+                format!("{other:?} is not \"auto\", \"always\" or \"never\""),
+            ))
+        }
+    };
+    Ok(LogSection {
+        level,
+        format,
+        color,
+    })
 }
 
 fn namespaces(raw: &[RawNamespace], ctx: &Ctx<'_>) -> Result<Vec<NamespaceConfig>, ConfigError> {
