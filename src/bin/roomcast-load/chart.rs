@@ -32,6 +32,15 @@ fn fmt(v: f64) -> String {
     }
 }
 
+/// The title's mark of a `--quick` run, whose short runs and small sizes are not the benchmark.
+fn quick_mark(doc: &Value) -> &'static str {
+    if doc["parameters"]["quick"].as_bool() == Some(true) {
+        " — QUICK RUN (not the benchmark)"
+    } else {
+        ""
+    }
+}
+
 /// Renders the chart of a `compare` result document.
 pub fn render(doc: &Value) -> String {
     let empty = Vec::new();
@@ -51,10 +60,11 @@ pub fn render(doc: &Value) -> String {
     let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
     let _ = writeln!(
         s,
-        r#"<text x="20" y="28" font-size="18" font-weight="bold">roomcast vs Node.js socket.io {} — roomcast-load compare</text>"#,
+        r#"<text x="20" y="28" font-size="18" font-weight="bold">roomcast vs Node.js socket.io {} — roomcast-load compare{}</text>"#,
         esc(doc["servers"]["reference"]["socket.io"]
             .as_str()
-            .unwrap_or("?"))
+            .unwrap_or("?")),
+        quick_mark(doc)
     );
     let _ = writeln!(
         s,
@@ -208,4 +218,18 @@ pub fn redraw(input: &Path, output: &Path) -> Result<(), String> {
         ));
     }
     std::fs::write(output, render(&doc)).map_err(|e| format!("{}: {e}", output.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+    use serde_json::json;
+
+    #[test]
+    fn a_quick_run_says_so_in_the_title() {
+        let quick = render(&json!({"parameters": {"quick": true}, "comparison": []}));
+        assert!(quick.contains("QUICK RUN (not the benchmark)"));
+        let full = render(&json!({"parameters": {"quick": false}, "comparison": []}));
+        assert!(!full.contains("QUICK RUN"));
+    }
 }

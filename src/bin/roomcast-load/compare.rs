@@ -71,9 +71,14 @@ pub struct CompareArgs {
     /// Shorter runs and smaller sizes (a quick look, not the benchmark).
     #[arg(long)]
     pub quick: bool,
-    /// Where the JSON results and the SVG chart go.
-    #[arg(long, default_value = "benches/results")]
-    pub out_dir: PathBuf,
+    /// Where the JSON results and the SVG chart go (default: target/bench-results, or
+    /// benches/results with --publish).
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+    /// Save as the published results: into benches/results, also as latest.json and latest.svg
+    /// (what the README shows). Refused with --quick.
+    #[arg(long)]
+    pub publish: bool,
     /// Do not save results.
     #[arg(long)]
     pub no_save: bool,
@@ -666,6 +671,55 @@ fn fmt_value(v: f64) -> String {
     }
 }
 
+/// Where a run's results go: a timestamped JSON and SVG pair in `dir`, and for published runs
+/// also `latest.json` and `latest.svg`, the files the README shows.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SavePlan {
+    dir: PathBuf,
+    latest: bool,
+}
+
+impl SavePlan {
+    /// Unpublished runs go outside the committed results; a quick run is never published.
+    fn of(a: &CompareArgs) -> Result<SavePlan, String> {
+        if a.publish && a.quick {
+            return Err("--publish with --quick: a quick run is not the benchmark".to_owned());
+        }
+        let default = if a.publish {
+            "benches/results"
+        } else {
+            "target/bench-results"
+        };
+        Ok(SavePlan {
+            dir: a.out_dir.clone().unwrap_or_else(|| PathBuf::from(default)),
+            latest: a.publish,
+        })
+    }
+
+    /// Writes the files; returns their paths.
+    fn save(&self, doc: &Value, stamp: &str) -> Result<Vec<String>, String> {
+        let dir = &self.dir;
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let text = serde_json::to_string_pretty(doc).map_err(|e| e.to_string())?;
+        let svg = crate::chart::render(doc);
+        let mut names = vec![
+            format!("compare-{stamp}.json"),
+            format!("compare-{stamp}.svg"),
+        ];
+        if self.latest {
+            names.extend(["latest.json".to_owned(), "latest.svg".to_owned()]);
+        }
+        let mut saved = Vec::new();
+        for name in names {
+            let path = dir.join(&name);
+            let body = if name.ends_with(".json") { &text } else { &svg };
+            std::fs::write(&path, body).map_err(|e| format!("{}: {e}", path.display()))?;
+            saved.push(path.display().to_string());
+        }
+        Ok(saved)
+    }
+}
+
 pub async fn run(mut args: CompareArgs) -> Result<i32, String> {
     args.apply_quick();
     for s in &args.servers {
@@ -943,21 +997,10 @@ pub async fn run(mut args: CompareArgs) -> Result<i32, String> {
         print_tables(&doc, &runs);
     }
     if !a.no_save {
-        std::fs::create_dir_all(&a.out_dir).map_err(|e| format!("{}: {e}", a.out_dir.display()))?;
-        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
-        let json_path = a.out_dir.join(format!("compare-{stamp}.json"));
-        let svg_path = a.out_dir.join(format!("compare-{stamp}.svg"));
-        std::fs::write(&json_path, &text).map_err(|e| format!("{}: {e}", json_path.display()))?;
-        let svg = crate::chart::render(&doc);
-        std::fs::write(&svg_path, &svg).map_err(|e| format!("{}: {e}", svg_path.display()))?;
-        std::fs::write(a.out_dir.join("latest.json"), &text).map_err(|e| e.to_string())?;
-        std::fs::write(a.out_dir.join("latest.svg"), &svg).map_err(|e| e.to_string())?;
+        let plan = SavePlan::of(&a)?;
+        let saved = plan.save(&doc, &stamp)?;
         if !a.json {
-            println!(
-                "saved {} and {} (also latest.json, latest.svg)",
-                json_path.display(),
-                svg_path.display()
-            );
+            println!("saved {}", saved.join(", "));
         }
     }
     let failures = runs.iter().filter(|r| !r.ok).count();
@@ -1069,5 +1112,42 @@ fn print_tables(doc: &Value, runs: &[RunRecord]) {
                     .unwrap_or_default()
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: CompareArgs,
+    }
+
+    fn plan(flags: &[&str]) -> Result<SavePlan, String> {
+        let cli = Cli::try_parse_from(std::iter::once("compare").chain(flags.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        SavePlan::of(&cli.args)
+    }
+
+    #[test]
+    fn only_published_runs_touch_the_committed_results() {
+        let default = plan(&[]).expect("plain run");
+        assert_eq!(default.dir, PathBuf::from("target/bench-results"));
+        assert!(!default.latest);
+        let quick = plan(&["--quick"]).expect("quick run");
+        assert_eq!(quick.dir, PathBuf::from("target/bench-results"));
+        assert!(!quick.latest);
+        let published = plan(&["--publish"]).expect("published run");
+        assert_eq!(published.dir, PathBuf::from("benches/results"));
+        assert!(published.latest);
+        assert!(plan(&["--publish", "--quick"]).is_err());
+        let elsewhere = plan(&["--out-dir", "/tmp/x"]).expect("own dir");
+        assert_eq!(
+            (elsewhere.dir, elsewhere.latest),
+            (PathBuf::from("/tmp/x"), false)
+        );
     }
 }

@@ -119,9 +119,9 @@ pub async fn run_connect(
     let mark_held = ctx.probe.mark();
     let held = usage(&mark_idle, &mark_held);
     ctx.progress(format_args!(
-        "connect: holding; server RSS {} kB (idle {} kB)",
-        held.server_rss_kb_end.unwrap_or(0),
-        held.server_rss_kb_start.unwrap_or(0)
+        "connect: holding; server RSS {} (idle {})",
+        crate::report::server_kb(held.server_rss_kb_end),
+        crate::report::server_kb(held.server_rss_kb_start)
     ));
     tokio::time::sleep_until(hold_end.into()).await;
     let lost = counts.dead.get();

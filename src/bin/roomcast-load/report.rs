@@ -46,12 +46,12 @@ impl Table {
             self.row(
                 "server CPU",
                 format!(
-                    "{:.0} ms over {:.2}s ({:.0}% of a core), RSS {} → {} kB",
+                    "{:.0} ms over {:.2}s ({:.0}% of a core), RSS {} → {}",
                     c,
                     u.wall_s,
                     u.server_cpu_pct.unwrap_or(0.0),
-                    u.server_rss_kb_start.unwrap_or(0),
-                    u.server_rss_kb_end.unwrap_or(0)
+                    server_kb(u.server_rss_kb_start),
+                    server_kb(u.server_rss_kb_end)
                 ),
             );
         }
@@ -70,6 +70,14 @@ impl Table {
         if let Some(o) = u.other_cpu_pct {
             self.row("other CPU on the machine", format!("{o:.0}% of a core"));
         }
+    }
+}
+
+/// A server memory reading in kB, or why there is none (no server PID to read /proc of).
+pub fn server_kb(kb: Option<u64>) -> String {
+    match kb {
+        Some(kb) => format!("{kb} kB"),
+        None => "n/a (no --server-pid)".to_owned(),
     }
 }
 
@@ -238,4 +246,15 @@ pub fn connect(r: &ConnectResult) -> Table {
         t.row("connections lost", r.connections_lost.to_string());
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_kb;
+
+    #[test]
+    fn a_missing_server_reading_is_not_zero() {
+        assert_eq!(server_kb(Some(5600)), "5600 kB");
+        assert_eq!(server_kb(None), "n/a (no --server-pid)");
+    }
 }
