@@ -54,6 +54,9 @@ pub enum PollTake {
 pub enum WsTake {
     /// Frames were moved into the writer's buffer: write them.
     Frames,
+    /// Frames that end at a write boundary ([`Conn::push_alone`]) were moved into the writer's
+    /// buffer: write them, and give the client a moment to read them before the next write.
+    FramesAlone,
     /// Nothing to write (or this socket is not active yet): wait for a notification.
     Wait,
     /// This WebSocket is done: the buffer holds the last frames to flush, then close it.
@@ -70,6 +73,9 @@ struct Inner {
     active_ws: Option<u64>,
     /// When the pong to the last ping is due, while one is awaited.
     pong_deadline: Option<Instant>,
+    /// How many frames at the head of the queue leave in a WebSocket write of their own (0: no
+    /// boundary). Set by [`Conn::push_alone`].
+    write_boundary: usize,
 }
 
 /// The shared half of an Engine.IO session.
@@ -102,6 +108,7 @@ impl Conn {
                 post_active: false,
                 overflowed: false,
                 pong_deadline: None,
+                write_boundary: 0,
                 active_ws: match state {
                     EngineState::WebSocket { ws } => Some(ws),
                     _ => None,
@@ -184,6 +191,19 @@ impl Conn {
         outcome
     }
 
+    /// Queues `frames` (not volatile) so that a WebSocket writes them, and whatever was queued
+    /// before them, in a write of their own: what is pushed afterwards waits for the next write.
+    /// A namespace CONNECT reply goes out this way, before anything the connection handlers emit,
+    /// for clients that read one message per read (one extra write per namespace connection).
+    pub fn push_alone(&self, frames: &[Frame]) -> PushOutcome {
+        let outcome = self.push(frames, false);
+        if outcome == PushOutcome::Queued {
+            let mut inner = self.inner.lock();
+            inner.write_boundary = inner.queue.len();
+        }
+        outcome
+    }
+
     /// Queues one frame that is not subject to the volatile policy (heartbeat, protocol replies).
     pub fn push_one(&self, frame: Frame) -> PushOutcome {
         self.push(std::slice::from_ref(&frame), false)
@@ -228,6 +248,7 @@ impl Conn {
             EngineState::Closed { reason } => {
                 // A deliberate close first hands over what is queued; the close packet goes in a
                 // response of its own, since clients act on it before on packets that precede it.
+                inner.write_boundary = 0;
                 if reason.flushes() && !inner.queue.is_empty() {
                     let payload = encode_payload(inner.queue.iter());
                     inner.queue.clear();
@@ -250,6 +271,7 @@ impl Conn {
                     self.metrics.packets_out.increment(inner.queue.len() as u64);
                     let payload = encode_payload(inner.queue.iter());
                     inner.queue.clear();
+                    inner.write_boundary = 0;
                     PollTake::Payload(payload)
                 }
             }
@@ -281,9 +303,16 @@ impl Conn {
                 if inner.queue.is_empty() {
                     WsTake::Wait
                 } else {
-                    self.metrics.packets_out.increment(inner.queue.len() as u64);
-                    std::mem::swap(&mut inner.queue, out);
-                    WsTake::Frames
+                    let boundary = std::mem::take(&mut inner.write_boundary);
+                    if boundary > 0 && boundary < inner.queue.len() {
+                        self.metrics.packets_out.increment(boundary as u64);
+                        out.extend(inner.queue.drain(..boundary));
+                        WsTake::FramesAlone
+                    } else {
+                        self.metrics.packets_out.increment(inner.queue.len() as u64);
+                        std::mem::swap(&mut inner.queue, out);
+                        WsTake::Frames
+                    }
                 }
             }
             EngineState::Closed { reason } => {

@@ -113,7 +113,8 @@ impl SocketActor {
         ns.socket_added();
         ns.adapter().add_socket(socket.clone());
         let packet = Packet::connect(ns.name(), Some(json!({ "sid": socket.id().as_str() })));
-        socket.conn().push(&frames_of(&packet, Vec::new()), false);
+        // in a write of its own, before whatever the connection handlers emit
+        socket.conn().push_alone(&frames_of(&packet, Vec::new()));
         engine.do_send(SocketConnected {
             nsp: ns.name().to_owned(),
         });
