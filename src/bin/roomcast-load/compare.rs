@@ -997,7 +997,7 @@ pub async fn run(mut args: CompareArgs) -> Result<i32, String> {
         print_tables(&doc, &runs);
     }
     if !a.no_save {
-        let plan = SavePlan::of(&a)?;
+        let plan = SavePlan::of(a)?;
         let saved = plan.save(&doc, &stamp)?;
         if !a.json {
             println!("saved {}", saved.join(", "));
