@@ -116,11 +116,11 @@ impl EngineSession {
     /// [`EngineSession::with_conn`] inside `Actor::create`.
     pub(crate) fn new(server: Arc<ServerInner>, info: Arc<ConnInfo>) -> Self {
         EngineSession {
+            decoder: Decoder::new(server.options.parser),
             server,
             created: Instant::now(),
             conn: None,
             info,
-            decoder: Decoder::default(),
             sockets: HashMap::new(),
             ping_deadline: None,
             connect_timer: None,
@@ -234,7 +234,8 @@ impl EngineSession {
         let nsp = packet.nsp;
         let Some(ns) = self.server.namespaces.resolve(&nsp) else {
             let refusal = Packet::connect_error(&nsp, "Invalid namespace", None);
-            self.conn().push(&frames_of(&refusal, Vec::new()), false);
+            let frames = frames_of(self.server.options.parser, &refusal, Vec::new());
+            self.conn().push(&frames, false);
             return;
         };
         let handshake = Handshake {
@@ -353,10 +354,10 @@ impl Handler<CloseRequest> for EngineSession {
 impl Handler<DisconnectAll> for EngineSession {
     type Result = ();
     fn handle(&mut self, _: DisconnectAll, ctx: &mut Self::Context) {
+        let parser = self.server.options.parser;
         for (nsp, socket) in self.sockets.drain() {
-            socket
-                .conn()
-                .push(&frames_of(&Packet::disconnect(&nsp), Vec::new()), false);
+            let frames = frames_of(parser, &Packet::disconnect(&nsp), Vec::new());
+            socket.conn().push(&frames, false);
             socket.addr().do_send(Disconnect {
                 reason: DisconnectReason::ServerNamespaceDisconnect,
             });
