@@ -126,6 +126,12 @@ for (const mode of TRANSPORT_MODES) {
         const got = await back;
         assert.deepEqual(got, args);
         assert.ok(Buffer.isBuffer(got[0]) && Buffer.isBuffer(got[2].deep.big));
+        // a Uint8Array that is not a Buffer travels as notepack's ext type 0 (an ArrayBuffer); the bytes
+        // come back (Node's server re-sends an ArrayBuffer, roomcast a Buffer: msgpack bin, as for all binary)
+        const typed = once(s, "echo");
+        s.emit("echo", { view: new Uint8Array([5, 6, 7]) });
+        const [{ view }] = await typed;
+        assert.deepEqual(Buffer.from(view), Buffer.from([5, 6, 7]));
       } finally {
         closeAll(s);
       }
