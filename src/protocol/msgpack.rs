@@ -116,17 +116,14 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
-    /// A big-endian unsigned integer of `n` (1..=8) bytes, as a length or a value.
+    /// A length of `n` (1, 2 or 4) big-endian bytes.
     fn uint(&mut self, n: usize) -> Result<usize, MsgpackError> {
-        let v = self
-            .take(n)?
-            .iter()
-            .fold(0u64, |acc, b| acc << 8 | u64::from(*b));
-        // Only lengths (at most 32 bits) and values later widened to u64 come through here;
-        // on a 32-bit target a larger value cannot be a length the input holds anyway.
+        let v = self.u64(n)?;
+        // A length beyond usize (16-bit targets) cannot be one the input holds: truncated.
         usize::try_from(v).map_err(|_| MsgpackError::Truncated)
     }
 
+    /// A big-endian unsigned integer of `n` (1..=8) bytes.
     fn u64(&mut self, n: usize) -> Result<u64, MsgpackError> {
         Ok(self
             .take(n)?

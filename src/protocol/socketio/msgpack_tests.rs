@@ -266,3 +266,36 @@ fn text_packets_are_not_msgpack() {
         assert!(err.is_err(), "{text}: {err:?}");
     }
 }
+
+#[test]
+fn mutated_packets_never_panic() {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let vectors: Vec<Bytes> = server_vectors().iter().map(|v| hex(v.2)).collect();
+    for _ in 0..20_000 {
+        let base = &vectors[(next() % vectors.len() as u64) as usize];
+        let mut bytes = base.to_vec();
+        for _ in 0..1 + next() % 3 {
+            let i = (next() % bytes.len() as u64) as usize;
+            match next() % 3 {
+                0 => bytes[i] = next() as u8,
+                1 => bytes.truncate(i),
+                _ => bytes.insert(i, next() as u8),
+            }
+            if bytes.is_empty() {
+                break;
+            }
+        }
+        if let Ok(inbound) = decode(&Bytes::from(bytes)) {
+            // whatever is accepted encodes to bytes that decode to the same packet
+            let again = Bytes::from(encode(&inbound.packet, &inbound.binary));
+            let back = decode(&again).expect("our own encoding decodes");
+            assert_eq!((back.packet, back.binary), (inbound.packet, inbound.binary));
+        }
+    }
+}
