@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use roomcast::{ConnectError, Cors, Payload, Server, ServerOptions, Socket, Transports};
+use roomcast::{ConnectError, Cors, Parser, Payload, Server, ServerOptions, Socket, Transports};
 use serde_json::{json, Value};
 
 /// Remembered disconnects: (namespace, socket id, reason, rooms seen while disconnecting).
@@ -35,6 +35,7 @@ fn parse_args() -> (u16, ServerOptions) {
             "--max-payload" => options.max_payload = value.parse().expect("bytes"),
             "--outbound-queue" => options.outbound_queue = value.parse().expect("count"),
             "--cookie" => options.cookie = Some(value.to_owned()),
+            "--parser" => options.parser = Parser::from_name(value).expect("default or msgpack"),
             "--transports" => {
                 options.transports = Transports {
                     polling: value.contains("polling"),

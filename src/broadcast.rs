@@ -89,7 +89,11 @@ impl BroadcastOperator {
         let selector = Arc::new(self.selector.clone());
         for ns in &self.namespaces {
             ns.metrics().broadcasts.increment(1);
-            let frames: Arc<[Frame]> = payload.clone().event_frames(ns.name(), event, None).into();
+            let parser = ns.limits().parser;
+            let frames: Arc<[Frame]> = payload
+                .clone()
+                .event_frames(parser, ns.name(), event, None)
+                .into();
             ns.adapter()
                 .broadcast(frames, selector.clone(), self.volatile);
         }
@@ -113,8 +117,11 @@ impl BroadcastOperator {
             .iter()
             .map(|ns| {
                 ns.metrics().broadcasts.increment(1);
-                let frames: Arc<[Frame]> =
-                    payload.clone().event_frames(ns.name(), event, None).into();
+                let parser = ns.limits().parser;
+                let frames: Arc<[Frame]> = payload
+                    .clone()
+                    .event_frames(parser, ns.name(), event, None)
+                    .into();
                 ns.adapter()
                     .broadcast_counted(frames, selector.clone(), self.volatile)
             })

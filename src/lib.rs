@@ -57,7 +57,7 @@ pub use broadcast::BroadcastOperator;
 pub use front::HttpFront;
 pub use handshake::Handshake;
 pub use namespace::ConnectError;
-pub use options::{Cors, ServerOptions, Transports};
+pub use options::{Cors, Parser, ServerOptions, Transports};
 pub use payload::Payload;
 pub use protocol::ids::Sid;
 pub use server::{NamespaceRef, Server};

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+pub use crate::protocol::socketio::Parser;
+
 /// Which transports the server accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transports {
@@ -95,6 +97,9 @@ pub struct ServerOptions {
     /// (the default) writes every packet at once. A busy connection then makes about one write
     /// system call per interval instead of one per packet.
     pub write_delay: Duration,
+    /// The Socket.IO parser the clients use (`socket.io-msgpack-parser` for [`Parser::Msgpack`]);
+    /// a client with the other one is disconnected with `parse error` at its first packet.
+    pub parser: Parser,
 }
 
 impl Default for ServerOptions {
@@ -113,6 +118,7 @@ impl Default for ServerOptions {
             max_rooms_per_socket: 1000,
             max_connections: 100_000,
             write_delay: Duration::ZERO,
+            parser: Parser::Default,
         }
     }
 }

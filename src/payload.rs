@@ -1,6 +1,7 @@
 //! Event arguments as they travel: JSON values plus binary attachments. Binary arguments stay
 //! beside the JSON and are referenced from it by `{"_placeholder":true,"num":i}` objects, exactly
-//! as on the wire, so an echo never re-encodes a buffer.
+//! as on the wire, so an echo never re-encodes a buffer. The frames follow the server's
+//! [`Parser`]: text plus attachments, or one msgpack binary message with the binary inline.
 
 use bytes::Bytes;
 use bytestring::ByteString;
@@ -8,12 +9,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::protocol::engineio::Frame;
-use crate::protocol::socketio::{self, Packet};
+use crate::protocol::socketio::{self, Packet, Parser};
 
 /// The arguments of an event or an acknowledgement.
 ///
 /// ```
-/// use roomcast::Payload;
+/// use roomcast::{Parser, Payload};
 /// use serde_json::json;
 ///
 /// // emit("file", {"name": "a.bin"}, <3 bytes>): the bytes travel as an attachment
@@ -21,8 +22,10 @@ use crate::protocol::socketio::{self, Packet};
 /// assert_eq!(p.args[1], json!({"_placeholder": true, "num": 0}));
 /// assert_eq!(p.binary_of(&p.args[1]).map(|b| b.len()), Some(3));
 ///
-/// let frames = p.event_frames("/", "file", None);
+/// let frames = p.clone().event_frames(Parser::Default, "/", "file", None);
 /// assert_eq!(frames.len(), 2, "the text packet, then the attachment");
+/// let frames = p.event_frames(Parser::Msgpack, "/", "file", None);
+/// assert_eq!(frames.len(), 1, "one msgpack message, the bytes inline");
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Payload {
@@ -84,9 +87,15 @@ impl Payload {
         self.binary.get(usize::try_from(num).ok()?)
     }
 
-    /// Encodes an EVENT with this payload for namespace `nsp` into Engine.IO frames: the text packet
-    /// first, then one binary frame per attachment.
-    pub fn event_frames(self, nsp: &str, event: &str, id: Option<u64>) -> Vec<Frame> {
+    /// Encodes an EVENT with this payload for namespace `nsp` into Engine.IO frames (see
+    /// [`frames_of`]).
+    pub fn event_frames(
+        self,
+        parser: Parser,
+        nsp: &str,
+        event: &str,
+        id: Option<u64>,
+    ) -> Vec<Frame> {
         let attachments = self.binary.len();
         let mut data = Vec::with_capacity(self.args.len() + 1);
         data.push(Value::String(event.to_owned()));
@@ -102,11 +111,11 @@ impl Payload {
             data: Some(Value::Array(data)),
             attachments,
         };
-        frames_of(&packet, self.binary)
+        frames_of(parser, &packet, self.binary)
     }
 
     /// Encodes an ACK with this payload for namespace `nsp` and ack id `id`.
-    pub fn ack_frames(self, nsp: &str, id: u64) -> Vec<Frame> {
+    pub fn ack_frames(self, parser: Parser, nsp: &str, id: u64) -> Vec<Frame> {
         let attachments = self.binary.len();
         let packet = Packet {
             kind: if attachments > 0 {
@@ -119,12 +128,17 @@ impl Payload {
             data: Some(Value::Array(self.args)),
             attachments,
         };
-        frames_of(&packet, self.binary)
+        frames_of(parser, &packet, self.binary)
     }
 }
 
-/// One Socket.IO packet as Engine.IO frames: `4<packet>` and its attachments.
-pub fn frames_of(packet: &Packet, binary: Vec<Bytes>) -> Vec<Frame> {
+/// One Socket.IO packet as Engine.IO frames. Default parser: `4<packet>` and its attachments;
+/// msgpack: one binary message with the attachments inline.
+pub fn frames_of(parser: Parser, packet: &Packet, binary: Vec<Bytes>) -> Vec<Frame> {
+    if parser == Parser::Msgpack {
+        let bytes = socketio::msgpack::encode(packet, &binary);
+        return vec![Frame::Binary(Bytes::from(bytes))];
+    }
     let mut text = String::with_capacity(64);
     text.push('4');
     socketio::encode_into(packet, &mut text);
@@ -194,12 +208,12 @@ mod tests {
     fn event_frames_plain_and_binary() {
         let p = Payload::new().arg(1).arg("2").arg(json!({"3": [true]}));
         assert_eq!(
-            texts(&p.event_frames("/", "message-back", None)),
+            texts(&p.event_frames(Parser::Default, "/", "message-back", None)),
             [r#"42["message-back",1,"2",{"3":[true]}]"#]
         );
         let p = Payload::new().bin(vec![1u8, 2, 3]).arg(json!({"a": 1}));
         assert_eq!(
-            texts(&p.event_frames("/admin", "x", Some(7))),
+            texts(&p.event_frames(Parser::Default, "/admin", "x", Some(7))),
             [
                 r#"451-/admin,7["x",{"_placeholder":true,"num":0},{"a":1}]"#,
                 "<3 bytes>"
@@ -215,11 +229,27 @@ mod tests {
         assert_eq!(p.binary_of(&p.args[0]["nested"]).map(|b| b.len()), Some(1));
         assert_eq!(p.binary_of(&json!({"_placeholder": true, "num": 5})), None);
         assert_eq!(
-            texts(&p.ack_frames("/", 12)),
+            texts(&p.clone().ack_frames(Parser::Default, "/", 12)),
             [
                 r#"461-12[{"nested":{"_placeholder":true,"num":0}}]"#,
                 "<1 bytes>"
             ]
         );
+    }
+
+    #[test]
+    fn msgpack_frames_are_one_binary_message() {
+        let p = Payload::new().arg("x").bin(vec![9u8, 8]);
+        let frames = p.clone().ack_frames(Parser::Msgpack, "/", 0);
+        let [Frame::Binary(bytes)] = frames.as_slice() else {
+            panic!("{frames:?}");
+        };
+        // the bytes Node's server sends for the same ack (see socketio/msgpack_tests.rs)
+        assert_eq!(
+            bytes.as_ref(),
+            b"\x84\xa2id\x00\xa4type\x03\xa4data\x92\xa1x\xc4\x02\x09\x08\xa3nsp\xa1/"
+        );
+        let frames = p.event_frames(Parser::Msgpack, "/", "e", Some(1));
+        assert!(matches!(frames.as_slice(), [Frame::Binary(_)]));
     }
 }

@@ -158,6 +158,7 @@ impl Config {
             },
             cookie: self.engine.sticky_cookie.clone(),
             write_delay: self.engine.write_delay,
+            parser: self.engine.parser,
             outbound_queue: self.limits.outbound_queue,
             max_rooms_per_socket: self.limits.max_rooms_per_socket,
             max_connections: self.limits.max_connections,

@@ -84,6 +84,8 @@ pub struct RawEngine {
     pub sticky_cookie: String,
     /// WebSocket write coalescing delay, in milliseconds; 0 = none.
     pub write_delay_ms: u64,
+    /// Socket.IO parser: `default` or `msgpack`.
+    pub parser: String,
 }
 
 impl Default for RawEngine {
@@ -97,6 +99,7 @@ impl Default for RawEngine {
             transports: vec!["polling".to_owned(), "websocket".to_owned()],
             sticky_cookie: String::new(),
             write_delay_ms: 0,
+            parser: "default".to_owned(),
         }
     }
 }

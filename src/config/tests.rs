@@ -66,6 +66,7 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(c.engine.max_payload_bytes, 1_000_000);
     assert!(c.engine.polling && c.engine.websocket);
     assert_eq!(c.engine.sticky_cookie, None);
+    assert_eq!(c.engine.parser, crate::Parser::Default);
     assert_eq!(c.cors.origins, ["*"]);
     assert_eq!(
         c.admin.bind,
@@ -109,6 +110,7 @@ fn bad_values_name_their_key() {
         ("[engine]\nmax_payload_bytes = 104857601", "config: engine.max_payload_bytes: must be between 1024 (1 KiB) and 104857600 (100 MiB)"),
         ("[engine]\ntransports = []", "config: engine.transports: must name at least one of \"polling\", \"websocket\""),
         ("[engine]\ntransports = [\"xhr\"]", "config: engine.transports: unknown transport \"xhr\" (expected \"polling\" or \"websocket\")"),
+        ("[engine]\nparser = \"json\"", "config: engine.parser: \"json\" is not \"default\" or \"msgpack\""),
         ("[engine]\nsticky_cookie = \"a b\"", "config: engine.sticky_cookie: \"a b\" is not a valid cookie name"),
         ("[cors]\norigins = [\"example.com\"]", "config: cors.origins: \"example.com\": must be \"*\" or start with http:// or https://"),
         ("[cors]\norigins = [\"https://a.com/\"]", "config: cors.origins: \"https://a.com/\": an origin has no path or trailing slash (write \"https://a.com\")"),
@@ -178,6 +180,9 @@ fn good_values_are_typed() {
     assert_eq!(c.namespace("/tenant-"), None);
     assert_eq!(c.namespace("/"), None);
     assert_eq!(c.server_options().cookie.as_deref(), Some("io"));
+    assert_eq!(c.server_options().parser, crate::Parser::Default);
+    let c = parse("[engine]\nparser = \"msgpack\"", "t.toml", &no_env).expect("valid");
+    assert_eq!(c.server_options().parser, crate::Parser::Msgpack);
 }
 
 #[test]
@@ -190,6 +195,7 @@ fn environment_overrides_keys_by_type() {
         ("ROOMCAST_CORS_ORIGINS", "https://a.com,https://b.com"),
         ("ROOMCAST_ADMIN_TOKEN", "s3cr3t-admin"),
         ("ROOMCAST_LOG_FORMAT", "json"),
+        ("ROOMCAST_ENGINE_PARSER", "msgpack"),
     ]);
     let c = parse("[server]\nbind = \"0.0.0.0:1\"", "t.toml", &env).expect("valid");
     assert_eq!(
@@ -202,13 +208,15 @@ fn environment_overrides_keys_by_type() {
     assert_eq!(c.admin.token.as_deref(), Some("s3cr3t-admin"));
     assert!(!format!("{c:?}").contains("s3cr3t"), "secrets are redacted");
     assert_eq!(c.log.format, LogFormat::Json);
+    assert_eq!(c.engine.parser, crate::Parser::Msgpack);
 }
 
 #[test]
 fn environment_errors_name_the_variable() {
-    let cases: [(&'static [(&str, &str)], &str); 6] = [
+    let cases: [(&'static [(&str, &str)], &str); 7] = [
         (&[("ROOMCAST_ENGINE_PING_INTERVAL_MS", "0")], "config: engine.ping_interval_ms: must be greater than 0 (set by ROOMCAST_ENGINE_PING_INTERVAL_MS)"),
         (&[("ROOMCAST_ENGINE_PING_INTERVAL_MS", "fast")], "config: environment variable ROOMCAST_ENGINE_PING_INTERVAL_MS: engine.ping_interval_ms expects a non-negative integer, got \"fast\""),
+        (&[("ROOMCAST_ENGINE_PARSER", "MessagePack")], "config: engine.parser: \"MessagePack\" is not \"default\" or \"msgpack\" (set by ROOMCAST_ENGINE_PARSER)"),
         (&[("ROOMCAST_CORS_CREDENTIALS", "maybe")], "config: environment variable ROOMCAST_CORS_CREDENTIALS: cors.credentials expects a boolean (true or false), got \"maybe\""),
         (&[("ROOMCAST_ENGINE_PINGINTERVAL", "1")], "config: environment variable ROOMCAST_ENGINE_PINGINTERVAL: names no key of [engine]; did you mean ROOMCAST_ENGINE_PING_INTERVAL_MS?"),
         (&[("ROOMCAST_LOG_COLOUR", "1")], "config: environment variable ROOMCAST_LOG_COLOUR: names no key of [log] (its keys: color, format, level)"),

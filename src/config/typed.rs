@@ -6,6 +6,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use crate::protocol::socketio::Parser;
+
 /// The whole validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -59,6 +61,8 @@ pub struct EngineSection {
     pub sticky_cookie: Option<String>,
     /// WebSocket write coalescing delay (zero: none).
     pub write_delay: Duration,
+    /// The Socket.IO parser every client must use.
+    pub parser: Parser,
 }
 
 /// `[cors]`: which browser origins may connect.

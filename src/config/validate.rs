@@ -189,6 +189,10 @@ fn engine(raw: &RawEngine, ctx: &Ctx<'_>) -> Result<EngineSection, ConfigError> 
             "must name at least one of \"polling\", \"websocket\"",
         ));
     }
+    let parser = Parser::from_name(&raw.parser).ok_or_else(|| {
+        let reason = format!("{:?} is not \"default\" or \"msgpack\"", raw.parser);
+        ctx.invalid("engine.parser", reason)
+    })?;
     Ok(EngineSection {
         ping_interval: ms("ping_interval_ms", raw.ping_interval_ms)?,
         ping_timeout: ms("ping_timeout_ms", raw.ping_timeout_ms)?,
@@ -199,6 +203,7 @@ fn engine(raw: &RawEngine, ctx: &Ctx<'_>) -> Result<EngineSection, ConfigError> 
         websocket,
         sticky_cookie: cookie(ctx, &raw.sticky_cookie)?,
         write_delay: Duration::from_millis(raw.write_delay_ms),
+        parser,
     })
 }
 

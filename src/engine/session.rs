@@ -116,11 +116,11 @@ impl EngineSession {
     /// [`EngineSession::with_conn`] inside `Actor::create`.
     pub(crate) fn new(server: Arc<ServerInner>, info: Arc<ConnInfo>) -> Self {
         EngineSession {
+            decoder: Decoder::new(server.options.parser),
             server,
             created: Instant::now(),
             conn: None,
             info,
-            decoder: Decoder::default(),
             sockets: HashMap::new(),
             ping_deadline: None,
             connect_timer: None,
@@ -169,12 +169,12 @@ impl EngineSession {
             EioPacket::Message(text) => match self.decoder.on_text(&text) {
                 Ok(Some(inbound)) => self.dispatch(inbound, ctx),
                 Ok(None) => {}
-                Err(_) => self.close(CloseReason::ParseError, ctx),
+                Err(_) => self.close_invalid_packet(ctx),
             },
             EioPacket::Binary(data) => match self.decoder.on_binary(data) {
                 Ok(Some(inbound)) => self.dispatch(inbound, ctx),
                 Ok(None) => {}
-                Err(_) => self.close(CloseReason::ParseError, ctx),
+                Err(_) => self.close_invalid_packet(ctx),
             },
             EioPacket::Pong(_) => {
                 if let Some(h) = self.ping_deadline.take() {
@@ -201,7 +201,7 @@ impl EngineSession {
             | PacketType::Ack
             | PacketType::BinaryAck => {
                 let Some(socket) = self.sockets.get(&packet.nsp) else {
-                    return self.close(CloseReason::ParseError, ctx);
+                    return self.close_invalid_packet(ctx);
                 };
                 match socket.addr().try_send(Incoming { packet, binary }) {
                     Ok(()) => {}
@@ -223,10 +223,10 @@ impl EngineSession {
                 Some(socket) => socket.addr().do_send(Disconnect {
                     reason: DisconnectReason::ClientNamespaceDisconnect,
                 }),
-                None => self.close(CloseReason::ParseError, ctx),
+                None => self.close_invalid_packet(ctx),
             },
             // A second CONNECT for a joined namespace, or a CONNECT_ERROR from a client.
-            _ => self.close(CloseReason::ParseError, ctx),
+            _ => self.close_invalid_packet(ctx),
         }
     }
 
@@ -234,7 +234,8 @@ impl EngineSession {
         let nsp = packet.nsp;
         let Some(ns) = self.server.namespaces.resolve(&nsp) else {
             let refusal = Packet::connect_error(&nsp, "Invalid namespace", None);
-            self.conn().push(&frames_of(&refusal, Vec::new()), false);
+            let frames = frames_of(self.server.options.parser, &refusal, Vec::new());
+            self.conn().push(&frames, false);
             return;
         };
         let handshake = Handshake {
@@ -255,14 +256,27 @@ impl EngineSession {
         }
     }
 
+    /// A Socket.IO packet the parser refuses, or one that breaks the protocol, in a valid
+    /// Engine.IO message: closed with `parse error`. Node's server closes the Engine.IO
+    /// connection then, so a polling client's next GET gets the close packet (not a 400 for an
+    /// unknown session): a client speaking the other parser sees `transport close`.
+    fn close_invalid_packet(&mut self, ctx: &mut Context<Self>) {
+        self.close_with(CloseReason::ParseError, true, ctx);
+    }
+
     /// Ends the session once: every socket leaves with `reason`, the transports flush and close.
     fn close(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
+        self.close_with(reason, false, ctx);
+    }
+
+    fn close_with(&mut self, reason: CloseReason, poll_gets_close: bool, ctx: &mut Context<Self>) {
         // A polling client has yet to fetch what is queued and the close packet, or closed the
         // session with a POST while its GET may still be on the way: keep the session reachable
         // for one more GET (which removes it and answers the rest, `1`, or a noop), within a
         // bounded grace period.
         let polling = self.conn().state().polling_drains();
-        let awaits_poll = polling && (reason.flushes() || reason == CloseReason::TransportClose);
+        let awaits_poll = polling
+            && (poll_gets_close || reason.flushes() || reason == CloseReason::TransportClose);
         if !self.conn().update_state(|s| s.close(reason)) {
             return;
         }
@@ -353,10 +367,10 @@ impl Handler<CloseRequest> for EngineSession {
 impl Handler<DisconnectAll> for EngineSession {
     type Result = ();
     fn handle(&mut self, _: DisconnectAll, ctx: &mut Self::Context) {
+        let parser = self.server.options.parser;
         for (nsp, socket) in self.sockets.drain() {
-            socket
-                .conn()
-                .push(&frames_of(&Packet::disconnect(&nsp), Vec::new()), false);
+            let frames = frames_of(parser, &Packet::disconnect(&nsp), Vec::new());
+            socket.conn().push(&frames, false);
             socket.addr().do_send(Disconnect {
                 reason: DisconnectReason::ServerNamespaceDisconnect,
             });

@@ -2,6 +2,8 @@
 //!
 //! - [`engineio`]: Engine.IO v4 packets, polling payloads, outbound frames and the handshake.
 //! - [`socketio`]: Socket.IO v5 packets, their text encoding and binary-attachment reassembly.
+//! - [`msgpack`]: msgpack values as JSON values with binary beside them (the msgpack parser's
+//!   value layer, notepack's encoding choices).
 //! - [`ids`]: the random [`ids::Sid`] used as session id and socket id.
 //!
 //! Everything here works on `&str`/`Bytes` and returns values; waiting for binary attachments is
@@ -9,6 +11,7 @@
 
 pub mod engineio;
 pub mod ids;
+pub mod msgpack;
 pub mod socketio;
 
 /// Both layers together, on the exact strings a client puts on the wire.

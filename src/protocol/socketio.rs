@@ -8,11 +8,13 @@
 //!
 //! This file holds the model; `socketio/decode.rs` the text decoder, `socketio/validate.rs` the
 //! payload rules it applies, `socketio/encode.rs` the encoder and `socketio/decoder.rs` the
-//! stateful reassembly of binary packets.
+//! stateful reassembly of binary packets; `socketio/msgpack.rs` is the other parser clients may
+//! choose (see [`Parser`]).
 
 mod decode;
 mod decoder;
 mod encode;
+pub mod msgpack;
 mod validate;
 
 pub use decode::{decode, ParseError};
@@ -20,6 +22,35 @@ pub use decoder::{Decoder, Inbound};
 pub use encode::{encode, encode_into};
 
 use serde_json::{Map, Value};
+
+/// Which Socket.IO parser a server speaks; the clients must use the same one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Parser {
+    /// socket.io-parser: text packets, binary as attachments in separate binary messages.
+    #[default]
+    Default,
+    /// socket.io-msgpack-parser: every packet one msgpack binary message, binary inline.
+    Msgpack,
+}
+
+impl Parser {
+    /// The parser named `name` (`default` or `msgpack`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "default" => Some(Parser::Default),
+            "msgpack" => Some(Parser::Msgpack),
+            _ => None,
+        }
+    }
+
+    /// Its name in configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Parser::Default => "default",
+            Parser::Msgpack => "msgpack",
+        }
+    }
+}
 
 /// Most binary attachments one packet may announce (socket.io-parser `maxAttachments` default).
 pub const MAX_ATTACHMENTS: usize = 10;

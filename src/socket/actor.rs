@@ -99,7 +99,8 @@ impl SocketActor {
         let engine = socket.conn().engine().clone();
         if let Err(e) = ns.run_middlewares(&socket) {
             let packet = Packet::connect_error(ns.name(), &e.message, e.data);
-            socket.conn().push(&frames_of(&packet, Vec::new()), false);
+            let frames = frames_of(socket.parser(), &packet, Vec::new());
+            socket.conn().push(&frames, false);
             engine.do_send(SocketClosed {
                 nsp: ns.name().to_owned(),
                 sid: socket.id(),
@@ -114,7 +115,8 @@ impl SocketActor {
         ns.adapter().add_socket(socket.clone());
         let packet = Packet::connect(ns.name(), Some(json!({ "sid": socket.id().as_str() })));
         // in a write of its own, before whatever the connection handlers emit
-        socket.conn().push_alone(&frames_of(&packet, Vec::new()));
+        let frames = frames_of(socket.parser(), &packet, Vec::new());
+        socket.conn().push_alone(&frames);
         engine.do_send(SocketConnected {
             nsp: ns.name().to_owned(),
         });
@@ -242,9 +244,10 @@ impl Handler<EmitWithAck> for SocketActor {
             return;
         }
         let id = self.acks.next_id();
+        let socket = self.socket();
         let frames = msg
             .payload
-            .event_frames(self.socket().ns(), &msg.event, Some(id));
+            .event_frames(socket.parser(), socket.ns(), &msg.event, Some(id));
         if self.socket().conn().push(&frames, false) != crate::engine::PushOutcome::Queued {
             (msg.callback)(Err(AckError::Disconnected));
             return;
@@ -281,7 +284,8 @@ impl Handler<ServerDisconnect> for SocketActor {
             return;
         }
         let packet = Packet::disconnect(socket.ns());
-        socket.conn().push(&frames_of(&packet, Vec::new()), false);
+        let frames = frames_of(socket.parser(), &packet, Vec::new());
+        socket.conn().push(&frames, false);
         let engine = socket.conn().engine().clone();
         engine.do_send(SocketClosed {
             nsp: socket.ns().to_owned(),

@@ -171,6 +171,11 @@ impl Socket {
         &self.0.ns
     }
 
+    /// The parser its packets are encoded with (the server's).
+    pub(crate) fn parser(&self) -> crate::protocol::socketio::Parser {
+        self.0.ns.limits().parser
+    }
+
     pub(crate) fn conn(&self) -> &Arc<Conn> {
         &self.0.conn
     }
@@ -408,7 +413,7 @@ impl Socket {
         if !self.connected() {
             return Err(EmitError::Disconnected);
         }
-        let frames = payload.event_frames(self.ns(), event, None);
+        let frames = payload.event_frames(self.parser(), self.ns(), event, None);
         match self.0.conn.push(&frames, volatile) {
             PushOutcome::Queued | PushOutcome::DroppedVolatile => Ok(()),
             PushOutcome::Overflow => Err(EmitError::SlowConsumer),
@@ -488,7 +493,10 @@ impl AckSender {
 
     /// Sends the acknowledgement with these arguments.
     pub fn send(self, payload: impl Into<Payload>) {
-        let frames = payload.into().ack_frames(self.socket.ns(), self.id);
+        let socket = &self.socket;
+        let frames = payload
+            .into()
+            .ack_frames(socket.parser(), socket.ns(), self.id);
         self.socket.0.conn.push(&frames, false);
     }
 }

@@ -41,6 +41,7 @@ FLAGS = {
     "outbound_queue": "--outbound-queue",
     "transports": "--transports",
     "cookie": "--cookie",
+    "parser": "--parser",
 }
 
 

@@ -18,6 +18,8 @@
 
 use serde_json::Value;
 
+use crate::protocol::msgpack::MsgpackError;
+
 use super::validate::{check_placeholders, is_payload_valid};
 use super::{Packet, PacketType, MAX_ATTACHMENTS};
 
@@ -48,6 +50,16 @@ pub enum ParseError {
     /// A placeholder whose `num` is not a number naming one of the announced attachments.
     #[error("illegal attachments: bad placeholder")]
     BadPlaceholder,
+    /// A binary message that is not one msgpack value (msgpack parser).
+    #[error("invalid msgpack: {0}")]
+    Msgpack(MsgpackError),
+    /// A namespace that is not a string (msgpack parser).
+    #[error("invalid namespace")]
+    InvalidNamespace,
+    /// A text message while the server uses the msgpack parser, which sends every packet as one
+    /// binary message.
+    #[error("text message with the msgpack parser")]
+    TextWithMsgpack,
 }
 
 /// Decode the text of one Socket.IO packet (the Engine.IO message payload without the `4`),

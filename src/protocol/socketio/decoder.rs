@@ -4,10 +4,13 @@
 //! belong to it. [`Decoder`] holds the packet until they have all arrived. "Still waiting" is the
 //! value `Ok(None)`; a text message while waiting, or a binary one when nothing waits, is a
 //! protocol error that closes the connection.
+//!
+//! With the msgpack parser every packet is one binary message, complete at once, and a text
+//! message is a protocol error.
 
 use bytes::Bytes;
 
-use super::{decode, Packet, ParseError};
+use super::{decode, msgpack, Packet, ParseError, Parser};
 
 /// A complete inbound packet with its binary attachments, in order (empty for text packets).
 #[derive(Debug, Clone, PartialEq)]
@@ -18,19 +21,32 @@ pub struct Inbound {
     pub binary: Vec<Bytes>,
 }
 
-/// Reassembles binary packets: feed every Engine.IO message in order.
+/// Reassembles binary packets: feed every Engine.IO message in order. `Default` speaks the
+/// default (text) parser.
 #[derive(Debug, Default)]
 pub struct Decoder {
+    parser: Parser,
     pending: Option<Inbound>,
 }
 
 impl Decoder {
+    /// A decoder for clients using `parser`.
+    pub fn new(parser: Parser) -> Self {
+        Decoder {
+            parser,
+            pending: None,
+        }
+    }
+
     /// A text message: `Ok(Some)` when complete (any non-binary packet, or a binary one with 0
     /// attachments), `Ok(None)` when it waits for attachments; `Err` if a binary packet is still
-    /// waiting (`UnexpectedText`).
+    /// waiting (`UnexpectedText`), or with the msgpack parser (`TextWithMsgpack`).
     pub fn on_text(&mut self, s: &str) -> Result<Option<Inbound>, ParseError> {
         if self.pending.is_some() {
             return Err(ParseError::UnexpectedText);
+        }
+        if self.parser == Parser::Msgpack {
+            return Err(ParseError::TextWithMsgpack);
         }
         let packet = decode(s)?;
         let inbound = Inbound {
@@ -45,8 +61,12 @@ impl Decoder {
     }
 
     /// A binary message: `Err(UnexpectedBinary)` when nothing waits; `Ok(Some)` when the last
-    /// attachment arrived, `Ok(None)` while more are due.
+    /// attachment arrived, `Ok(None)` while more are due. With the msgpack parser: the whole
+    /// packet, or why it is invalid.
     pub fn on_binary(&mut self, b: Bytes) -> Result<Option<Inbound>, ParseError> {
+        if self.parser == Parser::Msgpack {
+            return msgpack::decode(&b).map(Some);
+        }
         let mut inbound = self.pending.take().ok_or(ParseError::UnexpectedBinary)?;
         inbound.binary.push(b);
         if inbound.binary.len() >= inbound.packet.attachments {
@@ -153,6 +173,28 @@ mod tests {
             Text(r#"2["b"]"#, Err(ParseError::UnexpectedText)),
         ]);
         run(&[Text("2{}", Err(ParseError::InvalidPayload))]);
+    }
+
+    #[test]
+    fn msgpack_packets_are_single_binary_messages() {
+        let mut decoder = Decoder::new(Parser::Msgpack);
+        // socket.io-client's CONNECT to `/`: {type: 0, data: undefined, nsp: "/"}
+        let connect = Bytes::from_static(b"\x83\xa4type\x00\xa4data\xd4\x00\x00\xa3nsp\xa1/");
+        let done = decoder
+            .on_binary(connect)
+            .expect("valid")
+            .expect("complete");
+        assert_eq!(done.packet, Packet::connect("/", None));
+        assert!(!decoder.is_waiting());
+        assert_eq!(decoder.on_text("0"), Err(ParseError::TextWithMsgpack));
+        assert!(matches!(
+            decoder.on_binary(Bytes::from_static(b"\xc1")),
+            Err(ParseError::Msgpack(_))
+        ));
+        // and the default parser refuses msgpack
+        let mut text = Decoder::default();
+        let connect = Bytes::from_static(b"\x82\xa4type\x00\xa3nsp\xa1/");
+        assert_eq!(text.on_binary(connect), Err(ParseError::UnexpectedBinary));
     }
 
     #[test]

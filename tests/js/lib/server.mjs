@@ -74,6 +74,7 @@ const FLAGS = {
   outboundQueue: "--outbound-queue",
   transports: "--transports",
   cookie: "--cookie",
+  parser: "--parser",
 };
 
 export function testbedArgs(opts = {}) {

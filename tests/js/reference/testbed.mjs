@@ -2,13 +2,14 @@
 //
 //   node tests/js/reference/testbed.mjs [--port N] [--ping-interval MS] [--ping-timeout MS]
 //        [--max-payload BYTES] [--connect-timeout MS] [--outbound-queue N]
-//        [--transports polling,websocket] [--cookie NAME]
+//        [--transports polling,websocket] [--cookie NAME] [--parser default|msgpack]
 //
 // Prints exactly one line `LISTENING <port>` on stdout once it accepts connections; runs until killed.
 // `--outbound-queue` is accepted and ignored (Socket.IO has no per-connection outbound limit).
 
 import http from "node:http";
 import { Server } from "socket.io";
+import msgpackParser from "socket.io-msgpack-parser";
 
 function parseArgs(argv) {
   const opts = {
@@ -20,6 +21,7 @@ function parseArgs(argv) {
     outboundQueue: 1024,
     transports: ["polling", "websocket"],
     cookie: null,
+    parser: "default",
   };
   const int = (flag, v) => {
     const n = Number(v);
@@ -54,6 +56,11 @@ function parseArgs(argv) {
         opts.cookie = value;
         i++;
         break;
+      case "--parser":
+        if (value !== "default" && value !== "msgpack") throw new Error(`unknown parser ${value}`);
+        opts.parser = value;
+        i++;
+        break;
       default:
         throw new Error(`unknown argument ${flag}`);
     }
@@ -78,6 +85,7 @@ const io = new Server(httpServer, {
   maxHttpBufferSize: opts.maxPayload,
   connectTimeout: opts.connectTimeout,
   transports: opts.transports,
+  ...(opts.parser === "msgpack" ? { parser: msgpackParser } : {}),
   cookie: opts.cookie ? { name: opts.cookie } : false,
   serveClient: false,
 });
