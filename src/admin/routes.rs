@@ -59,10 +59,19 @@ pub(super) async fn not_found() -> ApiResult {
     Err(ApiError::not_found("no such route"))
 }
 
+/// The OpenAPI document, with `info.version` set to this build's version.
 pub(super) async fn openapi() -> HttpResponse {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let doc = DOC.get_or_init(|| {
+        // The document is part of the source and checked by a unit test.
+        let mut doc: Value =
+            serde_json::from_str(include_str!("openapi.json")).expect("openapi.json is JSON");
+        doc["info"]["version"] = json!(env!("CARGO_PKG_VERSION"));
+        doc.to_string()
+    });
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(include_str!("openapi.json"))
+        .body(doc.as_str())
 }
 
 pub(super) async fn metrics(state: State) -> HttpResponse {
@@ -111,6 +120,7 @@ pub(super) async fn stats(state: State) -> ApiResult {
         namespaces.push(json!({ "name": name, "sockets": sockets, "rooms": rooms }));
     }
     Ok(HttpResponse::Ok().json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
         "node_id": state.node_id,
         "uptime_s": server.uptime().as_secs(),
         "connections": server.connection_count(),
@@ -123,11 +133,12 @@ pub(super) async fn rooms(state: State, q: web::Query<ListQuery>) -> ApiResult {
     let (offset, limit) = q.page()?;
     let mut rooms = namespace(&state, &q.namespace)?.rooms().await;
     rooms.sort();
+    let total = rooms.len();
     let rooms: Vec<Value> = page(rooms, offset, limit)
         .into_iter()
         .map(|(name, sockets)| json!({ "name": name, "sockets": sockets }))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "rooms": rooms })))
+    Ok(HttpResponse::Ok().json(json!({ "rooms": rooms, "total": total })))
 }
 
 pub(super) async fn sockets(state: State, q: web::Query<ListQuery>) -> ApiResult {
@@ -139,8 +150,9 @@ pub(super) async fn sockets(state: State, q: web::Query<ListQuery>) -> ApiResult
         None => ns.fetch_sockets().await,
     };
     found.sort_by_key(|s| s.id());
+    let total = found.len();
     let sockets: Vec<SocketDto> = page(found, offset, limit).iter().map(dto).collect();
-    Ok(HttpResponse::Ok().json(json!({ "sockets": sockets })))
+    Ok(HttpResponse::Ok().json(json!({ "sockets": sockets, "total": total })))
 }
 
 pub(super) async fn socket(
@@ -260,4 +272,14 @@ pub(super) async fn sockets_disconnect(state: State, body: web::Json<SocketsRequ
         .disconnect_sockets(body.close)
         .await;
     Ok(HttpResponse::Ok().json(json!({ "ok": true, "affected": affected })))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_openapi_document_is_json_with_this_version() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("openapi.json")).expect("openapi.json is JSON");
+        assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+    }
 }

@@ -9,7 +9,7 @@
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { Manager } from "socket.io-client";
-import { startBroker, ask, record, barrier, sorted, metric, ADMIN_TOKEN } from "./lib/broker.mjs";
+import { startBroker, runBroker, ask, record, barrier, sorted, metric, ADMIN_TOKEN } from "./lib/broker.mjs";
 import { settleConnect, waitFor, once } from "../lib/server.mjs";
 
 const NAMESPACES = [{ name: "/" }, { name: "/other" }];
@@ -242,6 +242,10 @@ describe("admin API: stats and listings", () => {
     await withBroker(async (broker) => {
       const empty = await broker.ok("/api/v1/stats");
       assert.equal(typeof empty.node_id, "string");
+      // the version is the binary's, and the OpenAPI document's
+      const version = (await runBroker(["--version"])).stdout.trim();
+      assert.equal(`roomcast ${empty.version}`, version);
+      assert.equal((await broker.api("/api/v1/openapi.json", { token: null })).body.info.version, empty.version);
       assert.ok(empty.node_id.length > 0);
       assert.ok(Number.isInteger(empty.uptime_s) && empty.uptime_s >= 0);
       assert.equal(empty.connections, 0);
@@ -261,6 +265,7 @@ describe("admin API: stats and listings", () => {
         assert.deepEqual(
           { ...stats, node_id: "-", uptime_s: 0 },
           {
+            version: empty.version,
             node_id: "-",
             uptime_s: 0,
             connections: 3,
@@ -297,7 +302,17 @@ describe("admin API: stats and listings", () => {
       assert.deepEqual((await broker.ok("/api/v1/rooms?limit=2")).rooms.map((r) => r.name), names.slice(0, 2));
       assert.deepEqual((await broker.ok("/api/v1/rooms?limit=2&offset=2")).rooms.map((r) => r.name), names.slice(2));
       assert.deepEqual((await broker.ok("/api/v1/rooms?offset=10")).rooms, []);
-      assert.deepEqual(await broker.ok("/api/v1/rooms?namespace=/other"), { rooms: [] });
+      assert.deepEqual(await broker.ok("/api/v1/rooms?namespace=/other"), { rooms: [], total: 0 });
+      // total counts every match whatever the page, so a client pages until offset >= total
+      assert.equal(all.total, 3);
+      assert.equal((await broker.ok("/api/v1/rooms?limit=1&offset=1")).total, 3);
+      const paged = [];
+      for (let offset = 0, total = Infinity; offset < total && paged.length < 100; offset += 2) {
+        const page = await broker.ok(`/api/v1/rooms?limit=2&offset=${offset}`);
+        total = page.total;
+        paged.push(...page.rooms.map((r) => r.name));
+      }
+      assert.deepEqual(paged, names);
       assertError(await broker.api("/api/v1/rooms?namespace=/nope"), 404, "not_found");
       assertError(await broker.api("/api/v1/rooms?limit=0"), 400, "bad_request");
       assertError(await broker.api("/api/v1/rooms?limit=many"), 400, "bad_request");
@@ -342,8 +357,11 @@ describe("admin API: stats and listings", () => {
       assert.deepEqual(inRoom.sockets.map((s) => s.id), [ws.id]);
       const inL1 = await broker.ok("/api/v1/sockets?room=l-1");
       assert.deepEqual(sorted(inL1.sockets.map((s) => s.id)), sorted([ws.id, polling.id]));
-      assert.deepEqual(await broker.ok("/api/v1/sockets?room=no-such-room"), { sockets: [] });
-      assert.deepEqual(await broker.ok("/api/v1/sockets?room="), { sockets: [] });
+      assert.deepEqual(await broker.ok("/api/v1/sockets?room=no-such-room"), { sockets: [], total: 0 });
+      assert.deepEqual(await broker.ok("/api/v1/sockets?room="), { sockets: [], total: 0 });
+      assert.equal(all.total, 2);
+      assert.equal(inL1.total, 2);
+      assert.equal((await broker.ok("/api/v1/sockets?limit=1&offset=1")).total, 2);
       const ids = all.sockets.map((s) => s.id);
       assert.deepEqual((await broker.ok("/api/v1/sockets?limit=1")).sockets.map((s) => s.id), ids.slice(0, 1));
       assert.deepEqual((await broker.ok("/api/v1/sockets?limit=1&offset=1")).sockets.map((s) => s.id), ids.slice(1, 2));
