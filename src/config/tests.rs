@@ -283,3 +283,16 @@ fn temp_file(text: &str) -> std::path::PathBuf {
     std::fs::write(&path, text).expect("temp dir is writable");
     path
 }
+
+#[test]
+fn log_color_follows_the_terminal_and_no_color() {
+    use super::LogColor;
+    assert!(LogColor::Auto.enabled(true, None));
+    assert!(LogColor::Auto.enabled(true, Some("")), "an empty NO_COLOR is unset");
+    assert!(!LogColor::Auto.enabled(true, Some("1")));
+    assert!(!LogColor::Auto.enabled(false, None), "redirected: no colour");
+    assert!(LogColor::Always.enabled(false, Some("1")));
+    assert!(!LogColor::Never.enabled(true, None));
+    let bad = parse("[log]\ncolor = \"sometimes\"\n", "t", &no_env).unwrap_err();
+    assert!(bad.to_string().contains("log.color"), "{bad}");
+}
