@@ -94,6 +94,10 @@ impl Metrics {
                 "roomcast_auth_failures_total",
                 "Namespace logins refused by the JWT check, by reason",
             ),
+            (
+                "roomcast_namespace_refusals_total",
+                "Namespace CONNECTs refused by a namespace limit, by limit",
+            ),
         ];
         for (name, help) in counters {
             r.describe_counter(name.into(), Some(Unit::Count), SharedString::from(help));
@@ -105,6 +109,10 @@ impl Metrics {
             ),
             ("roomcast_sockets", "Connected sockets, by namespace"),
             ("roomcast_rooms", "Named rooms, by namespace"),
+            (
+                "roomcast_dynamic_namespaces",
+                "Namespaces created from patterns that exist now",
+            ),
         ];
         for (name, help) in gauges {
             r.describe_gauge(name.into(), None, SharedString::from(help));
@@ -131,6 +139,13 @@ impl Metrics {
     /// Counts a socket or connection leaving, by reason.
     pub fn disconnect(&self, reason: &str) {
         self.labelled_counter("roomcast_disconnects_total", "reason", reason)
+            .increment(1);
+    }
+
+    /// Counts a namespace CONNECT refused by `max_dynamic_namespaces` ("server limit") or
+    /// `max_namespaces_per_connection` ("connection limit").
+    pub fn namespace_refused(&self, limit: &str) {
+        self.labelled_counter("roomcast_namespace_refusals_total", "limit", limit)
             .increment(1);
     }
 

@@ -91,6 +91,12 @@ pub struct ServerOptions {
     pub max_rooms_per_socket: usize,
     /// Most open Engine.IO connections; further handshakes get HTTP 503.
     pub max_connections: usize,
+    /// Most namespaces created from patterns that may exist at once; a CONNECT that would create
+    /// one more is refused with CONNECT_ERROR `Too many namespaces`.
+    pub max_dynamic_namespaces: usize,
+    /// Most namespaces one connection may have joined at once; a CONNECT past it is refused with
+    /// CONNECT_ERROR `Too many namespaces`.
+    pub max_namespaces_per_connection: usize,
     /// WebSocket write coalescing: a packet for a WebSocket written less than `write_delay` ago
     /// opens a window of `write_delay`, and everything queued by its end shares one write; a packet
     /// for a WebSocket quiet for longer goes out at once. No packet waits longer than this. Zero
@@ -117,6 +123,8 @@ impl Default for ServerOptions {
             outbound_queue: 1024,
             max_rooms_per_socket: 1000,
             max_connections: 100_000,
+            max_dynamic_namespaces: 10_000,
+            max_namespaces_per_connection: 100,
             write_delay: Duration::ZERO,
             parser: Parser::Default,
         }

@@ -201,6 +201,11 @@ impl Server {
             .collect()
     }
 
+    /// How many namespaces created from patterns exist now (bounded by `max_dynamic_namespaces`).
+    pub fn dynamic_namespace_count(&self) -> usize {
+        self.inner.namespaces.dynamic_count()
+    }
+
     /// Registers the Engine.IO endpoint on an actix-web app.
     pub fn configure(&self) -> impl Fn(&mut web::ServiceConfig) + Clone + 'static {
         let inner = self.inner.clone();

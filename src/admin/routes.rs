@@ -92,6 +92,8 @@ pub(super) async fn metrics(state: State) -> HttpResponse {
         m.gauge("roomcast_sockets", &[("namespace", name)])
             .set(sockets as f64);
     }
+    m.gauge("roomcast_dynamic_namespaces", &[])
+        .set(server.dynamic_namespace_count() as f64);
     let (polling, websocket) = server.connections_by_transport();
     for (transport, n) in [("polling", polling), ("websocket", websocket)] {
         m.gauge(

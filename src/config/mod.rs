@@ -162,6 +162,8 @@ impl Config {
             outbound_queue: self.limits.outbound_queue,
             max_rooms_per_socket: self.limits.max_rooms_per_socket,
             max_connections: self.limits.max_connections,
+            max_dynamic_namespaces: self.limits.max_dynamic_namespaces,
+            max_namespaces_per_connection: self.limits.max_namespaces_per_connection,
         }
     }
 }

@@ -288,9 +288,15 @@ fn temp_file(text: &str) -> std::path::PathBuf {
 fn log_color_follows_the_terminal_and_no_color() {
     use super::LogColor;
     assert!(LogColor::Auto.enabled(true, None));
-    assert!(LogColor::Auto.enabled(true, Some("")), "an empty NO_COLOR is unset");
+    assert!(
+        LogColor::Auto.enabled(true, Some("")),
+        "an empty NO_COLOR is unset"
+    );
     assert!(!LogColor::Auto.enabled(true, Some("1")));
-    assert!(!LogColor::Auto.enabled(false, None), "redirected: no colour");
+    assert!(
+        !LogColor::Auto.enabled(false, None),
+        "redirected: no colour"
+    );
     assert!(LogColor::Always.enabled(false, Some("1")));
     assert!(!LogColor::Never.enabled(true, None));
     let bad = parse("[log]\ncolor = \"sometimes\"\n", "t", &no_env).unwrap_err();

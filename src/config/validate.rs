@@ -86,6 +86,16 @@ pub(crate) fn validate(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Config, ConfigE
                 raw.limits.max_rooms_per_socket,
             )?,
             outbound_queue: positive(ctx, "limits.outbound_queue", raw.limits.outbound_queue)?,
+            max_dynamic_namespaces: positive(
+                ctx,
+                "limits.max_dynamic_namespaces",
+                raw.limits.max_dynamic_namespaces,
+            )?,
+            max_namespaces_per_connection: positive(
+                ctx,
+                "limits.max_namespaces_per_connection",
+                raw.limits.max_namespaces_per_connection,
+            )?,
         },
         admin,
         log: log(&raw.log, ctx)?,

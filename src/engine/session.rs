@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::engine::{CloseReason, Conn};
 use crate::handshake::{ConnInfo, Handshake};
+use crate::namespace::Unresolved;
 use crate::payload::frames_of;
 use crate::protocol::engineio::{Frame, Packet as EioPacket};
 use crate::protocol::ids::Sid;
@@ -232,11 +233,29 @@ impl EngineSession {
 
     fn connect(&mut self, packet: Packet, _ctx: &mut Context<Self>) {
         let nsp = packet.nsp;
-        let Some(ns) = self.server.namespaces.resolve(&nsp) else {
-            let refusal = Packet::connect_error(&nsp, "Invalid namespace", None);
-            let frames = frames_of(self.server.options.parser, &refusal, Vec::new());
-            self.conn().push(&frames, false);
-            return;
+        let resolved = if self.sockets.len() >= self.server.options.max_namespaces_per_connection {
+            Err((Unresolved::Limit, "connection limit"))
+        } else {
+            self.server
+                .namespaces
+                .resolve(&nsp)
+                .map_err(|e| (e, "server limit"))
+        };
+        let ns = match resolved {
+            Ok(ns) => ns,
+            Err((why, limit)) => {
+                let refusal = match why {
+                    Unresolved::Unknown => Packet::connect_error(&nsp, "Invalid namespace", None),
+                    Unresolved::Limit => {
+                        self.server.metrics.namespace_refused(limit);
+                        let data = serde_json::json!({ "reason": limit });
+                        Packet::connect_error(&nsp, "Too many namespaces", Some(data))
+                    }
+                };
+                let frames = frames_of(self.server.options.parser, &refusal, Vec::new());
+                self.conn().push(&frames, false);
+                return;
+            }
         };
         let handshake = Handshake {
             conn: self.info.clone(),

@@ -157,9 +157,20 @@ impl Namespace {
     }
 }
 
+/// Why a CONNECT reaches no namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unresolved {
+    /// No namespace or pattern has this name (CONNECT_ERROR `Invalid namespace`).
+    Unknown,
+    /// A pattern matches, but `max_dynamic_namespaces` exist already.
+    Limit,
+}
+
 /// The namespaces of one server.
 pub struct Namespaces {
     by_name: RwLock<HashMap<String, Arc<Namespace>>>,
+    /// How many of `by_name` were created from patterns.
+    dynamic: AtomicUsize,
     patterns: RwLock<Vec<(String, Arc<NsHandlers>)>>,
     factory: Arc<dyn AdapterFactory>,
     options: Arc<ServerOptions>,
@@ -176,6 +187,7 @@ impl Namespaces {
     ) -> Arc<Self> {
         Arc::new_cyclic(|this| Namespaces {
             by_name: RwLock::new(HashMap::new()),
+            dynamic: AtomicUsize::new(0),
             patterns: RwLock::new(Vec::new()),
             factory,
             options,
@@ -220,11 +232,11 @@ impl Namespaces {
         h
     }
 
-    /// The namespace a CONNECT for `name` reaches: a static one, or a new one from the first
-    /// matching pattern; `None` if nothing matches.
-    pub fn resolve(&self, name: &str) -> Option<Arc<Namespace>> {
+    /// The namespace a CONNECT for `name` reaches: a static one, an existing one, or a new one
+    /// from the longest matching pattern while fewer than `max_dynamic_namespaces` exist.
+    pub fn resolve(&self, name: &str) -> Result<Arc<Namespace>, Unresolved> {
         if let Some(ns) = self.by_name.read().get(name) {
-            return Some(ns.clone());
+            return Ok(ns.clone());
         }
         // The longest pattern whose prefix is followed by at least one more character.
         let handlers = self
@@ -233,14 +245,29 @@ impl Namespaces {
             .iter()
             .filter(|(prefix, _)| name.len() > prefix.len() && name.starts_with(prefix.as_str()))
             .max_by_key(|(prefix, _)| prefix.len())
-            .map(|(_, h)| h.clone())?;
+            .map(|(_, h)| h.clone())
+            .ok_or(Unresolved::Unknown)?;
+        // Refused without the write lock, so a flood of names past the bound does not hold up
+        // the resolution of every other CONNECT.
+        if self.dynamic.load(Ordering::Relaxed) >= self.options.max_dynamic_namespaces {
+            return Err(Unresolved::Limit);
+        }
         let mut by_name = self.by_name.write();
-        Some(
-            by_name
-                .entry(name.to_owned())
-                .or_insert_with(|| self.make(name, handlers, true))
-                .clone(),
-        )
+        if let Some(ns) = by_name.get(name) {
+            return Ok(ns.clone());
+        }
+        if self.dynamic.load(Ordering::Relaxed) >= self.options.max_dynamic_namespaces {
+            return Err(Unresolved::Limit);
+        }
+        self.dynamic.fetch_add(1, Ordering::Relaxed);
+        let ns = self.make(name, handlers, true);
+        by_name.insert(name.to_owned(), ns.clone());
+        Ok(ns)
+    }
+
+    /// How many namespaces created from patterns exist now.
+    pub fn dynamic_count(&self) -> usize {
+        self.dynamic.load(Ordering::Relaxed)
     }
 
     /// The namespace `name` if it exists.
@@ -270,6 +297,7 @@ impl Namespaces {
             .is_some_and(|ns| ns.parent.is_some() && ns.socket_count() == 0)
         {
             by_name.remove(name);
+            self.dynamic.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }

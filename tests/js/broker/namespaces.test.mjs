@@ -4,7 +4,7 @@
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { Manager } from "socket.io-client";
-import { startBroker, ask, record, barrier, sorted } from "./lib/broker.mjs";
+import { startBroker, ask, record, barrier, sorted, metric } from "./lib/broker.mjs";
 import { settleConnect, waitFor } from "../lib/server.mjs";
 
 let broker;
@@ -104,8 +104,65 @@ describe("namespaces", () => {
     assert.equal(byName["/tenant-43"].sockets, 2);
     assert.equal(byName["/tenant-43"].rooms, 1);
     const rooms42 = await broker.ok(`/api/v1/rooms?namespace=${encodeURIComponent("/tenant-42")}`);
-    assert.deepEqual(rooms42, { rooms: [{ name: "shared-name", sockets: 1 }] });
+    assert.deepEqual(rooms42, { rooms: [{ name: "shared-name", sockets: 1 }], total: 1 });
     const listed = await broker.ok(`/api/v1/sockets?namespace=${encodeURIComponent("/tenant-43")}`);
     assert.deepEqual(sorted(listed.sockets.map((s) => s.id)), sorted([in43.id, sender.id]));
+  });
+});
+
+describe("namespace limits", () => {
+  it('past max_dynamic_namespaces a new name under a pattern gets connect_error "Too many namespaces" (server limit), counted; an emptied one frees its place', async () => {
+    const limited = await startBroker({
+      limits: { max_dynamic_namespaces: 3 },
+      namespaces: [{ name: "/" }, { name: "/t-*" }],
+    });
+    try {
+      const held = [];
+      for (const n of [1, 2, 3]) held.push(await limited.connect(`/t-${n}`));
+      const err = await limited.connectError("/t-4");
+      assert.equal(err.message, "Too many namespaces");
+      assert.deepEqual(err.data, { reason: "server limit" });
+      // an existing dynamic namespace and the static ones still take new sockets
+      assert.ok((await limited.connect("/t-1")).connected);
+      assert.ok((await limited.connect("/")).connected);
+      const m = await limited.metrics();
+      assert.equal(metric(m.values, "roomcast_namespace_refusals_total", { limit: "server limit" }), 1);
+      assert.equal(metric(m.values, "roomcast_dynamic_namespaces"), 3);
+      // /t-2 empties: it is removed, and /t-4 can be created
+      held[1].disconnect();
+      await waitFor(async () => metric((await limited.metrics()).values, "roomcast_dynamic_namespaces") === 2, {
+        what: "/t-2 removed",
+      });
+      assert.ok((await limited.connect("/t-4")).connected);
+    } finally {
+      limited.closeClients();
+      assert.deepEqual(await limited.stop(), { code: 0, signal: null });
+    }
+  });
+
+  it('past max_namespaces_per_connection one connection gets connect_error "Too many namespaces" (connection limit); other connections are not affected', async () => {
+    const limited = await startBroker({
+      limits: { max_namespaces_per_connection: 2 },
+      namespaces: [{ name: "/" }, { name: "/a" }, { name: "/b" }],
+    });
+    const manager = new Manager(limited.url, { reconnection: false, transports: ["websocket"] });
+    try {
+      await settleConnect(manager.socket("/"));
+      await settleConnect(manager.socket("/a"));
+      const err = await settleConnect(manager.socket("/b")).then(
+        () => assert.fail("a third namespace on one connection"),
+        (e) => e,
+      );
+      assert.equal(err.message, "Too many namespaces");
+      assert.deepEqual(err.data, { reason: "connection limit" });
+      // another connection still joins /b
+      assert.ok((await limited.connect("/b")).connected);
+      const m = await limited.metrics();
+      assert.equal(metric(m.values, "roomcast_namespace_refusals_total", { limit: "connection limit" }), 1);
+    } finally {
+      manager.engine?.close();
+      limited.closeClients();
+      assert.deepEqual(await limited.stop(), { code: 0, signal: null });
+    }
   });
 });
