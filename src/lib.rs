@@ -34,6 +34,7 @@
 
 pub mod adapter;
 pub mod admin;
+pub mod admin_ui;
 pub mod app;
 pub mod broadcast;
 pub mod broker;
@@ -43,6 +44,7 @@ pub mod front;
 pub mod handshake;
 pub mod metrics;
 pub mod namespace;
+pub mod observer;
 pub mod options;
 pub mod payload;
 pub mod protocol;

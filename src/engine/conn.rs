@@ -248,6 +248,7 @@ impl Conn {
                     PollTake::Wait
                 } else {
                     self.metrics.packets_out.increment(inner.queue.len() as u64);
+                    self.observe_out(&inner.queue);
                     let payload = encode_payload(inner.queue.iter());
                     inner.queue.clear();
                     PollTake::Payload(payload)
@@ -282,6 +283,7 @@ impl Conn {
                     WsTake::Wait
                 } else {
                     self.metrics.packets_out.increment(inner.queue.len() as u64);
+                    self.observe_out(&inner.queue);
                     std::mem::swap(&mut inner.queue, out);
                     WsTake::Frames
                 }
@@ -324,6 +326,19 @@ impl Conn {
                 return;
             }
             notified.await;
+        }
+    }
+
+    /// Tells the observer, if any, about the message frames (not heartbeats) leaving in `frames`.
+    fn observe_out(&self, frames: &VecDeque<Frame>) {
+        if let Some(observer) = self.metrics.observer() {
+            let (count, bytes) = frames
+                .iter()
+                .filter(|f| f.is_message())
+                .fold((0, 0), |(n, b), f| (n + 1, b + f.len()));
+            if count > 0 {
+                observer.packets_out(count, bytes);
+            }
         }
     }
 
