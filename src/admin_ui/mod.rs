@@ -75,7 +75,7 @@ pub enum Mode {
 }
 
 /// What [`instrument`] sets up.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminUiOptions {
     /// The admin namespace (default `/admin`).
     pub namespace: String,
