@@ -98,10 +98,12 @@ fn run(command: &'static str, server: &Server, payload: Payload, ack: Option<Ack
         }
     })();
     match started {
-        Ok(Some(done)) if ack.is_some() => {
+        // Awaited even when nobody asked for the count: the local adapter's room supervisors skip
+        // a request whose answer was dropped before they took it.
+        Ok(Some(done)) => {
             actix_rt::spawn(async move { answer(ack, Ok(Some(done.await))) });
         }
-        Ok(_) => answer(ack, Ok(None)),
+        Ok(None) => answer(ack, Ok(None)),
         Err(e) => answer(ack, Err(e)),
     }
 }
