@@ -4,8 +4,7 @@
 # the Rust unit, doc and integration tests, the Socket.IO/Engine.IO protocol conformance suite, the
 # socket.io-client and python-socketio behaviour suites (library testbed and broker), the browser
 # tests (the hello example, the Socket.IO Admin UI against the broker), and a short load-generator
-# smoke run. Exits non-zero on the first
-# failure.
+# smoke run. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
