@@ -129,6 +129,10 @@ pub fn instrument(server: &Server, options: AdminUiOptions) -> Result<(), AdminU
     if !name.starts_with('/') || name.ends_with('*') {
         return Err(AdminUiError::BadNamespace(name));
     }
+    // Checked before the namespace exists, so a refused call leaves no namespace behind.
+    if server.metrics().observer().is_some() {
+        return Err(AdminUiError::AlreadyInstrumented);
+    }
     let store = match &options.auth {
         AdminAuth::None => None,
         AdminAuth::Basic { password_hash, .. } => {
@@ -246,10 +250,10 @@ mod tests {
                 instrument(&io, AdminUiOptions::new(AdminAuth::None)),
                 Ok(())
             );
-            assert_eq!(
-                instrument(&io, AdminUiOptions::new(AdminAuth::None)),
-                Err(AdminUiError::AlreadyInstrumented)
-            );
+            let mut again = AdminUiOptions::new(AdminAuth::None);
+            again.namespace = "/other".into();
+            assert_eq!(instrument(&io, again), Err(AdminUiError::AlreadyInstrumented));
+            assert!(io.existing("/other").is_none(), "a refused call creates nothing");
         });
     }
 }
