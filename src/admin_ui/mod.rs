@@ -252,8 +252,14 @@ mod tests {
             );
             let mut again = AdminUiOptions::new(AdminAuth::None);
             again.namespace = "/other".into();
-            assert_eq!(instrument(&io, again), Err(AdminUiError::AlreadyInstrumented));
-            assert!(io.existing("/other").is_none(), "a refused call creates nothing");
+            assert_eq!(
+                instrument(&io, again),
+                Err(AdminUiError::AlreadyInstrumented)
+            );
+            assert!(
+                io.existing("/other").is_none(),
+                "a refused call creates nothing"
+            );
         });
     }
 }

@@ -74,6 +74,7 @@ const FLAGS = {
   outboundQueue: "--outbound-queue",
   transports: "--transports",
   cookie: "--cookie",
+  adminUi: "--admin-ui",
 };
 
 export function testbedArgs(opts = {}) {

@@ -2,13 +2,17 @@
 //
 //   node tests/js/reference/testbed.mjs [--port N] [--ping-interval MS] [--ping-timeout MS]
 //        [--max-payload BYTES] [--connect-timeout MS] [--outbound-queue N]
-//        [--transports polling,websocket] [--cookie NAME]
+//        [--transports polling,websocket] [--cookie NAME] [--admin-ui NAMESPACE]
 //
 // Prints exactly one line `LISTENING <port>` on stdout once it accepts connections; runs until killed.
 // `--outbound-queue` is accepted and ignored (Socket.IO has no per-connection outbound limit).
 
 import http from "node:http";
 import { Server } from "socket.io";
+import { instrument } from "@socket.io/admin-ui";
+
+/** bcrypt of "changeit" (cost 4): the Admin UI password of `--admin-ui`. */
+const ADMIN_UI_HASH = "$2a$04$JiFCNFAZPmesR8K67hDSqepUrPDerR6YzeDh.RIiMMAH7M4ZzGJgK";
 
 function parseArgs(argv) {
   const opts = {
@@ -20,6 +24,7 @@ function parseArgs(argv) {
     outboundQueue: 1024,
     transports: ["polling", "websocket"],
     cookie: null,
+    adminUi: null,
   };
   const int = (flag, v) => {
     const n = Number(v);
@@ -49,6 +54,11 @@ function parseArgs(argv) {
         i++;
         break;
       }
+      case "--admin-ui":
+        if (!value || !value.startsWith("/")) throw new Error("--admin-ui needs a namespace name");
+        opts.adminUi = value;
+        i++;
+        break;
       case "--cookie":
         if (value === undefined) throw new Error("--cookie needs a name");
         opts.cookie = value;
@@ -209,6 +219,15 @@ io.of(/^\/dyn-/).on("connection", (socket) => {
   attachHandlers(socket);
   socket.emit("hello", socket.nsp.name);
 });
+
+if (opts.adminUi) {
+  instrument(io, {
+    namespaceName: opts.adminUi,
+    auth: { type: "basic", username: "admin", password: ADMIN_UI_HASH },
+    serverId: "testbed",
+    mode: "development",
+  });
+}
 
 httpServer.on("error", (err) => {
   process.stderr.write(`testbed: ${err.stack || err}\n`);
