@@ -470,9 +470,13 @@ impl Socket {
         if !self.connected() {
             return Err(EmitError::Disconnected);
         }
+        let payload = payload.into();
+        if let Some(observer) = self.observer() {
+            observer.event_sent(self, event, &payload);
+        }
         self.0.addr.do_send(actor::EmitWithAck {
             event: event.to_owned(),
-            payload: payload.into(),
+            payload,
             timeout,
             callback: Box::new(callback),
         });

@@ -70,6 +70,19 @@ describe("Admin UI namespace (library, testbed --admin-ui /ui)", () => {
     }
   });
 
+  it("event_sent also for an emit that expects an acknowledgement", async () => {
+    const client = await connect(server.url, { transports: ["websocket"] });
+    try {
+      client.on("ask", (n, ack) => ack(n + 1));
+      const reply = await emitWithAck(client, "server-ack", { event: "ask", args: [41], timeout_ms: 2000 });
+      assert.deepEqual(reply, { args: [42] });
+      const sent = await find("event_sent", (nsp, id, args) => id === client.id && args[0] === "ask");
+      assert.deepEqual(sent.slice(0, 3), ["/", client.id, ["ask", 41]]);
+    } finally {
+      closeAll(client);
+    }
+  });
+
   it("a namespace made from a pattern: socket_connected, room_joined, server_stats, socket_disconnected", async () => {
     const client = await connect(server.url + "/dyn-ui", { transports: ["websocket"] });
     const id = client.id;
