@@ -122,7 +122,11 @@ pub(super) fn install(
         );
         let socket = socket.clone();
         Box::pin(async move {
-            let refused = || ConnectError::new(INVALID_CREDENTIALS);
+            let address = socket.handshake().conn.address();
+            let refused = || {
+                tracing::warn!(%address, "Admin UI login refused: invalid credentials");
+                ConnectError::new(INVALID_CREDENTIALS)
+            };
             if let Some(id) = auth.get("sessionId").and_then(Value::as_str) {
                 if store.is_valid(id, Instant::now()) {
                     return Ok(());

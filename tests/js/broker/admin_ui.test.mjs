@@ -109,6 +109,7 @@ describe("login", () => {
       const err = await refusedLogin(broker, auth);
       assert.equal(err.message, "invalid credentials", JSON.stringify(auth));
     }
+    await broker.waitForLog(/Admin UI login refused: invalid credentials/);
   });
 
   it("the admin namespace is not served the broker's room API: `join` is the dashboard's command there", async () => {
