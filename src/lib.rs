@@ -13,6 +13,8 @@
 //!   -> room        supervisor actors, one per two cores on their own arbiters, that fan a
 //!                  broadcast's one encoding out
 //!   protocol       pure codecs, no I/O
+//!   observer       hooks every stage reports to when something watches the server
+//!   admin_ui       the Socket.IO Admin UI's namespace, fed by those hooks
 //! ```
 //!
 //! ```no_run

@@ -30,48 +30,7 @@ pub(super) fn validate(
             ),
         ));
     }
-    let hash = ctx.secret(
-        ("admin_ui.password_hash", &raw.password_hash),
-        ("admin_ui.password_hash_env", &raw.password_hash_env),
-    )?;
-    let auth =
-        match (raw.auth.as_str(), hash) {
-            ("none", None) => AdminAuth::None,
-            ("none", Some(_)) => return Err(ctx.invalid(
-                "admin_ui.auth",
-                "is \"none\" but a password hash is set: set auth = \"basic\" or remove the hash",
-            )),
-            ("basic", None) => {
-                return Err(ctx.invalid(
-                    "admin_ui.auth",
-                    "is \"basic\" but neither password_hash nor password_hash_env is set \
-                 (or set auth = \"none\" to let anyone in)",
-                ))
-            }
-            ("basic", Some(hash)) => {
-                let key = if raw.password_hash.is_empty() {
-                    "admin_ui.password_hash_env"
-                } else {
-                    "admin_ui.password_hash"
-                };
-                if hash.parse::<bcrypt::HashParts>().is_err() {
-                    return Err(ctx.invalid(key, "is not a bcrypt hash (like $2b$10$...)"));
-                }
-                if raw.username.is_empty() {
-                    return Err(ctx.invalid("admin_ui.username", "must not be empty"));
-                }
-                AdminAuth::Basic {
-                    username: raw.username.clone(),
-                    password_hash: hash,
-                }
-            }
-            (other, _) => {
-                return Err(ctx.invalid(
-                    "admin_ui.auth",
-                    format!("{other:?} is not \"basic\" or \"none\""),
-                ))
-            }
-        };
+    let auth = auth(raw, ctx)?;
     let mode = match raw.mode.as_str() {
         "development" => Mode::Development,
         "production" => Mode::Production,
@@ -88,6 +47,47 @@ pub(super) fn validate(
     options.mode = mode;
     options.server_id = Some(raw.server_id.clone()).filter(|s| !s.is_empty());
     Ok(Some(options))
+}
+
+/// `auth` with its user name and hash.
+fn auth(raw: &RawAdminUi, ctx: &Ctx<'_>) -> Result<AdminAuth, ConfigError> {
+    let hash = ctx.secret(
+        ("admin_ui.password_hash", &raw.password_hash),
+        ("admin_ui.password_hash_env", &raw.password_hash_env),
+    )?;
+    match (raw.auth.as_str(), hash) {
+        ("none", None) => Ok(AdminAuth::None),
+        ("none", Some(_)) => Err(ctx.invalid(
+            "admin_ui.auth",
+            "is \"none\" but a password hash is set: set auth = \"basic\" or remove the hash",
+        )),
+        ("basic", None) => Err(ctx.invalid(
+            "admin_ui.auth",
+            "is \"basic\" but neither password_hash nor password_hash_env is set \
+             (or set auth = \"none\" to let anyone in)",
+        )),
+        ("basic", Some(hash)) => {
+            let key = if raw.password_hash.is_empty() {
+                "admin_ui.password_hash_env"
+            } else {
+                "admin_ui.password_hash"
+            };
+            if hash.parse::<bcrypt::HashParts>().is_err() {
+                return Err(ctx.invalid(key, "is not a bcrypt hash (like $2b$10$...)"));
+            }
+            if raw.username.is_empty() {
+                return Err(ctx.invalid("admin_ui.username", "must not be empty"));
+            }
+            Ok(AdminAuth::Basic {
+                username: raw.username.clone(),
+                password_hash: hash,
+            })
+        }
+        (other, _) => Err(ctx.invalid(
+            "admin_ui.auth",
+            format!("{other:?} is not \"basic\" or \"none\""),
+        )),
+    }
 }
 
 #[cfg(test)]
