@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use roomcast::admin_ui::{instrument, AdminAuth, AdminUiOptions};
 use roomcast::{ConnectError, Cors, Parser, Payload, Server, ServerOptions, Socket, Transports};
 use serde_json::{json, Value};
 
@@ -14,12 +15,16 @@ use serde_json::{json, Value};
 type Departures = Arc<Mutex<VecDeque<(String, String, String, Vec<String>)>>>;
 const REMEMBERED: usize = 1000;
 
-fn parse_args() -> (u16, ServerOptions) {
+/// bcrypt of "changeit" (cost 4): the Admin UI password of `--admin-ui`.
+const ADMIN_UI_HASH: &str = "$2a$04$JiFCNFAZPmesR8K67hDSqepUrPDerR6YzeDh.RIiMMAH7M4ZzGJgK";
+
+fn parse_args() -> (u16, ServerOptions, Option<String>) {
     let mut options = ServerOptions {
         cors: Cors::any(),
         ..ServerOptions::default()
     };
     let mut port = 0u16;
+    let mut admin_ui = None;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let ms = |v: &str| Duration::from_millis(v.parse().expect("milliseconds"));
     for pair in args.chunks(2) {
@@ -36,6 +41,7 @@ fn parse_args() -> (u16, ServerOptions) {
             "--outbound-queue" => options.outbound_queue = value.parse().expect("count"),
             "--cookie" => options.cookie = Some(value.to_owned()),
             "--parser" => options.parser = Parser::from_name(value).expect("default or msgpack"),
+            "--admin-ui" => admin_ui = Some(value.to_owned()),
             "--transports" => {
                 options.transports = Transports {
                     polling: value.contains("polling"),
@@ -45,7 +51,7 @@ fn parse_args() -> (u16, ServerOptions) {
             other => panic!("unknown flag {other}"),
         }
     }
-    (port, options)
+    (port, options, admin_ui)
 }
 
 fn sorted_rooms(socket: &Socket) -> Value {
@@ -180,7 +186,7 @@ fn handlers(io: &Server, departures: &Departures, socket: &Socket) {
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let (port, options) = parse_args();
+    let (port, options, admin_ui) = parse_args();
     let io = Server::new(options);
     let departures: Departures = Arc::default();
 
@@ -204,6 +210,16 @@ async fn main() -> std::io::Result<()> {
         let _ = socket.emit("hello", socket.ns());
         handlers(&server, &seen, socket);
     });
+
+    if let Some(namespace) = admin_ui {
+        let mut ui = AdminUiOptions::new(AdminAuth::Basic {
+            username: "admin".to_owned(),
+            password_hash: ADMIN_UI_HASH.to_owned(),
+        });
+        ui.namespace = namespace;
+        ui.server_id = Some("testbed".to_owned());
+        instrument(&io, ui).map_err(std::io::Error::other)?;
+    }
 
     let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
     let port = listener.local_addr()?.port();

@@ -3,8 +3,8 @@
 # committed lockfile, Python packages into .venv, Debian's chromium when missing), builds, then runs
 # the Rust unit, doc and integration tests, the Socket.IO/Engine.IO protocol conformance suite, the
 # socket.io-client and python-socketio behaviour suites (library testbed and broker), the browser
-# test of the hello example, and a short load-generator smoke run. Exits non-zero on the first
-# failure.
+# tests (the hello example, the Socket.IO Admin UI against the broker), and a short load-generator
+# smoke run. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,10 +46,10 @@ ROOMCAST_EMBEDDED=1 node --test --test-concurrency=1 tests/js/conformance/
 echo "== socket.io-client behaviour"
 node --test tests/js/client/
 
-echo "== broker behaviour (config, room API, JWT, admin API, drain)"
+echo "== broker behaviour (config, room API, JWT, admin API, Admin UI, drain)"
 node --test tests/js/broker/
 
-echo "== hello example in headless Chromium (ports 8000 and 5500)"
+echo "== hello example (ports 8000 and 5500) and the Admin UI (port 0) in headless Chromium"
 node --test --test-concurrency=1 tests/js/browser/
 
 echo "== python-socketio behaviour (testbed and broker)"

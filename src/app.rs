@@ -64,6 +64,12 @@ pub fn build_server(config: &Config) -> std::io::Result<Server> {
     for ns in &config.namespaces {
         broker::install(&server, policy(ns)).map_err(std::io::Error::other)?;
     }
+    // After the broker's namespaces: the admin namespace is a static one of its own (validation
+    // refused a clash with an entry; a matching pattern does not reach a static namespace), so
+    // it never gets the client room API.
+    if let Some(options) = &config.admin_ui {
+        crate::admin_ui::instrument(&server, options.clone()).map_err(std::io::Error::other)?;
+    }
     Ok(server)
 }
 
@@ -106,6 +112,7 @@ pub async fn run(
         path = %config.server.path,
         admin = %config.admin.bind,
         config = %source,
+        admin_ui = config.admin_ui.as_ref().map_or("disabled", |o| o.namespace.as_str()),
         "roomcast ready"
     );
 

@@ -13,6 +13,8 @@
 //!   -> room        supervisor actors, one per two cores on their own arbiters, that fan a
 //!                  broadcast's one encoding out
 //!   protocol       pure codecs, no I/O
+//!   observer       hooks every stage reports to when something watches the server
+//!   admin_ui       the Socket.IO Admin UI's namespace, fed by those hooks
 //! ```
 //!
 //! ```no_run
@@ -34,6 +36,7 @@
 
 pub mod adapter;
 pub mod admin;
+pub mod admin_ui;
 pub mod app;
 pub mod broadcast;
 pub mod broker;
@@ -43,6 +46,7 @@ pub mod front;
 pub mod handshake;
 pub mod metrics;
 pub mod namespace;
+pub mod observer;
 pub mod options;
 pub mod payload;
 pub mod protocol;

@@ -3,10 +3,13 @@
 //! `metrics-exporter-prometheus`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use metrics::{Counter, Gauge, Key, Label, Metadata, Recorder, SharedString, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use parking_lot::Mutex;
+
+use crate::observer::{Observer, ObserverSlot};
 
 const METADATA: Metadata<'static> =
     Metadata::new("roomcast", metrics::Level::INFO, Some(module_path!()));
@@ -29,6 +32,8 @@ pub struct Metrics {
     /// Engine.IO handshakes refused because of `max_connections`.
     pub refused_connections: Counter,
     labelled: Mutex<HashMap<(&'static str, String), Counter>>,
+    /// The server's observer (the Admin UI), reached from every layer that holds the metrics.
+    observer: ObserverSlot,
 }
 
 impl Default for Metrics {
@@ -69,6 +74,7 @@ impl Metrics {
                 "Handshakes refused at max_connections",
             ),
             labelled: Mutex::new(HashMap::new()),
+            observer: ObserverSlot::default(),
             recorder,
         }
         .described()
@@ -157,6 +163,20 @@ impl Metrics {
             .collect::<Vec<_>>();
         self.recorder
             .register_gauge(&Key::from_parts(name, labels), &METADATA)
+    }
+
+    /// The observer installed on the server, if any (one atomic load).
+    #[inline]
+    pub fn observer(&self) -> Option<&Arc<dyn Observer>> {
+        self.observer.get()
+    }
+
+    /// Installs the server's observer; refused when one is installed already.
+    pub(crate) fn set_observer(
+        &self,
+        observer: Arc<dyn Observer>,
+    ) -> Result<(), Arc<dyn Observer>> {
+        self.observer.set(observer)
     }
 
     /// The Prometheus text exposition of everything recorded.

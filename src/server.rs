@@ -247,6 +247,15 @@ impl Server {
         crate::HttpFront::new(self).run(listener)
     }
 
+    /// Installs the server's [`crate::observer::Observer`] (one per server); refused when one is
+    /// installed already.
+    pub fn set_observer(
+        &self,
+        observer: Arc<dyn crate::observer::Observer>,
+    ) -> Result<(), Arc<dyn crate::observer::Observer>> {
+        self.inner.metrics.set_observer(observer)
+    }
+
     /// The server's metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
@@ -338,6 +347,19 @@ impl NamespaceRef {
         F: Fn(&Socket) -> Result<(), ConnectError> + Send + Sync + 'static,
     {
         self.handlers().add_middleware(Arc::new(middleware));
+        self
+    }
+
+    /// Adds a connection middleware that may wait (it returns a future); it runs after the
+    /// synchronous ones, and an error refuses the socket with CONNECT_ERROR.
+    pub fn use_async_middleware<F>(self, middleware: F) -> Self
+    where
+        F: Fn(&Socket) -> crate::adapter::BoxFuture<Result<(), ConnectError>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.handlers().add_async_middleware(Arc::new(middleware));
         self
     }
 

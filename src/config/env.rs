@@ -1,5 +1,5 @@
 //! Environment overrides: `ROOMCAST_<SECTION>_<KEY>` (upper case) replaces `key` of the single-valued
-//! sections `[server]`, `[engine]`, `[cors]`, `[limits]`, `[admin]`, `[log]`. The value is parsed as the
+//! sections `[server]`, `[engine]`, `[cors]`, `[limits]`, `[admin]`, `[admin_ui]`, `[log]`. The value is parsed as the
 //! key's type in the schema (integers, booleans `true`/`false`/`1`/`0`, strings, comma-separated lists).
 //! A variable `ROOMCAST_<SECTION>_...` that names no key, or any `ROOMCAST_NAMESPACES_...`, is an error;
 //! other `ROOMCAST_*` names (test tooling such as `ROOMCAST_URL`) are not ours and are left alone.
@@ -12,7 +12,9 @@ use super::error::{suggest, ConfigError};
 use super::schema::describe;
 
 /// The sections environment variables may override, in file order.
-pub const ENV_SECTIONS: [&str; 6] = ["server", "engine", "cors", "limits", "admin", "log"];
+pub const ENV_SECTIONS: [&str; 7] = [
+    "server", "engine", "cors", "limits", "admin", "admin_ui", "log",
+];
 
 const PREFIX: &str = "ROOMCAST_";
 
@@ -114,7 +116,10 @@ pub(crate) fn check_names<'a>(
                     .to_owned(),
             });
         }
-        for section in ENV_SECTIONS {
+        // Longest names first: ROOMCAST_ADMIN_UI_... belongs to [admin_ui], not [admin].
+        let mut sections = ENV_SECTIONS;
+        sections.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        for section in sections {
             let upper = section.to_ascii_uppercase();
             let Some(key) = rest
                 .strip_prefix(upper.as_str())

@@ -6,6 +6,7 @@
 //! With no file the embedded [`DEFAULT_TOML`] (the repository's `config.toml`) is used; a unit test keeps it
 //! identical to [`RawConfig::default`]. Nothing here is global: the environment is passed in as a lookup.
 
+mod admin_ui;
 mod cli;
 mod env;
 mod error;
@@ -105,7 +106,10 @@ fn parse_inner(
             var: None,
         })?;
     if let Some(names) = env_names {
-        let mut exempt = vec![raw.admin.token_env.as_str()];
+        let mut exempt = vec![
+            raw.admin.token_env.as_str(),
+            raw.admin_ui.password_hash_env.as_str(),
+        ];
         exempt.extend(raw.namespaces.iter().map(|n| n.jwt_secret_env.as_str()));
         env::check_names(names.iter().copied(), &schema, &exempt)?;
     }

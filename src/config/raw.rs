@@ -19,6 +19,8 @@ pub struct RawConfig {
     pub limits: RawLimits,
     /// `[admin]`: the admin HTTP API listener and its token.
     pub admin: RawAdmin,
+    /// `[admin_ui]`: the Socket.IO Admin UI's namespace.
+    pub admin_ui: RawAdminUi,
     /// `[log]`: log level and format.
     pub log: RawLog,
     /// `[[namespaces]]`: the namespaces clients may connect to.
@@ -33,6 +35,7 @@ impl Default for RawConfig {
             cors: RawCors::default(),
             limits: RawLimits::default(),
             admin: RawAdmin::default(),
+            admin_ui: RawAdminUi::default(),
             log: RawLog::default(),
             namespaces: vec![RawNamespace::default()],
         }
@@ -169,6 +172,46 @@ impl Default for RawAdmin {
             bind: "127.0.0.1:3001".to_owned(),
             token: String::new(),
             token_env: String::new(),
+        }
+    }
+}
+
+/// `[admin_ui]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawAdminUi {
+    /// Serve the Admin UI's namespace.
+    pub enabled: bool,
+    /// Its name.
+    pub namespace: String,
+    /// `basic` or `none`.
+    pub auth: String,
+    /// User name for `basic`.
+    pub username: String,
+    /// Inline bcrypt hash of the password; empty = none.
+    pub password_hash: String,
+    /// Name of the environment variable holding the hash; empty = none.
+    pub password_hash_env: String,
+    /// Refuse the commands that change anything.
+    pub readonly: bool,
+    /// `development` or `production`.
+    pub mode: String,
+    /// Server name shown in the UI; empty = the host name.
+    pub server_id: String,
+}
+
+impl Default for RawAdminUi {
+    fn default() -> Self {
+        RawAdminUi {
+            enabled: false,
+            namespace: "/admin".to_owned(),
+            auth: "basic".to_owned(),
+            username: "admin".to_owned(),
+            password_hash: String::new(),
+            password_hash_env: String::new(),
+            readonly: false,
+            mode: "development".to_owned(),
+            server_id: String::new(),
         }
     }
 }

@@ -21,6 +21,8 @@ pub struct Config {
     pub limits: LimitsSection,
     /// The admin HTTP API.
     pub admin: AdminSection,
+    /// The Socket.IO Admin UI (`None`: disabled).
+    pub admin_ui: Option<crate::admin_ui::AdminUiOptions>,
     /// Logging.
     pub log: LogSection,
     /// The namespaces clients may connect to, in file order (at least one).

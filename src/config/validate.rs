@@ -31,7 +31,7 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn invalid(&self, key: &str, reason: impl Into<String>) -> ConfigError {
+    pub(super) fn invalid(&self, key: &str, reason: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {
             key: key.to_owned(),
             reason: reason.into(),
@@ -41,7 +41,7 @@ impl Ctx<'_> {
 
     /// An inline secret or the value of the variable `env_name` names; both set is an error, and so is a
     /// named variable that is unset or empty. `Ok(None)`: neither given.
-    fn secret(
+    pub(super) fn secret(
         &self,
         inline: (&str, &str),
         from_env: (&str, &str),
@@ -99,6 +99,7 @@ pub(crate) fn validate(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Config, ConfigE
         },
         admin,
         log: log(&raw.log, ctx)?,
+        admin_ui: super::admin_ui::validate(&raw.admin_ui, &raw.namespaces, ctx)?,
         namespaces: namespaces(&raw.namespaces, ctx)?,
     })
 }
@@ -383,7 +384,7 @@ fn namespaces(raw: &[RawNamespace], ctx: &Ctx<'_>) -> Result<Vec<NamespaceConfig
 
 /// A namespace name: `/` then characters a Socket.IO packet can carry (no `,`, whitespace or controls),
 /// with `*` allowed only as the last character.
-fn check_name(name: &str) -> Result<(), &'static str> {
+pub(super) fn check_name(name: &str) -> Result<(), &'static str> {
     if !name.starts_with('/') {
         return Err("must start with '/'");
     }

@@ -269,6 +269,7 @@ impl Conn {
                     PollTake::Wait
                 } else {
                     self.metrics.packets_out.increment(inner.queue.len() as u64);
+                    self.observe_out(inner.queue.iter());
                     let payload = encode_payload(inner.queue.iter());
                     inner.queue.clear();
                     inner.write_boundary = 0;
@@ -306,10 +307,12 @@ impl Conn {
                     let boundary = std::mem::take(&mut inner.write_boundary);
                     if boundary > 0 && boundary < inner.queue.len() {
                         self.metrics.packets_out.increment(boundary as u64);
+                        self.observe_out(inner.queue.iter().take(boundary));
                         out.extend(inner.queue.drain(..boundary));
                         WsTake::FramesAlone
                     } else {
                         self.metrics.packets_out.increment(inner.queue.len() as u64);
+                        self.observe_out(inner.queue.iter());
                         std::mem::swap(&mut inner.queue, out);
                         WsTake::Frames
                     }
@@ -353,6 +356,18 @@ impl Conn {
                 return;
             }
             notified.await;
+        }
+    }
+
+    /// Tells the observer, if any, about the message frames (not heartbeats) leaving in `frames`.
+    fn observe_out<'a>(&self, frames: impl Iterator<Item = &'a Frame>) {
+        if let Some(observer) = self.metrics.observer() {
+            let (count, bytes) = frames
+                .filter(|f| f.is_message())
+                .fold((0, 0), |(n, b), f| (n + 1, b + f.len()));
+            if count > 0 {
+                observer.packets_out(count, bytes);
+            }
         }
     }
 

@@ -159,6 +159,13 @@ impl EngineSession {
 
     fn on_packet(&mut self, packet: EioPacket, ctx: &mut Context<Self>) {
         self.server.metrics.packets_in.increment(1);
+        if let Some(observer) = self.server.metrics.observer() {
+            match &packet {
+                EioPacket::Message(text) => observer.packets_in(1, text.len()),
+                EioPacket::Binary(data) => observer.packets_in(1, data.len()),
+                _ => {}
+            }
+        }
         if let Some(raw) = &self.server.raw {
             match packet {
                 EioPacket::Message(text) => return raw(self.conn(), RawMessage::Text(text)),
@@ -301,6 +308,9 @@ impl EngineSession {
         }
         self.server.registry.closed();
         tracing::info!(sid = %self.conn().sid(), %reason, "connection closed");
+        if let Some(observer) = self.server.metrics.observer() {
+            observer.connection_closed(reason);
+        }
         self.server
             .metrics
             .labelled_counter(
@@ -414,6 +424,10 @@ impl Handler<UpgradeCompleted> for EngineSession {
     fn handle(&mut self, _: UpgradeCompleted, ctx: &mut Self::Context) {
         if let Some(h) = self.upgrade_timer.take() {
             ctx.cancel_future(h);
+        }
+        if let Some(observer) = self.server.metrics.observer() {
+            let sockets: Vec<Socket> = self.sockets.values().cloned().collect();
+            observer.transport_upgraded(&sockets);
         }
     }
 }

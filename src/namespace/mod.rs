@@ -10,13 +10,17 @@ use std::sync::{Arc, OnceLock, Weak};
 use parking_lot::RwLock;
 use serde_json::Value;
 
-use crate::adapter::{Adapter, AdapterFactory};
+use crate::adapter::{Adapter, AdapterFactory, BoxFuture};
 use crate::metrics::Metrics;
 use crate::options::ServerOptions;
 use crate::socket::{EventHandler, Socket};
 
 /// A connection middleware: return an error to refuse the socket (the client gets CONNECT_ERROR).
 pub type Middleware = Arc<dyn Fn(&Socket) -> Result<(), ConnectError> + Send + Sync>;
+/// A connection middleware that must wait (a password hash check, a lookup): it runs after the
+/// synchronous ones, while the socket's other packets wait; an error refuses the socket.
+pub type AsyncMiddleware =
+    Arc<dyn Fn(&Socket) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
 /// A connection handler: runs for each socket that connected.
 pub type ConnectionHandler = Arc<dyn Fn(&Socket) + Send + Sync>;
 
@@ -50,6 +54,7 @@ impl ConnectError {
 #[derive(Default)]
 pub struct NsHandlers {
     middlewares: RwLock<Vec<Middleware>>,
+    async_middlewares: RwLock<Vec<AsyncMiddleware>>,
     connection: RwLock<Vec<ConnectionHandler>>,
     events: RwLock<HashMap<String, EventHandler>>,
     fallback: RwLock<Option<EventHandler>>,
@@ -59,6 +64,11 @@ impl NsHandlers {
     /// Adds a middleware (they run in order).
     pub fn add_middleware(&self, m: Middleware) {
         self.middlewares.write().push(m);
+    }
+
+    /// Adds an asynchronous middleware (they run in order, after the synchronous ones).
+    pub fn add_async_middleware(&self, m: AsyncMiddleware) {
+        self.async_middlewares.write().push(m);
     }
 
     /// Adds a connection handler.
@@ -146,6 +156,25 @@ impl Namespace {
     pub(crate) fn run_middlewares(&self, socket: &Socket) -> Result<(), ConnectError> {
         let mws = self.handlers.middlewares.read().clone();
         mws.iter().try_for_each(|m| m(socket))
+    }
+
+    /// The asynchronous middlewares' verdict, or `None` when there are none (the common case,
+    /// which then connects without waiting).
+    pub(crate) fn async_middlewares(
+        &self,
+        socket: &Socket,
+    ) -> Option<BoxFuture<Result<(), ConnectError>>> {
+        let mws = self.handlers.async_middlewares.read().clone();
+        if mws.is_empty() {
+            return None;
+        }
+        let socket = socket.clone();
+        Some(Box::pin(async move {
+            for m in mws {
+                m(&socket).await?;
+            }
+            Ok(())
+        }))
     }
 
     /// Runs the connection handlers.

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use actix::{
-    Actor, ActorContext, AsyncContext, Context, Handler, Message, Running, SpawnHandle, WrapFuture,
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, Running,
+    SpawnHandle, WrapFuture,
 };
 use bytes::Bytes;
 use serde_json::{json, Value};
@@ -13,6 +14,7 @@ use serde_json::{json, Value};
 use crate::adapter::{BACKLOG_HIGH, BACKLOG_LOW};
 use crate::engine::session::{SocketClosed, SocketConnected};
 use crate::engine::CloseReason;
+use crate::namespace::ConnectError;
 use crate::payload::{frames_of, Payload};
 use crate::protocol::socketio::{Packet, PacketType};
 use crate::socket::ack::AckTable;
@@ -93,22 +95,46 @@ impl SocketActor {
         self.socket.as_ref().expect("socket set at creation")
     }
 
+    /// Runs the middlewares; the asynchronous ones hold the actor's other messages back until
+    /// they have decided (so no event overtakes the CONNECT).
     fn connect(&mut self, ctx: &mut Context<Self>) {
         let socket = self.socket().clone();
         let ns = socket.namespace().clone();
-        let engine = socket.conn().engine().clone();
         if let Err(e) = ns.run_middlewares(&socket) {
-            let packet = Packet::connect_error(ns.name(), &e.message, e.data);
-            let frames = frames_of(socket.parser(), &packet, Vec::new());
-            socket.conn().push(&frames, false);
-            engine.do_send(SocketClosed {
-                nsp: ns.name().to_owned(),
-                sid: socket.id(),
-            });
-            self.phase = Phase::Closed;
-            ctx.stop();
-            return;
+            return self.refuse(e, ctx);
         }
+        match ns.async_middlewares(&socket) {
+            None => self.accept(ctx),
+            Some(verdict) => ctx.wait(verdict.into_actor(self).map(
+                |verdict, act, ctx| match verdict {
+                    Ok(()) => act.accept(ctx),
+                    Err(e) => act.refuse(e, ctx),
+                },
+            )),
+        }
+    }
+
+    fn refuse(&mut self, e: ConnectError, ctx: &mut Context<Self>) {
+        let socket = self.socket().clone();
+        let ns = socket.namespace();
+        let packet = Packet::connect_error(ns.name(), &e.message, e.data);
+        let frames = frames_of(socket.parser(), &packet, Vec::new());
+        socket.conn().push(&frames, false);
+        socket.conn().engine().do_send(SocketClosed {
+            nsp: ns.name().to_owned(),
+            sid: socket.id(),
+        });
+        self.phase = Phase::Closed;
+        ctx.stop();
+    }
+
+    fn accept(&mut self, _ctx: &mut Context<Self>) {
+        if self.phase != Phase::Connecting {
+            return; // the connection ended while an asynchronous middleware ran
+        }
+        let socket = self.socket().clone();
+        let ns = socket.namespace().clone();
+        let engine = socket.conn().engine().clone();
         self.phase = Phase::Connected;
         socket.set_connected(true);
         ns.socket_added();
@@ -120,6 +146,9 @@ impl SocketActor {
         engine.do_send(SocketConnected {
             nsp: ns.name().to_owned(),
         });
+        if let Some(observer) = socket.observer() {
+            observer.socket_connected(&socket);
+        }
         ns.run_connection_handlers(&socket);
     }
 
@@ -136,13 +165,16 @@ impl SocketActor {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
+        let mut payload = Payload { args: data, binary };
+        if let Some(observer) = socket.observer() {
+            observer.event_received(&socket, &event, &payload);
+        }
         let Some((handler, wants_name)) = socket.handler_for(&event) else {
             return;
         };
         if wants_name {
-            data.insert(0, Value::String(event));
+            payload.args.insert(0, Value::String(event));
         }
-        let payload = Payload { args: data, binary };
         let ack = packet.id.map(|id| AckSender::new(socket.clone(), id));
         handler(&socket, payload, ack);
     }
@@ -186,6 +218,9 @@ impl SocketActor {
             h(&socket, reason);
         }
         ns.metrics().disconnect(reason.as_str());
+        if let Some(observer) = socket.observer() {
+            observer.socket_disconnected(&socket, reason);
+        }
         ctx.stop();
     }
 }

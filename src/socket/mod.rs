@@ -19,6 +19,7 @@ use crate::broadcast::BroadcastOperator;
 use crate::engine::{CloseReason, Conn, PushOutcome};
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
+use crate::observer::Observer;
 use crate::payload::Payload;
 use crate::protocol::ids::Sid;
 use crate::protocol::socketio::is_reserved_event;
@@ -266,14 +267,33 @@ impl Socket {
         self.0.rooms.lock().iter().cloned().collect()
     }
 
+    /// The server's observer, if one is installed.
+    pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer>> {
+        self.0.ns.metrics().observer()
+    }
+
     pub(crate) fn record_joined(&self, rooms: &[Room]) {
-        self.0.rooms.lock().extend(rooms.iter().cloned());
+        let own = self.0.id.as_str();
+        let added: Vec<Room> = {
+            let mut set = self.0.rooms.lock();
+            rooms
+                .iter()
+                .filter(|r| ***r != *own && set.insert((*r).clone()))
+                .cloned()
+                .collect()
+        };
+        if let (Some(observer), false) = (self.observer(), added.is_empty()) {
+            observer.rooms_joined(self, &added);
+        }
     }
 
     pub(crate) fn record_left(&self, rooms: &[Room]) {
-        let mut set = self.0.rooms.lock();
-        for r in rooms {
-            set.remove(r);
+        let removed: Vec<Room> = {
+            let mut set = self.0.rooms.lock();
+            rooms.iter().filter(|r| set.remove(*r)).cloned().collect()
+        };
+        if let (Some(observer), false) = (self.observer(), removed.is_empty()) {
+            observer.rooms_left(self, &removed);
         }
     }
 
@@ -292,15 +312,28 @@ impl Socket {
             .map(Into::into)
             .filter(|r: &Room| **r != *self.0.id.as_str())
             .collect();
-        {
+        let added: Vec<Room> = {
             let mut set = self.0.rooms.lock();
             let new = rooms.iter().filter(|r| !set.contains(*r)).count();
             if set.len() + new > limit {
                 return Err(JoinError::TooManyRooms(limit));
             }
-            set.extend(rooms.iter().cloned());
-        }
+            match self.observer() {
+                Some(_) => rooms
+                    .iter()
+                    .filter(|r| set.insert((*r).clone()))
+                    .cloned()
+                    .collect(),
+                None => {
+                    set.extend(rooms.iter().cloned());
+                    Vec::new()
+                }
+            }
+        };
         self.0.ns.adapter().join(self, rooms);
+        if let (Some(observer), false) = (self.observer(), added.is_empty()) {
+            observer.rooms_joined(self, &added);
+        }
         Ok(())
     }
 
@@ -413,6 +446,9 @@ impl Socket {
         if !self.connected() {
             return Err(EmitError::Disconnected);
         }
+        if let Some(observer) = self.observer() {
+            observer.event_sent(self, event, &payload);
+        }
         let frames = payload.event_frames(self.parser(), self.ns(), event, None);
         match self.0.conn.push(&frames, volatile) {
             PushOutcome::Queued | PushOutcome::DroppedVolatile => Ok(()),
@@ -439,9 +475,13 @@ impl Socket {
         if !self.connected() {
             return Err(EmitError::Disconnected);
         }
+        let payload = payload.into();
+        if let Some(observer) = self.observer() {
+            observer.event_sent(self, event, &payload);
+        }
         self.0.addr.do_send(actor::EmitWithAck {
             event: event.to_owned(),
-            payload: payload.into(),
+            payload,
             timeout,
             callback: Box::new(callback),
         });

@@ -295,6 +295,9 @@ pub(crate) fn open_session(
     // `Actor::create` runs the closure before returning.
     let conn = created.expect("session created");
     server.registry.insert(conn.clone());
+    if let Some(observer) = server.metrics.observer() {
+        observer.connection_opened(state.transport_name());
+    }
     tracing::info!(
         sid = %sid,
         transport = state.transport_name(),

@@ -70,6 +70,14 @@ impl Frame {
         }
     }
 
+    /// Whether the frame carries a message (text `4...` or binary), not a heartbeat or control packet.
+    pub fn is_message(&self) -> bool {
+        match self {
+            Frame::Text(s) => s.starts_with('4'),
+            Frame::Binary(_) => true,
+        }
+    }
+
     /// Bytes of the frame as written on a WebSocket (text or raw binary), used for byte budgets.
     /// In a polling payload a binary frame grows to `1 + 4 * ceil(len / 3)` bytes.
     pub fn len(&self) -> usize {

@@ -80,11 +80,13 @@ class Cdp {
 }
 
 /**
- * Launches headless Chromium; resolves { pid, cdp, openPage(url), close() }.
- * openPage resolves { lines, exceptions, waitForLines(pred, ms), evaluate(expr) } once navigation started;
+ * Launches headless Chromium (with `extraArgs` added to its command line); resolves
+ * { pid, cdp, openPage(url), close() }.
+ * openPage resolves { lines, exceptions, waitForLines(pred, ms), evaluate(expr), screenshot(),
+ * viewport(w, h) } once navigation started;
  * `lines` are the page's console messages (first argument, as text), in order.
  */
-export async function launchChromium() {
+export async function launchChromium({ extraArgs = [] } = {}) {
   const binary = chromiumBinary();
   const userDataDir = mkdtempSync(path.join(os.tmpdir(), "roomcast-chromium-"));
   const args = [
@@ -103,6 +105,7 @@ export async function launchChromium() {
     `--user-data-dir=${userDataDir}`,
     "--remote-debugging-address=127.0.0.1",
     "--remote-debugging-port=0",
+    ...extraArgs,
     "about:blank",
   ];
   const child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
@@ -200,6 +203,15 @@ export async function launchChromium() {
           }, ms);
           waiters.add(w);
         });
+      },
+      /** A PNG of the page's viewport, as a Buffer. */
+      async screenshot() {
+        const { data } = await cdp.send("Page.captureScreenshot", { format: "png" }, sessionId, 20000);
+        return Buffer.from(data, "base64");
+      },
+      /** Sets the viewport size (CSS pixels). */
+      async viewport(width, height) {
+        await cdp.send("Emulation.setDeviceMetricsOverride", { width, height, deviceScaleFactor: 1, mobile: false }, sessionId);
       },
       async evaluate(expression) {
         const r = await cdp.send("Runtime.evaluate", { expression, returnByValue: true }, sessionId);

@@ -60,6 +60,54 @@ export function startStaticServer(port = PAGE_PORT) {
   });
 }
 
+const TYPES = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".map": "application/json",
+};
+
+/**
+ * Serves the files under `dir` (`/` is index.html) on 127.0.0.1:`port` (0: any free port); resolves
+ * { url, requests, close() }. Paths that leave `dir` and unknown files get 404.
+ */
+export function serveDirectory(dir, port = 0) {
+  const root = path.resolve(dir);
+  const requests = [];
+  const server = createServer(async (req, res) => {
+    const pathname = decodeURIComponent(new URL(req.url, "http://127.0.0.1").pathname);
+    requests.push(pathname);
+    const file = path.resolve(root, "." + (pathname === "/" ? "/index.html" : pathname));
+    const type = TYPES[path.extname(file)];
+    if (req.method !== "GET" || !file.startsWith(root + path.sep) || !type) {
+      res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+      return;
+    }
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { "content-type": type, "cache-control": "no-store" }).end(body);
+    } catch {
+      res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      resolve({
+        url: `http://127.0.0.1:${server.address().port}`,
+        requests,
+        close: () =>
+          new Promise((r) => {
+            server.closeAllConnections?.();
+            server.close(() => r());
+          }),
+      });
+    });
+  });
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const port = Number(process.argv[2] ?? PAGE_PORT);
   const s = await startStaticServer(port);

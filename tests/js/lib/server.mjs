@@ -75,6 +75,7 @@ const FLAGS = {
   transports: "--transports",
   cookie: "--cookie",
   parser: "--parser",
+  adminUi: "--admin-ui",
 };
 
 export function testbedArgs(opts = {}) {

@@ -2,7 +2,7 @@
 //
 //   node tests/js/reference/testbed.mjs [--port N] [--ping-interval MS] [--ping-timeout MS]
 //        [--max-payload BYTES] [--connect-timeout MS] [--outbound-queue N]
-//        [--transports polling,websocket] [--cookie NAME] [--parser default|msgpack]
+//        [--transports polling,websocket] [--cookie NAME] [--parser default|msgpack] [--admin-ui NAMESPACE]
 //
 // Prints exactly one line `LISTENING <port>` on stdout once it accepts connections; runs until killed.
 // `--outbound-queue` is accepted and ignored (Socket.IO has no per-connection outbound limit).
@@ -10,6 +10,10 @@
 import http from "node:http";
 import { Server } from "socket.io";
 import msgpackParser from "socket.io-msgpack-parser";
+import { instrument } from "@socket.io/admin-ui";
+
+/** bcrypt of "changeit" (cost 4): the Admin UI password of `--admin-ui`. */
+const ADMIN_UI_HASH = "$2a$04$JiFCNFAZPmesR8K67hDSqepUrPDerR6YzeDh.RIiMMAH7M4ZzGJgK";
 
 function parseArgs(argv) {
   const opts = {
@@ -22,6 +26,7 @@ function parseArgs(argv) {
     transports: ["polling", "websocket"],
     cookie: null,
     parser: "default",
+    adminUi: null,
   };
   const int = (flag, v) => {
     const n = Number(v);
@@ -51,6 +56,11 @@ function parseArgs(argv) {
         i++;
         break;
       }
+      case "--admin-ui":
+        if (!value || !value.startsWith("/")) throw new Error("--admin-ui needs a namespace name");
+        opts.adminUi = value;
+        i++;
+        break;
       case "--cookie":
         if (value === undefined) throw new Error("--cookie needs a name");
         opts.cookie = value;
@@ -217,6 +227,15 @@ io.of(/^\/dyn-/).on("connection", (socket) => {
   attachHandlers(socket);
   socket.emit("hello", socket.nsp.name);
 });
+
+if (opts.adminUi) {
+  instrument(io, {
+    namespaceName: opts.adminUi,
+    auth: { type: "basic", username: "admin", password: ADMIN_UI_HASH },
+    serverId: "testbed",
+    mode: "development",
+  });
+}
 
 httpServer.on("error", (err) => {
   process.stderr.write(`testbed: ${err.stack || err}\n`);

@@ -1,0 +1,147 @@
+//! What a socket looks like to the Admin UI (its `SerializedSocket`): id, the first 12 characters of
+//! the Engine.IO id as `clientId`, transport, namespace, `data`, the handshake (address as a proxy
+//! reported it, headers, query, times, URL) and rooms, own id first; and the ISO-8601 timestamps
+//! the live events carry (what a JavaScript `Date` becomes in JSON).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Map, Value};
+
+use crate::handshake::query_param;
+use crate::server::Server;
+use crate::socket::Socket;
+
+/// `socket` as the UI expects it.
+pub fn serialize_socket(socket: &Socket) -> Value {
+    let info = &socket.handshake().conn;
+    let mut headers = Map::new();
+    for (name, value) in info.headers() {
+        match headers.get_mut(name) {
+            Some(Value::String(prev)) => {
+                prev.push_str(", ");
+                prev.push_str(value);
+            }
+            _ => {
+                headers.insert(name.to_owned(), Value::String(value.to_owned()));
+            }
+        }
+    }
+    let address = info
+        .header("cf-connecting-ip")
+        .or_else(|| info.header("x-forwarded-for"))
+        .map(str::to_owned)
+        .unwrap_or_else(|| info.peer.map(|p| p.ip().to_string()).unwrap_or_default());
+    let engine_id = socket.engine_id().to_string();
+    json!({
+        "id": socket.id().as_str(),
+        "clientId": engine_id.get(..12).unwrap_or(&engine_id),
+        "transport": socket.transport(),
+        "nsp": socket.ns(),
+        "data": socket.data(),
+        "handshake": {
+            "address": address,
+            "headers": headers,
+            "query": query_object(&info.url),
+            "issued": info.issued,
+            "secure": info.secure,
+            "time": iso_time_millis(info.issued),
+            "url": &*info.url,
+            "xdomain": info.xdomain,
+        },
+        "rooms": socket.rooms(),
+    })
+}
+
+/// The query string of `url` as an object (a repeated key keeps its first value).
+fn query_object(url: &str) -> Value {
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let mut out = Map::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let key = pair.split_once('=').map(|(k, _)| k).unwrap_or(pair);
+        if !out.contains_key(key) {
+            let value = query_param(query, key).unwrap_or_default().into_owned();
+            out.insert(key.to_owned(), Value::String(value));
+        }
+    }
+    Value::Object(out)
+}
+
+/// Every socket of every namespace, serialised (the `all_sockets` event).
+pub(super) async fn all_sockets(server: &Server) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (name, _) in server.namespaces() {
+        if let Some(ns) = server.existing(&name) {
+            out.extend(ns.fetch_sockets().await.iter().map(serialize_socket));
+        }
+    }
+    out
+}
+
+/// Now, as JavaScript's `Date.prototype.toJSON` writes it (`2026-12-04T16:50:24.123Z`).
+pub fn iso_time() -> String {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    iso_time_millis(millis)
+}
+
+/// `millis` since the Unix epoch in ISO-8601 UTC with milliseconds.
+pub(super) fn iso_time_millis(millis: u64) -> String {
+    let (secs, ms) = (millis / 1000, millis % 1000);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The Gregorian (year, month, day) of a day count since 1970-01-01 (proleptic calendar, eras
+/// of 400 years).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_times_match_javascript() {
+        assert_eq!(iso_time_millis(0), "1970-01-01T00:00:00.000Z");
+        // new Date(951782400123).toJSON(): a leap day
+        assert_eq!(iso_time_millis(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        // new Date(1796402424999).toJSON()
+        assert_eq!(
+            iso_time_millis(1_796_402_424_999),
+            "2026-12-04T16:40:24.999Z"
+        );
+        assert_eq!(
+            iso_time_millis(4_102_444_799_000),
+            "2099-12-31T23:59:59.000Z"
+        );
+        assert_eq!(iso_time().len(), 24);
+    }
+
+    #[test]
+    fn query_strings_become_objects() {
+        assert_eq!(
+            query_object("/socket.io/?EIO=4&transport=polling&name=a%20b&EIO=3&flag"),
+            json!({"EIO": "4", "transport": "polling", "name": "a b", "flag": ""})
+        );
+        assert_eq!(query_object("/socket.io/"), json!({}));
+    }
+}
