@@ -244,13 +244,16 @@ where
     M: actix::Message<Result = usize> + Send + 'static,
     RoomShard: actix::Handler<M>,
 {
-    Box::pin(async move {
+    // Awaited by a task of its own: a supervisor skips a request whose caller has gone, so a
+    // caller that drops the future (it need not await the count) must not cancel the operation.
+    let task = actix_rt::spawn(async move {
         let mut total = 0;
         for r in requests {
             total += r.await.unwrap_or(0);
         }
         total
-    })
+    });
+    Box::pin(async move { task.await.unwrap_or(0) })
 }
 
 #[cfg(test)]
