@@ -3,13 +3,14 @@
 //! and upgrade timeouts, decodes Socket.IO packets (reassembling binary ones) and routes them to the
 //! connection's socket actors, and closes the session exactly once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
 use actix::prelude::SendError;
 use actix::{
-    Actor, ActorContext, AsyncContext, Context, Handler, Message, SpawnHandle, WrapFuture,
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, SpawnHandle,
+    WrapFuture,
 };
 use serde_json::Value;
 
@@ -24,7 +25,9 @@ use crate::server::{RawMessage, ServerInner};
 use crate::socket::actor::{Disconnect, Incoming, SocketActor};
 use crate::socket::{DisconnectReason, Socket};
 
-/// Packets of one polling POST. Sent by the polling transport; answered once they are handled.
+/// Packets of one polling POST. Sent by the polling transport; answered once they are queued in
+/// the session's backlog, which holds at most one POST's packets: while a socket's mailbox is
+/// full the session handles no further message, so the next POST waits (backpressure).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Inbound {
@@ -110,6 +113,10 @@ pub struct EngineSession {
     ping_deadline: Option<SpawnHandle>,
     connect_timer: Option<SpawnHandle>,
     upgrade_timer: Option<SpawnHandle>,
+    /// Packets received and not yet handled, in order.
+    backlog: VecDeque<EioPacket>,
+    /// A socket's mailbox is full: the backlog waits until it takes the packet in hand.
+    stalled: bool,
 }
 
 impl EngineSession {
@@ -126,6 +133,8 @@ impl EngineSession {
             ping_deadline: None,
             connect_timer: None,
             upgrade_timer: None,
+            backlog: VecDeque::new(),
+            stalled: false,
         }
     }
 
@@ -215,13 +224,19 @@ impl EngineSession {
                     Ok(()) => {}
                     // The handlers are behind: stop reading this client until they catch up
                     // (its transport waits on this actor, so the backpressure reaches TCP).
+                    // One waiting packet at a time: the rest of the backlog stays as decoded packets.
                     Err(SendError::Full(msg)) => {
                         let addr = socket.addr().clone();
+                        self.stalled = true;
                         ctx.wait(
                             async move {
                                 let _ = addr.send(msg).await;
                             }
-                            .into_actor(self),
+                            .into_actor(self)
+                            .map(|(), act, ctx| {
+                                act.stalled = false;
+                                act.drain_backlog(ctx);
+                            }),
                         );
                     }
                     Err(SendError::Closed(_)) => {}
@@ -365,24 +380,36 @@ impl Actor for EngineSession {
     }
 }
 
+impl EngineSession {
+    /// Handles the backlog in order until it is empty, a socket's mailbox is full, or the
+    /// session closed (what is left is then dropped with it).
+    fn drain_backlog(&mut self, ctx: &mut Context<Self>) {
+        while !self.stalled {
+            if self.conn().state().is_closed() {
+                self.backlog.clear();
+                return;
+            }
+            let Some(packet) = self.backlog.pop_front() else {
+                return;
+            };
+            self.on_packet(packet, ctx);
+        }
+    }
+}
+
 impl Handler<Inbound> for EngineSession {
     type Result = ();
     fn handle(&mut self, msg: Inbound, ctx: &mut Self::Context) {
-        for p in msg.packets {
-            if self.conn().state().is_closed() {
-                break;
-            }
-            self.on_packet(p, ctx);
-        }
+        self.backlog.extend(msg.packets);
+        self.drain_backlog(ctx);
     }
 }
 
 impl Handler<WsInbound> for EngineSession {
     type Result = ();
     fn handle(&mut self, msg: WsInbound, ctx: &mut Self::Context) {
-        if !self.conn().state().is_closed() {
-            self.on_packet(msg.packet, ctx);
-        }
+        self.backlog.push_back(msg.packet);
+        self.drain_backlog(ctx);
     }
 }
 

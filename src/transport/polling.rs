@@ -11,7 +11,7 @@ use crate::engine::conn::PollTake;
 use crate::engine::session::{CloseRequest, Inbound};
 use crate::engine::{CloseReason, Conn, EngineState};
 use crate::handshake::ConnInfo;
-use crate::protocol::engineio::{decode_payload, encode_payload, Frame};
+use crate::protocol::engineio::{decode_text, encode_payload, Frame, SEPARATOR};
 use crate::server::ServerInner;
 use crate::transport::{open_session, CorsHeaders, EngineError};
 
@@ -110,6 +110,9 @@ impl Drop for PostGuard {
     }
 }
 
+/// Packets of a POST handed to the session at a time.
+const POST_BATCH: usize = 64;
+
 /// A POST: read the body within the payload limit (413 past it), decode it (a bad payload closes
 /// the session), hand the packets to the session actor and answer `ok` once they are handled.
 pub(crate) async fn post(
@@ -148,15 +151,36 @@ pub(crate) async fn post(
         }
         buf.extend_from_slice(&chunk);
     }
-    let packets = std::str::from_utf8(&buf)
-        .ok()
-        .and_then(|text| decode_payload(text).ok());
-    let Some(packets) = packets else {
-        close(CloseReason::ParseError);
-        return bad_request(cors);
+    let text = match std::str::from_utf8(&buf) {
+        Ok(text) if !text.is_empty() => text,
+        _ => {
+            close(CloseReason::ParseError);
+            return bad_request(cors);
+        }
     };
-    if conn.engine().send(Inbound { packets }).await.is_err() {
-        return bad_request(cors);
+    // Decoded and handed over a few packets at a time: each hand-over waits until the session has
+    // taken the previous ones in, so a POST of many packets for a busy socket holds its body and
+    // one batch, not every packet decoded. As Node's server, the packets before a bad one count.
+    let mut segments = text.split(SEPARATOR).peekable();
+    while segments.peek().is_some() {
+        let mut packets = Vec::with_capacity(POST_BATCH);
+        let mut bad = false;
+        for segment in segments.by_ref().take(POST_BATCH) {
+            match decode_text(segment) {
+                Ok(p) => packets.push(p),
+                Err(_) => {
+                    bad = true;
+                    break;
+                }
+            }
+        }
+        if !packets.is_empty() && conn.engine().send(Inbound { packets }).await.is_err() {
+            return bad_request(cors);
+        }
+        if bad {
+            close(CloseReason::ParseError);
+            return bad_request(cors);
+        }
     }
     let mut resp = HttpResponse::Ok();
     cors.apply(&mut resp);
