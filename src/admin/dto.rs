@@ -31,6 +31,10 @@ impl ApiError {
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
+    /// 413 `payload_too_large`: the request body exceeds [`super::MAX_BODY`].
+    pub fn payload_too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+    }
     /// 405 `method_not_allowed`: a known route asked with a method it does not serve.
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
         Self::new(

@@ -143,6 +143,14 @@ describe("admin API: public endpoints and auth", () => {
     assertError(await broker.api("/api/v1/nope"), 404, "not_found");
   });
 
+  it("a body over 1 MiB is 413 payload_too_large with the error body, and the API keeps serving", async () => {
+    const big = JSON.stringify({ event: "e", args: ["x".repeat(1 << 20)] });
+    for (const route of ["/api/v1/emit", "/api/v1/sockets/join"]) {
+      assertError(await broker.api(route, { rawBody: big }), 413, "payload_too_large");
+    }
+    assert.equal((await broker.api("/api/v1/stats")).status, 200);
+  });
+
   it("the token is checked before anything else: wrong body shape, malformed JSON, bad query, wrong method or unknown route without it -> 401", async () => {
     const probes = [];
     for (const [method, route] of API_ROUTES) {
