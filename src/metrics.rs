@@ -113,8 +113,6 @@ impl Metrics {
                 "roomcast_connections",
                 "Open Engine.IO connections, by transport",
             ),
-            ("roomcast_sockets", "Connected sockets, by namespace"),
-            ("roomcast_rooms", "Named rooms, by namespace"),
             (
                 "roomcast_dynamic_namespaces",
                 "Namespaces created from patterns that exist now",
@@ -182,5 +180,43 @@ impl Metrics {
     /// The Prometheus text exposition of everything recorded.
     pub fn render(&self) -> String {
         self.recorder.handle().render()
+    }
+}
+
+/// Appends a gauge family with one label to a Prometheus text exposition. For series whose label
+/// values come and go (namespaces): rendered from the current values at each scrape, so nothing is
+/// left registered once a value is gone.
+pub fn render_gauge(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    values: &std::collections::BTreeMap<String, f64>,
+) {
+    use std::fmt::Write as _;
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    for (value, n) in values {
+        let escaped = value
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n");
+        let _ = writeln!(out, "{name}{{{label}=\"{escaped}\"}} {n}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn rendered_gauges_escape_label_values() {
+        let mut out = String::new();
+        let values = BTreeMap::from([("/".to_owned(), 2.0), ("/a\"b\\c\nd".to_owned(), 0.0)]);
+        super::render_gauge(&mut out, "x", "X things", "namespace", &values);
+        assert_eq!(
+            out,
+            "# HELP x X things\n# TYPE x gauge\nx{namespace=\"/\"} 2\nx{namespace=\"/a\\\"b\\\\c\\nd\"} 0\n"
+        );
     }
 }

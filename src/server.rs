@@ -201,6 +201,19 @@ impl Server {
             .collect()
     }
 
+    /// Every namespace that exists now as (name, its pattern for a dynamic one, socket count).
+    pub fn namespace_patterns(&self) -> Vec<(String, Option<String>, usize)> {
+        self.inner
+            .namespaces
+            .all()
+            .iter()
+            .map(|ns| {
+                let pattern = ns.pattern().map(str::to_owned);
+                (ns.name().to_owned(), pattern, ns.socket_count())
+            })
+            .collect()
+    }
+
     /// How many namespaces created from patterns exist now (bounded by `max_dynamic_namespaces`).
     pub fn dynamic_namespace_count(&self) -> usize {
         self.inner.namespaces.dynamic_count()

@@ -42,7 +42,10 @@ impl AdminState {
             .ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
         // Digests of equal length, compared in constant time: neither the token's length nor
         // where a guess first differs shows in the time taken.
-        let (given, token) = (Sha256::digest(given.as_bytes()), Sha256::digest(token.as_bytes()));
+        let (given, token) = (
+            Sha256::digest(given.as_bytes()),
+            Sha256::digest(token.as_bytes()),
+        );
         if bool::from(given.as_slice().ct_eq(token.as_slice())) {
             Ok(())
         } else {
@@ -123,8 +126,7 @@ pub fn configure(state: Arc<AdminState>) -> impl Fn(&mut web::ServiceConfig) + C
             .error_handler(|err, _| match err {
                 actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
                 | actix_web::error::JsonPayloadError::Overflow { .. } => {
-                    ApiError::payload_too_large(format!("the body exceeds {MAX_BODY} bytes"))
-                        .into()
+                    ApiError::payload_too_large(format!("the body exceeds {MAX_BODY} bytes")).into()
                 }
                 err => ApiError::bad_request(err.to_string()).into(),
             });

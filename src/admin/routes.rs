@@ -1,5 +1,6 @@
 //! The admin route handlers.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
@@ -77,20 +78,19 @@ pub(super) async fn openapi() -> HttpResponse {
 pub(super) async fn metrics(state: State) -> HttpResponse {
     let server = &state.server;
     let m = server.metrics();
-    // The slow part (asking the room supervisors) first, the instant reads right before rendering.
-    let mut rooms = Vec::new();
-    for (name, _) in server.namespaces() {
+    // Per namespace, with a pattern's namespaces summed under the pattern: the series follow the
+    // configuration, not the names clients choose, and go when their namespaces go. The slow part
+    // (asking the room supervisors) first, the instant reads right before rendering.
+    let mut rooms: BTreeMap<String, f64> = BTreeMap::new();
+    for (name, pattern, _) in server.namespace_patterns() {
         if let Some(ns) = server.existing(&name) {
-            rooms.push((name, ns.rooms().await.len()));
+            let n = ns.rooms().await.len() as f64;
+            *rooms.entry(pattern.unwrap_or(name)).or_default() += n;
         }
     }
-    for (name, n) in rooms {
-        m.gauge("roomcast_rooms", &[("namespace", name)])
-            .set(n as f64);
-    }
-    for (name, sockets) in server.namespaces() {
-        m.gauge("roomcast_sockets", &[("namespace", name)])
-            .set(sockets as f64);
+    let mut sockets: BTreeMap<String, f64> = BTreeMap::new();
+    for (name, pattern, n) in server.namespace_patterns() {
+        *sockets.entry(pattern.unwrap_or(name)).or_default() += n as f64;
     }
     m.gauge("roomcast_dynamic_namespaces", &[])
         .set(server.dynamic_namespace_count() as f64);
@@ -102,9 +102,24 @@ pub(super) async fn metrics(state: State) -> HttpResponse {
         )
         .set(n as f64);
     }
+    let mut text = m.render();
+    crate::metrics::render_gauge(
+        &mut text,
+        "roomcast_sockets",
+        "Connected sockets, by namespace (a pattern's namespaces summed under the pattern)",
+        "namespace",
+        &sockets,
+    );
+    crate::metrics::render_gauge(
+        &mut text,
+        "roomcast_rooms",
+        "Named rooms, by namespace (a pattern's namespaces summed under the pattern)",
+        "namespace",
+        &rooms,
+    );
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(m.render())
+        .body(text)
 }
 
 pub(super) async fn stats(state: State) -> ApiResult {

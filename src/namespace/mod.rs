@@ -106,12 +106,19 @@ pub struct Namespace {
     sockets: AtomicUsize,
     /// Set for namespaces created from a pattern: removed from here when empty.
     parent: Option<Weak<Namespaces>>,
+    /// The pattern (`/tenant-*`) a dynamic namespace was created from.
+    pattern: Option<String>,
 }
 
 impl Namespace {
     /// Its name (`/`, `/chat`, ...).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The pattern (`/tenant-*`) it was created from; `None` for a static namespace.
+    pub fn pattern(&self) -> Option<&str> {
+        self.pattern.as_deref()
     }
 
     /// Its middlewares and connection handlers.
@@ -225,7 +232,8 @@ impl Namespaces {
         })
     }
 
-    fn make(&self, name: &str, handlers: Arc<NsHandlers>, dynamic: bool) -> Arc<Namespace> {
+    /// A namespace; `pattern` is the prefix of the pattern a dynamic one comes from.
+    fn make(&self, name: &str, handlers: Arc<NsHandlers>, pattern: Option<&str>) -> Arc<Namespace> {
         Arc::new(Namespace {
             name: name.to_owned(),
             handlers,
@@ -234,7 +242,8 @@ impl Namespaces {
             options: self.options.clone(),
             metrics: self.metrics.clone(),
             sockets: AtomicUsize::new(0),
-            parent: dynamic.then(|| self.this.clone()),
+            parent: pattern.map(|_| self.this.clone()),
+            pattern: pattern.map(|prefix| format!("{prefix}*")),
         })
     }
 
@@ -246,7 +255,7 @@ impl Namespaces {
         self.by_name
             .write()
             .entry(name.to_owned())
-            .or_insert_with(|| self.make(name, Arc::default(), false))
+            .or_insert_with(|| self.make(name, Arc::default(), None))
             .clone()
     }
 
@@ -274,8 +283,9 @@ impl Namespaces {
             .iter()
             .filter(|(prefix, _)| name.len() > prefix.len() && name.starts_with(prefix.as_str()))
             .max_by_key(|(prefix, _)| prefix.len())
-            .map(|(_, h)| h.clone())
+            .map(|(prefix, h)| (prefix.clone(), h.clone()))
             .ok_or(Unresolved::Unknown)?;
+        let (prefix, handlers) = handlers;
         // Refused without the write lock, so a flood of names past the bound does not hold up
         // the resolution of every other CONNECT.
         if self.dynamic.load(Ordering::Relaxed) >= self.options.max_dynamic_namespaces {
@@ -289,7 +299,7 @@ impl Namespaces {
             return Err(Unresolved::Limit);
         }
         self.dynamic.fetch_add(1, Ordering::Relaxed);
-        let ns = self.make(name, handlers, true);
+        let ns = self.make(name, handlers, Some(&prefix));
         by_name.insert(name.to_owned(), ns.clone());
         Ok(ns)
     }

@@ -140,6 +140,32 @@ describe("namespace limits", () => {
     }
   });
 
+  it("/metrics sums a pattern's namespaces under the pattern: no series per client-chosen name, none left once they are gone", async () => {
+    const broker2 = await startBroker({ namespaces: [{ name: "/" }, { name: "/t-*" }] });
+    try {
+      const sockets = [];
+      for (let n = 0; n < 30; n++) sockets.push(await broker2.connect(`/t-${n}`));
+      await ask(sockets[0], "join", "r");
+      const during = await broker2.metrics();
+      assert.equal(metric(during.values, "roomcast_sockets", { namespace: "/t-*" }), 30);
+      assert.equal(metric(during.values, "roomcast_rooms", { namespace: "/t-*" }), 1);
+      assert.doesNotMatch(during.text, /namespace="\/t-\d/);
+      for (const s of sockets) s.disconnect();
+      const after = await waitFor(
+        async () => {
+          const m = await broker2.metrics();
+          return metric(m.values, "roomcast_dynamic_namespaces") === 0 && m;
+        },
+        { what: "the /t-* namespaces removed" },
+      );
+      assert.doesNotMatch(after.text, /namespace="\/t-/);
+      assert.equal(metric(after.values, "roomcast_sockets", { namespace: "/" }), 0);
+    } finally {
+      broker2.closeClients();
+      assert.deepEqual(await broker2.stop(), { code: 0, signal: null });
+    }
+  });
+
   it('past max_namespaces_per_connection one connection gets connect_error "Too many namespaces" (connection limit); other connections are not affected', async () => {
     const limited = await startBroker({
       limits: { max_namespaces_per_connection: 2 },
