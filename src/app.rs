@@ -122,7 +122,7 @@ pub async fn run(
     // New clients are refused from here on (handshakes get 503, /ready 503), but the listener
     // keeps accepting TCP connections: a polling client's next request may need a fresh one to
     // fetch its last packets and the close packet.
-    server.start_draining();
+    server.drain_until(deadline);
     server.close();
     while server.drain_pending() && Instant::now() < deadline {
         actix_rt::time::sleep(Duration::from_millis(20)).await;

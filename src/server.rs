@@ -3,7 +3,7 @@
 //! process never share state.
 
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -43,12 +43,46 @@ pub struct ServerInner {
     ws_generation: AtomicU64,
     pub(crate) metrics: Arc<Metrics>,
     draining: AtomicBool,
+    /// Until when a drain may flush what is queued (set with [`Server::drain_until`]).
+    drain_deadline: parking_lot::Mutex<Option<Instant>>,
+    /// WebSocket connection tasks still running (they flush their queue before they end).
+    ws_tasks: AtomicUsize,
     started: Instant,
 }
 
 impl ServerInner {
     pub(crate) fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Acquire)
+    }
+
+    /// How long a closing connection may take to flush what it has: the rest of the drain's time
+    /// while draining (at least `usual`), `usual` otherwise.
+    pub(crate) fn flush_time(&self, usual: std::time::Duration) -> std::time::Duration {
+        match *self.drain_deadline.lock() {
+            Some(deadline) if self.is_draining() => {
+                usual.max(deadline.saturating_duration_since(Instant::now()))
+            }
+            _ => usual,
+        }
+    }
+
+    /// Runs a WebSocket connection task, counted in [`Server::drain_pending`] until it ends.
+    pub(crate) fn spawn_ws(
+        self: &Arc<Self>,
+        task: impl std::future::Future<Output = ()> + 'static,
+    ) {
+        struct Running(Arc<ServerInner>);
+        impl Drop for Running {
+            fn drop(&mut self) {
+                self.0.ws_tasks.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        self.ws_tasks.fetch_add(1, Ordering::AcqRel);
+        let running = Running(self.clone());
+        actix_rt::spawn(async move {
+            task.await;
+            drop(running);
+        });
     }
 
     pub(crate) fn next_ws_generation(&self) -> u64 {
@@ -109,6 +143,8 @@ impl Server {
                 namespaces: Namespaces::new(factory, options.clone(), metrics.clone()),
                 metrics,
                 draining: AtomicBool::new(false),
+                drain_deadline: parking_lot::Mutex::new(None),
+                ws_tasks: AtomicUsize::new(0),
                 started: Instant::now(),
                 options,
                 registry: Registry::default(),
@@ -298,6 +334,9 @@ impl Server {
     /// Whether a drain still has work: an open connection, or a closed polling session whose client
     /// has yet to fetch its last packets.
     pub fn drain_pending(&self) -> bool {
+        if self.inner.ws_tasks.load(Ordering::Acquire) > 0 {
+            return true; // a WebSocket is still flushing its queue or closing
+        }
         self.inner.registry.all().iter().any(|c| match c.state() {
             crate::engine::EngineState::Closed { reason } => reason.flushes(),
             _ => true,
@@ -307,6 +346,13 @@ impl Server {
     /// Stops accepting new connections (handshakes get 503); existing ones continue.
     pub fn start_draining(&self) {
         self.inner.draining.store(true, Ordering::Release);
+    }
+
+    /// [`Server::start_draining`], and lets closing connections take until `deadline` to flush
+    /// what is queued for their clients.
+    pub fn drain_until(&self, deadline: Instant) {
+        *self.inner.drain_deadline.lock() = Some(deadline);
+        self.start_draining();
     }
 
     /// Whether [`Server::start_draining`] was called.

@@ -95,16 +95,16 @@ pub(crate) async fn serve(
             let info = conn_info(&head.headers, &head.uri, req.peer_addr(), false);
             let (conn, open) = open_session(server, info, EngineState::WebSocket { ws });
             conn.push_one(Frame::Text(ByteString::from(open)));
-            actix_rt::spawn(socket.run(conn, ws));
+            server.spawn_ws(socket.run(server.clone(), conn, ws));
         }
         Some(conn) => {
             if !conn.update_state(|s| s.begin_upgrade(ws)) {
                 // The session cannot upgrade (already upgrading or upgraded): close at once.
-                actix_rt::spawn(socket.close(None));
+                server.spawn_ws(socket.close(None, FLUSH_ON_CLOSE));
                 return Ok(());
             }
             conn.engine().do_send(UpgradeStarted { ws });
-            actix_rt::spawn(socket.run(conn, ws));
+            server.spawn_ws(socket.run(server.clone(), conn, ws));
         }
     }
     Ok(())
@@ -165,7 +165,7 @@ impl DirectWs {
         }
     }
 
-    async fn run(mut self, conn: Arc<Conn>, ws: u64) {
+    async fn run(mut self, server: Arc<ServerInner>, conn: Arc<Conn>, ws: u64) {
         let mut batch: VecDeque<Frame> = VecDeque::new();
         let gone = conn.ws_gone(ws);
         tokio::pin!(gone);
@@ -205,17 +205,22 @@ impl DirectWs {
         }
         match end {
             Some(End::Finish) => {
-                // `next_batch` left the final frames in `batch` (none for a slow consumer).
+                // `next_batch` left the final frames in `batch` (none for a slow consumer); when
+                // the session ended while earlier bytes were still unwritten, the queue is taken
+                // here, so a drain flushes everything queued before the close frame.
+                if batch.is_empty() {
+                    let _ = conn.take_ws(ws, &mut batch);
+                }
                 for frame in batch.drain(..) {
                     let (opcode, payload) = frame_parts(&frame);
                     self.buffer(opcode, payload);
                 }
                 ended(&conn, ws, CloseReason::TransportClose);
-                Box::pin(self.close(None)).await;
+                Box::pin(self.close(None, server.flush_time(FLUSH_ON_CLOSE))).await;
             }
             Some(End::Gone(reason, code)) => {
                 ended(&conn, ws, reason);
-                Box::pin(self.close(code)).await;
+                Box::pin(self.close(code, FLUSH_ON_CLOSE)).await;
             }
             None => unreachable!("the loop ends with an end"),
         }
@@ -347,7 +352,9 @@ impl DirectWs {
 
     /// Flushes what is left (bounded), sends a close frame, closes our side and waits a little
     /// for the client to close its side, so the close is orderly rather than a reset.
-    async fn close(mut self, code: Option<u16>) {
+    /// Writes the close frame after what is buffered, within `flush_for`, then lingers a little
+    /// for the client's side to close.
+    async fn close(mut self, code: Option<u16>, flush_for: Duration) {
         match code {
             Some(code) => self.buffer(0x8, &code.to_be_bytes()),
             None => self.buffer(0x8, &[]),
@@ -358,10 +365,7 @@ impl DirectWs {
             io.write_all(&out).await?;
             io.shutdown().await
         };
-        if !matches!(
-            tokio::time::timeout(FLUSH_ON_CLOSE, flushed).await,
-            Ok(Ok(()))
-        ) {
+        if !matches!(tokio::time::timeout(flush_for, flushed).await, Ok(Ok(()))) {
             return;
         }
         let linger = async {

@@ -228,3 +228,35 @@ describe("graceful drain", () => {
     }
   });
 });
+
+describe("graceful drain flushes every queued packet", () => {
+  it("a WebSocket client with packets still queued at SIGTERM (write_delay_ms = 500) receives all of them, in order, then the close", async () => {
+    const COUNT = 200;
+    const broker = await startBroker({
+      server: { shutdown_timeout_ms: SHUTDOWN_TIMEOUT_MS },
+      engine: { write_delay_ms: 500 },
+    });
+    try {
+      const sub = await broker.connect("/", { transports: ["websocket"] });
+      await ask(sub, "join", "q");
+      const got = [];
+      sub.on("n", (i) => got.push(i));
+      const gone = once(sub, "disconnect", SHUTDOWN_TIMEOUT_MS + 2000);
+      // a write just happened (the join's ack), so what follows waits for the 500 ms window
+      for (let i = 0; i < COUNT; i++) {
+        const r = await broker.ok("/api/v1/emit", { event: "n", args: [i], rooms: ["q"] });
+        assert.equal(r.recipients, 1);
+      }
+      assert.ok(got.length < COUNT, `the packets are still queued at the signal (got ${got.length})`);
+      const t0 = Date.now();
+      process.kill(broker.pid, "SIGTERM");
+      const [reason] = await gone;
+      assert.equal(reason, "transport close");
+      assert.deepEqual(got, Array.from({ length: COUNT }, (_, i) => i), `received ${got.length} of ${COUNT}`);
+      const exit = await exitOf(broker, t0, SHUTDOWN_TIMEOUT_MS + 5000);
+      assert.deepEqual([exit.code, exit.signal], [0, null]);
+    } finally {
+      await broker.stop();
+    }
+  });
+});
