@@ -39,6 +39,9 @@ fn parse_args() -> (u16, ServerOptions, Option<String>) {
             "--connect-timeout" => options.connect_timeout = ms(value),
             "--max-payload" => options.max_payload = value.parse().expect("bytes"),
             "--outbound-queue" => options.outbound_queue = value.parse().expect("count"),
+            "--outbound-queue-bytes" => {
+                options.outbound_queue_bytes = value.parse().expect("bytes")
+            }
             "--cookie" => options.cookie = Some(value.to_owned()),
             "--parser" => options.parser = Parser::from_name(value).expect("default or msgpack"),
             "--admin-ui" => admin_ui = Some(value.to_owned()),

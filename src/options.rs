@@ -87,6 +87,9 @@ pub struct ServerOptions {
     pub cookie: Option<String>,
     /// Outbound queue bound per connection, in frames.
     pub outbound_queue: usize,
+    /// Outbound queue bound per connection, in bytes (a packet into an empty queue is always
+    /// taken, however large). Past either bound the slow-consumer policy applies.
+    pub outbound_queue_bytes: usize,
     /// Most rooms a socket may join (its own id room not counted).
     pub max_rooms_per_socket: usize,
     /// Most open Engine.IO connections; further handshakes get HTTP 503.
@@ -121,6 +124,7 @@ impl Default for ServerOptions {
             cors: Cors::default(),
             cookie: None,
             outbound_queue: 1024,
+            outbound_queue_bytes: 16 << 20,
             max_rooms_per_socket: 1000,
             max_connections: 100_000,
             max_dynamic_namespaces: 10_000,

@@ -164,6 +164,7 @@ impl Config {
             write_delay: self.engine.write_delay,
             parser: self.engine.parser,
             outbound_queue: self.limits.outbound_queue,
+            outbound_queue_bytes: self.limits.outbound_queue_bytes,
             max_rooms_per_socket: self.limits.max_rooms_per_socket,
             max_connections: self.limits.max_connections,
             max_dynamic_namespaces: self.limits.max_dynamic_namespaces,

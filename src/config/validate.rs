@@ -86,6 +86,11 @@ pub(crate) fn validate(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Config, ConfigE
                 raw.limits.max_rooms_per_socket,
             )?,
             outbound_queue: positive(ctx, "limits.outbound_queue", raw.limits.outbound_queue)?,
+            outbound_queue_bytes: positive(
+                ctx,
+                "limits.outbound_queue_bytes",
+                raw.limits.outbound_queue_bytes,
+            )?,
             max_dynamic_namespaces: positive(
                 ctx,
                 "limits.max_dynamic_namespaces",

@@ -3,7 +3,8 @@
 //! buffer costs a reference count, not a copy); exactly one transport drains it at a time: the
 //! parked polling GET, or the WebSocket writer once the upgrade completed.
 //!
-//! Overflow policy: when a push would take the queue past its capacity, a volatile push is dropped
+//! Overflow policy: when a push would take the queue past its capacity (in frames, or in bytes once
+//! the queue holds anything), a volatile push is dropped
 //! (and counted); any other push marks the connection a slow consumer and asks the session actor to
 //! close it. Nothing is dropped silently.
 
@@ -69,6 +70,8 @@ struct Inner {
     poll_active: bool,
     post_active: bool,
     overflowed: bool,
+    /// Bytes of the frames in `queue`.
+    queued_bytes: usize,
     /// The WebSocket generation that last carried packets, so that only it flushes on close.
     active_ws: Option<u64>,
     /// When the pong to the last ping is due, while one is awaited.
@@ -87,16 +90,26 @@ pub struct Conn {
     state_changed: Notify,
     engine: Addr<EngineSession>,
     capacity: usize,
+    byte_capacity: usize,
     metrics: Arc<Metrics>,
 }
 
+/// The bounds of one connection's outbound queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueBounds {
+    /// Most frames queued.
+    pub frames: usize,
+    /// Most bytes queued; a push into an empty queue is always taken, however large.
+    pub bytes: usize,
+}
+
 impl Conn {
-    /// A new connection in `state`, whose queue holds at most `capacity` frames.
+    /// A new connection in `state`, whose queue is bounded by `bounds`.
     pub fn new(
         sid: Sid,
         engine: Addr<EngineSession>,
         state: EngineState,
-        capacity: usize,
+        bounds: QueueBounds,
         metrics: Arc<Metrics>,
     ) -> Self {
         Conn {
@@ -109,6 +122,7 @@ impl Conn {
                 overflowed: false,
                 pong_deadline: None,
                 write_boundary: 0,
+                queued_bytes: 0,
                 active_ws: match state {
                     EngineState::WebSocket { ws } => Some(ws),
                     _ => None,
@@ -117,7 +131,8 @@ impl Conn {
             notify: Notify::new(),
             state_changed: Notify::new(),
             engine,
-            capacity: capacity.max(1),
+            capacity: bounds.frames.max(1),
+            byte_capacity: bounds.bytes.max(1),
             metrics,
         }
     }
@@ -165,7 +180,9 @@ impl Conn {
                 return PushOutcome::Closed;
             }
             let was_empty = inner.queue.is_empty();
-            if inner.queue.len() + frames.len() > self.capacity {
+            let bytes: usize = frames.iter().map(Frame::len).sum();
+            let over_bytes = !was_empty && inner.queued_bytes + bytes > self.byte_capacity;
+            if inner.queue.len() + frames.len() > self.capacity || over_bytes {
                 if volatile {
                     (PushOutcome::DroppedVolatile, was_empty)
                 } else {
@@ -174,6 +191,7 @@ impl Conn {
                 }
             } else {
                 inner.queue.extend(frames.iter().cloned());
+                inner.queued_bytes += bytes;
                 (PushOutcome::Queued, was_empty)
             }
         };
@@ -252,9 +270,11 @@ impl Conn {
                 if reason.flushes() && !inner.queue.is_empty() {
                     let payload = encode_payload(inner.queue.iter());
                     inner.queue.clear();
+                    inner.queued_bytes = 0;
                     return PollTake::Payload(payload);
                 }
                 inner.queue.clear();
+                inner.queued_bytes = 0;
                 let last = if reason.server_initiated() {
                     Frame::close()
                 } else {
@@ -272,6 +292,7 @@ impl Conn {
                     self.observe_out(inner.queue.iter());
                     let payload = encode_payload(inner.queue.iter());
                     inner.queue.clear();
+                    inner.queued_bytes = 0;
                     inner.write_boundary = 0;
                     PollTake::Payload(payload)
                 }
@@ -308,12 +329,15 @@ impl Conn {
                     if boundary > 0 && boundary < inner.queue.len() {
                         self.metrics.packets_out.increment(boundary as u64);
                         self.observe_out(inner.queue.iter().take(boundary));
+                        let taken: usize = inner.queue.iter().take(boundary).map(Frame::len).sum();
+                        inner.queued_bytes -= taken;
                         out.extend(inner.queue.drain(..boundary));
                         WsTake::FramesAlone
                     } else {
                         self.metrics.packets_out.increment(inner.queue.len() as u64);
                         self.observe_out(inner.queue.iter());
                         std::mem::swap(&mut inner.queue, out);
+                        inner.queued_bytes = 0;
                         WsTake::Frames
                     }
                 }
@@ -323,6 +347,7 @@ impl Conn {
                 // consumer that is too slow to take it.
                 if inner.active_ws == Some(ws) && reason != CloseReason::SlowConsumer {
                     std::mem::swap(&mut inner.queue, out);
+                    inner.queued_bytes = 0;
                 }
                 WsTake::Finish
             }

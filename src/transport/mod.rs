@@ -16,6 +16,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use crate::engine::conn::QueueBounds;
 use crate::engine::session::CloseRequest;
 use crate::engine::{CloseReason, Conn, EngineSession, EngineState};
 use crate::handshake::{query_param, ConnInfo};
@@ -286,7 +287,10 @@ pub(crate) fn open_session(
             sid,
             ctx.address(),
             state,
-            options.outbound_queue,
+            QueueBounds {
+                frames: options.outbound_queue,
+                bytes: options.outbound_queue_bytes,
+            },
             server.metrics.clone(),
         ));
         created = Some(conn.clone());

@@ -331,3 +331,45 @@ describe("slow consumer (--outbound-queue 64)", () => {
     },
   );
 });
+
+// roomcast only (the reference has no outbound limit): the queue is bounded in bytes as well as in
+// packets, so a client that stops reading is dropped once what waits for it passes the byte bound,
+// long before the packet bound.
+(IS_REFERENCE ? describe.skip : describe)("slow consumer by bytes (--outbound-queue 100000 --outbound-queue-bytes 1 MiB)", () => {
+  let server;
+  before(async () => {
+    server = await startServer({ outboundQueue: 100000, outboundQueueBytes: 1 << 20 });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it('a client that stops reading is disconnected with "slow consumer" after about 1 MiB queued, not 100000 packets', { timeout: 60000 }, async () => {
+    const COUNT = 300; // 300 x 64 KiB: far more than the kernel's socket buffers and the byte bound
+    const room = "slow-bytes";
+    const slow = await rawClient(server.port);
+    const sockets = [];
+    try {
+      slow.ws.send(`421["join","${room}"]`);
+      await slow.expect((f) => typeof f === "string" && f.startsWith("431"), "join ack");
+      const [publisher, observer] = await Promise.all([
+        connect(server.url, { transports: ["websocket"] }),
+        connect(server.url, { transports: ["websocket"] }),
+      ]);
+      sockets.push(publisher, observer);
+      slow.ws._socket.pause();
+      for (let seq = 0; seq < COUNT; seq++) {
+        const body = "b".repeat(64 * 1024);
+        assert.equal(await publisher.timeout(10000).emitWithAck("emit-to", { rooms: [room], event: "big", args: [seq, body] }), true);
+      }
+      assert.deepEqual(await lastDisconnect(observer, slow.sid, { timeout: 10000 }), {
+        reason: "slow consumer",
+        rooms: [room],
+      });
+      assert.equal(await emitWithAck(publisher, "echo-ack", "after"), "after");
+    } finally {
+      closeAll(sockets);
+      slow.ws.terminate();
+    }
+  });
+});

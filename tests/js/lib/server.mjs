@@ -72,6 +72,7 @@ const FLAGS = {
   maxPayload: "--max-payload",
   connectTimeout: "--connect-timeout",
   outboundQueue: "--outbound-queue",
+  outboundQueueBytes: "--outbound-queue-bytes",
   transports: "--transports",
   cookie: "--cookie",
   parser: "--parser",

@@ -5,7 +5,8 @@
 //        [--transports polling,websocket] [--cookie NAME] [--parser default|msgpack] [--admin-ui NAMESPACE]
 //
 // Prints exactly one line `LISTENING <port>` on stdout once it accepts connections; runs until killed.
-// `--outbound-queue` is accepted and ignored (Socket.IO has no per-connection outbound limit).
+// `--outbound-queue` and `--outbound-queue-bytes` are accepted and ignored (Socket.IO has no
+// per-connection outbound limit).
 
 import http from "node:http";
 import { Server } from "socket.io";
@@ -45,6 +46,7 @@ function parseArgs(argv) {
       case "--max-payload": opts.maxPayload = int(flag, value); i++; break;
       case "--connect-timeout": opts.connectTimeout = int(flag, value); i++; break;
       case "--outbound-queue": opts.outboundQueue = int(flag, value); i++; break;
+      case "--outbound-queue-bytes": opts.outboundQueueBytes = int(flag, value); i++; break;
       case "--transports": {
         if (value === undefined) throw new Error("--transports needs a value");
         const list = value.split(",").map((t) => t.trim()).filter(Boolean);
