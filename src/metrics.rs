@@ -32,6 +32,8 @@ pub struct Metrics {
     /// Engine.IO handshakes refused because of `max_connections`.
     pub refused_connections: Counter,
     labelled: Mutex<HashMap<(&'static str, String), Counter>>,
+    /// Named-room memberships held now, server-wide (bounded by `max_memberships`).
+    pub memberships: std::sync::atomic::AtomicUsize,
     /// The server's observer (the Admin UI), reached from every layer that holds the metrics.
     observer: ObserverSlot,
 }
@@ -74,6 +76,7 @@ impl Metrics {
                 "Handshakes refused at max_connections",
             ),
             labelled: Mutex::new(HashMap::new()),
+            memberships: std::sync::atomic::AtomicUsize::new(0),
             observer: ObserverSlot::default(),
             recorder,
         }
@@ -112,6 +115,10 @@ impl Metrics {
             (
                 "roomcast_connections",
                 "Open Engine.IO connections, by transport",
+            ),
+            (
+                "roomcast_memberships",
+                "Named-room memberships held now (bounded by max_memberships)",
             ),
             (
                 "roomcast_dynamic_namespaces",

@@ -94,6 +94,9 @@ pub struct ServerOptions {
     pub max_rooms_per_socket: usize,
     /// Most open Engine.IO connections; further handshakes get HTTP 503.
     pub max_connections: usize,
+    /// Most named-room memberships (a socket in a room) the server holds at once; a join past it
+    /// is refused with [`crate::JoinError::ServerLimit`].
+    pub max_memberships: usize,
     /// Most namespaces created from patterns that may exist at once; a CONNECT that would create
     /// one more is refused with CONNECT_ERROR `Too many namespaces`.
     pub max_dynamic_namespaces: usize,
@@ -127,6 +130,7 @@ impl Default for ServerOptions {
             outbound_queue_bytes: 16 << 20,
             max_rooms_per_socket: 1000,
             max_connections: 100_000,
+            max_memberships: 1_000_000,
             max_dynamic_namespaces: 10_000,
             max_namespaces_per_connection: 100,
             write_delay: Duration::ZERO,

@@ -92,6 +92,8 @@ pub(super) async fn metrics(state: State) -> HttpResponse {
     for (name, pattern, n) in server.namespace_patterns() {
         *sockets.entry(pattern.unwrap_or(name)).or_default() += n as f64;
     }
+    m.gauge("roomcast_memberships", &[])
+        .set(m.memberships.load(std::sync::atomic::Ordering::Relaxed) as f64);
     m.gauge("roomcast_dynamic_namespaces", &[])
         .set(server.dynamic_namespace_count() as f64);
     let (polling, websocket) = server.connections_by_transport();

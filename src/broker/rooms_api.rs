@@ -78,6 +78,7 @@ fn join(policy: &NamespacePolicy, socket: &Socket, args: &Payload) -> Outcome {
     token_allows(socket, &rooms)?;
     socket.join(rooms).map_err(|e| match e {
         JoinError::TooManyRooms(n) => format!("too many rooms (at most {n})"),
+        JoinError::ServerLimit(n) => format!("server room limit reached (at most {n} memberships)"),
         JoinError::Disconnected => "disconnected".into(),
     })?;
     Ok(rooms_reply(socket))

@@ -167,6 +167,7 @@ impl Config {
             outbound_queue_bytes: self.limits.outbound_queue_bytes,
             max_rooms_per_socket: self.limits.max_rooms_per_socket,
             max_connections: self.limits.max_connections,
+            max_memberships: self.limits.max_memberships,
             max_dynamic_namespaces: self.limits.max_dynamic_namespaces,
             max_namespaces_per_connection: self.limits.max_namespaces_per_connection,
         }

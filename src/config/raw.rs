@@ -138,6 +138,8 @@ pub struct RawLimits {
     pub outbound_queue: u64,
     /// Outbound queue bound per connection, in bytes.
     pub outbound_queue_bytes: u64,
+    /// Most named-room memberships at once.
+    pub max_memberships: u64,
     /// Most namespaces created from patterns at once.
     pub max_dynamic_namespaces: u64,
     /// Most namespaces one connection may join at once.
@@ -151,6 +153,7 @@ impl Default for RawLimits {
             max_rooms_per_socket: 1000,
             outbound_queue: 1024,
             outbound_queue_bytes: 16 << 20,
+            max_memberships: 1_000_000,
             max_dynamic_namespaces: 10_000,
             max_namespaces_per_connection: 100,
         }

@@ -87,6 +87,8 @@ pub struct LimitsSection {
     pub outbound_queue: usize,
     /// Outbound queue bound per connection, in bytes (at least 1).
     pub outbound_queue_bytes: usize,
+    /// Most named-room memberships at once (at least 1).
+    pub max_memberships: usize,
     /// Most namespaces created from patterns at once (at least 1).
     pub max_dynamic_namespaces: usize,
     /// Most namespaces one connection may join at once (at least 1).

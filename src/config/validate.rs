@@ -91,6 +91,7 @@ pub(crate) fn validate(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Config, ConfigE
                 "limits.outbound_queue_bytes",
                 raw.limits.outbound_queue_bytes,
             )?,
+            max_memberships: positive(ctx, "limits.max_memberships", raw.limits.max_memberships)?,
             max_dynamic_namespaces: positive(
                 ctx,
                 "limits.max_dynamic_namespaces",

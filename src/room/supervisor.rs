@@ -181,14 +181,18 @@ impl Handler<Bulk> for RoomShard {
     type Result = usize;
     fn handle(&mut self, msg: Bulk, _: &mut Self::Context) -> usize {
         let targets = self.index.targets(&msg.selector);
+        let mut refused = 0;
         let affected = targets.len();
         for sid in targets {
             match &msg.op {
                 BulkOp::Join(rooms) => {
-                    if let Some(socket) = self.index.get(&sid) {
-                        socket.record_joined(rooms);
+                    // Under the socket's and the server's room limits, like a join of its own.
+                    let recorded = self.index.get(&sid).map(|s| s.record_joined(rooms));
+                    if recorded == Some(Ok(())) {
+                        self.index.join(&sid, rooms);
+                    } else {
+                        refused += 1;
                     }
-                    self.index.join(&sid, rooms);
                 }
                 BulkOp::Leave(rooms) => {
                     if let Some(socket) = self.index.get(&sid) {
@@ -203,7 +207,7 @@ impl Handler<Bulk> for RoomShard {
                 }
             }
         }
-        affected
+        affected - refused
     }
 }
 

@@ -86,6 +86,9 @@ pub enum JoinError {
     /// The socket would be in more rooms than allowed.
     #[error("too many rooms (at most {0})")]
     TooManyRooms(usize),
+    /// The server holds `max_memberships` room memberships already.
+    #[error("server room limit reached (at most {0} memberships)")]
+    ServerLimit(usize),
     /// The socket is not connected.
     #[error("socket is disconnected")]
     Disconnected,
@@ -272,19 +275,52 @@ impl Socket {
         self.0.ns.metrics().observer()
     }
 
-    pub(crate) fn record_joined(&self, rooms: &[Room]) {
+    /// Takes `new` memberships from the server's budget (`max_memberships`), or refuses.
+    fn reserve_memberships(&self, new: usize) -> Result<(), JoinError> {
+        let limit = self.0.ns.limits().max_memberships;
+        let held = &self.0.ns.metrics().memberships;
+        if held.fetch_add(new, Ordering::AcqRel) + new > limit {
+            held.fetch_sub(new, Ordering::AcqRel);
+            return Err(JoinError::ServerLimit(limit));
+        }
+        Ok(())
+    }
+
+    fn release_memberships(&self, n: usize) {
+        self.0
+            .ns
+            .metrics()
+            .memberships
+            .fetch_sub(n, Ordering::AcqRel);
+    }
+
+    /// Records rooms joined by a bulk operation, under the same limits as [`Socket::join`] (all
+    /// or none); the room supervisor adds the socket to them only when this succeeds.
+    pub(crate) fn record_joined(&self, rooms: &[Room]) -> Result<(), JoinError> {
         let own = self.0.id.as_str();
+        let limit = self.0.ns.limits().max_rooms_per_socket;
         let added: Vec<Room> = {
             let mut set = self.0.rooms.lock();
-            rooms
+            let mut fresh: Vec<&Room> = rooms
                 .iter()
-                .filter(|r| ***r != *own && set.insert((*r).clone()))
+                .filter(|r| ***r != *own && !set.contains(*r))
+                .collect();
+            fresh.sort_unstable();
+            fresh.dedup();
+            if set.len() + fresh.len() > limit {
+                return Err(JoinError::TooManyRooms(limit));
+            }
+            self.reserve_memberships(fresh.len())?;
+            fresh
+                .into_iter()
+                .filter(|r| set.insert((*r).clone()))
                 .cloned()
                 .collect()
         };
         if let (Some(observer), false) = (self.observer(), added.is_empty()) {
             observer.rooms_joined(self, &added);
         }
+        Ok(())
     }
 
     pub(crate) fn record_left(&self, rooms: &[Room]) {
@@ -292,13 +328,16 @@ impl Socket {
             let mut set = self.0.rooms.lock();
             rooms.iter().filter(|r| set.remove(*r)).cloned().collect()
         };
+        self.release_memberships(removed.len());
         if let (Some(observer), false) = (self.observer(), removed.is_empty()) {
             observer.rooms_left(self, &removed);
         }
     }
 
     pub(crate) fn clear_rooms(&self) {
-        self.0.rooms.lock().clear();
+        let mut set = self.0.rooms.lock();
+        self.release_memberships(set.len());
+        set.clear();
     }
 
     /// Joins rooms. Refused past the per-socket room limit (the socket's own id not counted).
@@ -314,18 +353,21 @@ impl Socket {
             .collect();
         let added: Vec<Room> = {
             let mut set = self.0.rooms.lock();
-            let new = rooms.iter().filter(|r| !set.contains(*r)).count();
-            if set.len() + new > limit {
+            let mut fresh: Vec<&Room> = rooms.iter().filter(|r| !set.contains(*r)).collect();
+            fresh.sort_unstable();
+            fresh.dedup();
+            if set.len() + fresh.len() > limit {
                 return Err(JoinError::TooManyRooms(limit));
             }
+            self.reserve_memberships(fresh.len())?;
             match self.observer() {
-                Some(_) => rooms
-                    .iter()
+                Some(_) => fresh
+                    .into_iter()
                     .filter(|r| set.insert((*r).clone()))
                     .cloned()
                     .collect(),
                 None => {
-                    set.extend(rooms.iter().cloned());
+                    set.extend(fresh.into_iter().cloned());
                     Vec::new()
                 }
             }

@@ -149,3 +149,39 @@ describe("invalid configuration", () => {
     }
   });
 });
+
+describe("room limits", () => {
+  it("admin sockets/join keeps max_rooms_per_socket: a socket at its limit is not affected and joins nothing", async () => {
+    await withBroker({ limits: { max_rooms_per_socket: 2 } }, async (broker) => {
+      const full = await broker.connect();
+      const roomy = await broker.connect();
+      assert.deepEqual(await ask(full, "join", ["a", "b"]), { ok: true, rooms: ["a", "b"] });
+      const r = await broker.ok("/api/v1/sockets/join", { sockets: [full.id, roomy.id], add: ["c"] });
+      assert.deepEqual(r, { ok: true, affected: 1 });
+      const rooms = async (s) => (await broker.ok(`/api/v1/sockets/${s.id}`)).rooms.sort();
+      assert.deepEqual(await rooms(full), ["a", "b"]);
+      assert.deepEqual(await rooms(roomy), ["c"]);
+    });
+  });
+
+  it("max_memberships bounds memberships over all sockets: a join past it is refused, a leave or a disconnect frees room", async () => {
+    await withBroker({ limits: { max_memberships: 3 } }, async (broker) => {
+      const a = await broker.connect();
+      const b = await broker.connect();
+      assert.deepEqual(await ask(a, "join", ["r1", "r2"]), { ok: true, rooms: ["r1", "r2"] });
+      assert.deepEqual(await ask(b, "join", "r1"), { ok: true, rooms: ["r1"] });
+      const refused = await ask(b, "join", "r2");
+      assert.equal(refused.ok, false);
+      assert.match(refused.error, /server room limit reached \(at most 3 memberships\)/);
+      // the admin API is bound by the same budget
+      assert.deepEqual(await broker.ok("/api/v1/sockets/join", { sockets: [b.id], add: ["r3"] }), { ok: true, affected: 0 });
+      const gauge = async () => metric((await broker.metrics()).values, "roomcast_memberships");
+      assert.equal(await gauge(), 3);
+      assert.deepEqual(await ask(a, "leave", "r2"), { ok: true, rooms: ["r1"] });
+      assert.deepEqual(await ask(b, "join", "r2"), { ok: true, rooms: ["r1", "r2"] });
+      a.disconnect();
+      await waitFor(async () => (await gauge()) === 2, { what: "a's membership released" });
+      assert.deepEqual(await ask(b, "join", "r3"), { ok: true, rooms: ["r1", "r2", "r3"] });
+    });
+  });
+});
