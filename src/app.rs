@@ -58,6 +58,59 @@ fn policy(ns: &crate::config::NamespaceConfig) -> NamespacePolicy {
     }
 }
 
+/// Raises the soft limit of open files to the hard one, then lowers `limits.max_connections` to
+/// what the remaining file descriptors allow, keeping some in reserve: past it a client gets a
+/// clean 503 instead of a listener that cannot accept ("Too many open files") and lets it time
+/// out. Each WebSocket holds one descriptor; a polling client up to two while a GET and a POST
+/// overlap.
+pub fn fit_to_file_limit(config: &mut Config) {
+    let Some((limit, open)) = open_file_budget() else {
+        return;
+    };
+    let reserve = (limit / 100).clamp(32, 256);
+    let budget = limit.saturating_sub(open + reserve).max(1);
+    if budget < config.limits.max_connections {
+        tracing::warn!(
+            open_files_limit = limit,
+            max_connections = budget,
+            configured = config.limits.max_connections,
+            "limits.max_connections lowered to what the open-files limit allows"
+        );
+        config.limits.max_connections = budget;
+    }
+}
+
+/// (the soft open-files limit after raising it to the hard one, descriptors open now).
+#[cfg(unix)]
+fn open_file_budget() -> Option<(usize, usize)> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write the struct passed by pointer, nothing else.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return None;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim = raised;
+            }
+        }
+    }
+    let open = std::fs::read_dir("/proc/self/fd").map_or(16, |d| d.count());
+    Some((usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX), open))
+}
+
+#[cfg(not(unix))]
+fn open_file_budget() -> Option<(usize, usize)> {
+    None
+}
+
 /// Builds the Socket.IO server of `config` with the broker behaviour on every namespace.
 pub fn build_server(config: &Config) -> std::io::Result<Server> {
     let server = Server::new(config.server_options());

@@ -56,14 +56,10 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 /// Only address space is reserved; memory is used when touched.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn tune_malloc() {
-    const M_TOP_PAD: i32 = -2;
-    extern "C" {
-        fn mallopt(param: i32, value: i32) -> i32;
-    }
     // SAFETY: mallopt only sets a tuning parameter of the allocator; it is called before any
     // other thread exists.
     unsafe {
-        mallopt(M_TOP_PAD, 64 << 20);
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
     }
 }
 
@@ -73,7 +69,7 @@ fn tune_malloc() {}
 fn main() {
     tune_malloc();
     let cli = Cli::parse();
-    let config = match cli.load() {
+    let mut config = match cli.load() {
         Ok(config) => config,
         Err(e) => {
             eprintln!("{e}");
@@ -81,6 +77,7 @@ fn main() {
         }
     };
     init_logging(&config.log);
+    app::fit_to_file_limit(&mut config);
     let listeners = match Listeners::bind(&config) {
         Ok(l) => l,
         Err(e) => {

@@ -185,3 +185,43 @@ describe("room limits", () => {
     });
   });
 });
+
+describe("the open-files limit", () => {
+  it("under a limit of 200 open files the broker lowers max_connections and answers 503 past it, never 'Too many open files'", { timeout: 60000 }, async () => {
+    const broker = await startBroker({}, { openFiles: 200 });
+    const sockets = [];
+    try {
+      assert.match(broker.logs, /max_connections lowered to what the open-files limit allows/);
+      const budget = Number(/max_connections=(\d+)/.exec(broker.logs)?.[1]);
+      assert.ok(budget > 100 && budget < 200, `budget ${budget}`);
+      const outcomes = [];
+      for (let i = 0; i < 200; i++) {
+        const ws = new WebSocket(broker.url.replace(/^http/, "ws") + "/socket.io/?EIO=4&transport=websocket");
+        ws.on("error", () => {});
+        sockets.push(ws);
+        outcomes.push(
+          await new Promise((resolve) => {
+            const timer = setTimeout(() => resolve("timeout"), 5000);
+            ws.once("message", () => (clearTimeout(timer), resolve("open")));
+            ws.once("unexpected-response", (_req, res) => {
+              clearTimeout(timer);
+              res.resume();
+              resolve(res.statusCode);
+            });
+          }),
+        );
+      }
+      const count = (v) => outcomes.filter((o) => o === v).length;
+      assert.equal(count("open"), budget, JSON.stringify(outcomes));
+      assert.equal(count(503), 200 - budget);
+      assert.doesNotMatch(broker.logs, /Too many open files/);
+      // the connected clients are still served
+      const s = await broker.connect("/", { transports: ["polling"] }).catch((e) => e);
+      assert.ok(s instanceof Error, "a new session is refused while the budget is used");
+    } finally {
+      for (const ws of sockets) ws.terminate();
+      broker.closeClients();
+      assert.deepEqual(await broker.stop(), { code: 0, signal: null }, broker.logs.slice(-3000));
+    }
+  });
+});

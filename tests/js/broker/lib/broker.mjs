@@ -113,11 +113,15 @@ export function runBroker(args, { env = {}, timeout = 20000 } = {}) {
 
 const ANSI = /\x1b\[[0-9;]*m/g;
 
-function spawnOnce(config, env) {
+function spawnOnce(config, env, openFiles) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "roomcast-broker-"));
   const file = path.join(dir, "config.toml");
   writeFileSync(file, toml(config));
-  const child = spawn(brokerBinary(), ["--config", file], {
+  // with `openFiles`, util-linux's prlimit sets the open-files limit and execs the broker (same PID)
+  const [command, args] = openFiles
+    ? ["prlimit", [`--nofile=${openFiles}:${openFiles}`, "--", brokerBinary(), "--config", file]]
+    : [brokerBinary(), ["--config", file]];
+  const child = spawn(command, args, {
     cwd: dir,
     stdio: ["ignore", "pipe", "pipe"],
     env: brokerEnv(env),
@@ -168,8 +172,9 @@ function spawnOnce(config, env) {
  * ADMIN_TOKEN, log.level to "info") and resolves once it logged "roomcast ready".
  * `env` is added to the broker's environment (inherited ROOMCAST_* variables are removed); `token` is
  * the bearer token api() sends when it does not come from admin.token (e.g. ROOMCAST_ADMIN_TOKEN).
+ * `openFiles` runs it under that open-files limit (soft and hard).
  */
-export async function startBroker(config = {}, { env = {}, token } = {}) {
+export async function startBroker(config = {}, { env = {}, token, openFiles } = {}) {
   for (let attempt = 0; ; attempt++) {
     const [port, adminPort] = [await freePort(), await freePort()];
     if (port === adminPort) continue;
@@ -179,7 +184,7 @@ export async function startBroker(config = {}, { env = {}, token } = {}) {
       admin: { token: ADMIN_TOKEN, ...config.admin, bind: `127.0.0.1:${adminPort}` },
       log: { level: "info", ...config.log },
     };
-    const proc = spawnOnce(full, env);
+    const proc = spawnOnce(full, env, openFiles);
     try {
       await proc.ready;
     } catch (err) {
