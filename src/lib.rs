@@ -55,6 +55,7 @@ pub mod server;
 pub mod socket;
 #[doc(hidden)]
 pub mod testing;
+pub mod time;
 pub mod transport;
 
 pub use broadcast::BroadcastOperator;

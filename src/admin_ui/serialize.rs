@@ -3,8 +3,6 @@
 //! reported it, headers, query, times, URL) and rooms, own id first; and the ISO-8601 timestamps
 //! the live events carry (what a JavaScript `Date` becomes in JSON).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde_json::{json, Map, Value};
 
 use crate::handshake::query_param;
@@ -79,40 +77,12 @@ pub(super) async fn all_sockets(server: &Server) -> Vec<Value> {
 
 /// Now, as JavaScript's `Date.prototype.toJSON` writes it (`2026-12-04T16:50:24.123Z`).
 pub fn iso_time() -> String {
-    let millis = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    iso_time_millis(millis)
+    crate::time::iso_millis(crate::time::now_millis())
 }
 
 /// `millis` since the Unix epoch in ISO-8601 UTC with milliseconds.
 pub(super) fn iso_time_millis(millis: u64) -> String {
-    let (secs, ms) = (millis / 1000, millis % 1000);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// The Gregorian (year, month, day) of a day count since 1970-01-01 (proleptic calendar, eras
-/// of 400 years).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    crate::time::iso_millis(i64::try_from(millis).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
