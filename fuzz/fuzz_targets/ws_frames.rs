@@ -13,10 +13,10 @@
 use libfuzzer_sys::fuzz_target;
 use roomcast::fuzzing::{WsEvent, WsReader};
 
-const LIMITS: [usize; 4] = [16, 125, 300, 4096];
+const LIMITS: [usize; 4] = [16, 125, 300, 1024];
 
 /// Bytes of frames one valid conversation may hold, so each run stays fast.
-const STREAM_BUDGET: usize = 1 << 13;
+const STREAM_BUDGET: usize = 1 << 11;
 
 /// Every event until the reader wants more bytes, then the refusal if there was one.
 fn drain(reader: &mut WsReader, max: usize, out: &mut Vec<WsEvent>) -> Result<(), u16> {
@@ -96,7 +96,7 @@ fn conversation(data: &[u8], max: usize) -> (Vec<u8>, Vec<WsEvent>, Result<(), u
             break;
         }
         // Two bytes per message: kind, pieces and a length scale in `head`, the length in the other.
-        let len = usize::from(*len_byte) * [1, 2, 4, 16][usize::from(*head >> 6)];
+        let len = usize::from(*len_byte) * [1, 2, 3, 5][usize::from(*head >> 6)];
         let mask = [head ^ 0x5a, *len_byte, len_byte ^ 0xa5, 0x3c];
         let body = payload_bytes(mask, len);
         let kind = head & 3;
@@ -173,10 +173,10 @@ fn valid_conversation(data: &[u8]) {
     };
     let max = LIMITS[usize::from(*limit) % LIMITS.len()];
     let (stream, due, end) = conversation(spec, max);
-    // Small reads for short conversations, else reads of whole kilobytes (so large ones stay fast).
+    // Small reads for short conversations, else reads of 256 bytes and more (so large ones stay fast).
     let chunk = match usize::from(*seed) {
-        s if s < 128 && stream.len() <= 4096 => s % 23 + 1,
-        s => (s % 8 + 1) << 10,
+        s if s < 128 && stream.len() <= 1024 => s % 23 + 1,
+        s => (s % 8 + 1) << 8,
     };
     let chunks: Vec<&[u8]> = stream.chunks(chunk).collect();
     let (events, got_end) = feed(&chunks, max);
