@@ -22,6 +22,7 @@ if ! rustup run nightly rustc --version >/dev/null 2>&1; then
   rustup toolchain install nightly --profile minimal
 fi
 
+cargo fmt --check # the root's `cargo fmt --all` does not reach this workspace
 flags=(--sanitizer none --debug-assertions)
 cargo +nightly fuzz build "${flags[@]}"
 if [ "$#" -gt 0 ]; then
