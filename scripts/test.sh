@@ -3,8 +3,8 @@
 # committed lockfile, Python packages into .venv, Debian's chromium when missing), builds, then runs
 # the Rust unit, doc and integration tests, the Socket.IO/Engine.IO protocol conformance suite, the
 # socket.io-client and python-socketio behaviour suites (library testbed and broker), the browser
-# tests (the hello example, the Socket.IO Admin UI against the broker), and a short load-generator
-# smoke run. Exits non-zero on the first failure.
+# tests (the hello example, the Socket.IO Admin UI against the broker), a short fuzzing run of every
+# decoder, and a short load-generator smoke run. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,6 +51,9 @@ node --test tests/js/broker/
 
 echo "== hello example (ports 8000 and 5500) and the Admin UI (port 0) in headless Chromium"
 node --test --test-concurrency=1 tests/js/browser/
+
+echo "== coverage-guided fuzzing smoke (every decoder, 10 s per target; nightly + cargo-fuzz)"
+./scripts/fuzz.sh 10
 
 echo "== python-socketio behaviour (testbed and broker)"
 .venv/bin/pytest tests/py -q

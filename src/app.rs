@@ -70,7 +70,7 @@ pub fn fit_to_file_limit(config: &mut Config) {
     let reserve = (limit / 100).clamp(32, 256);
     let budget = limit.saturating_sub(open + reserve).max(1);
     if budget < config.limits.max_connections {
-        tracing::warn!(
+        tracing::info!(
             open_files_limit = limit,
             max_connections = budget,
             configured = config.limits.max_connections,

@@ -43,6 +43,9 @@ pub mod broker;
 pub mod config;
 pub mod engine;
 pub mod front;
+/// Thin entry points for the fuzz targets in `fuzz/` (crate-private decoders); not a stable API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handshake;
 pub mod metrics;
 pub mod namespace;

@@ -77,7 +77,6 @@ fn main() {
         }
     };
     init_logging(&config.log);
-    app::fit_to_file_limit(&mut config);
     let listeners = match Listeners::bind(&config) {
         Ok(l) => l,
         Err(e) => {
@@ -85,6 +84,7 @@ fn main() {
             std::process::exit(1);
         }
     };
+    app::fit_to_file_limit(&mut config);
     let source = cli.source();
     let result = actix_web::rt::System::new().block_on(async move {
         let shutdown = shutdown_signal();

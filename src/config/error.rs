@@ -72,6 +72,77 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// The same error with control characters in its text (a newline in a TOML string or key, a
+    /// tab in an environment variable) written as escapes, so that it still displays as one line.
+    pub(crate) fn one_line(self) -> Self {
+        match self {
+            ConfigError::Read { file, error } => ConfigError::Read {
+                file: escape(file),
+                error,
+            },
+            ConfigError::Syntax {
+                file,
+                line,
+                column,
+                message,
+            } => ConfigError::Syntax {
+                file: escape(file),
+                line,
+                column,
+                message: escape(message),
+            },
+            ConfigError::UnknownKey {
+                key,
+                table,
+                suggestion,
+                file,
+            } => ConfigError::UnknownKey {
+                key: escape(key),
+                table: escape(table),
+                suggestion: suggestion.map(escape),
+                file: escape(file),
+            },
+            ConfigError::WrongType {
+                key,
+                expected,
+                found,
+                file,
+            } => ConfigError::WrongType {
+                key: escape(key),
+                expected,
+                found: escape(found),
+                file: escape(file),
+            },
+            ConfigError::Env { var, reason } => ConfigError::Env {
+                var: escape(var),
+                reason: escape(reason),
+            },
+            ConfigError::Invalid { key, reason, var } => ConfigError::Invalid {
+                key: escape(key),
+                reason: escape(reason),
+                var: var.map(escape),
+            },
+        }
+    }
+}
+
+/// `text` with every control character as its Rust escape (`\n`, `\t`, `\u{1b}`).
+fn escape(text: String) -> String {
+    if !text.chars().any(char::is_control) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn hint(suggestion: &Option<String>) -> String {
     match suggestion {
         Some(s) => format!("; did you mean `{s}`?"),

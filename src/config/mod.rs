@@ -81,13 +81,23 @@ fn read(path: Option<&Path>) -> Result<(String, String), ConfigError> {
             let file = p.display().to_string();
             match std::fs::read_to_string(p) {
                 Ok(text) => Ok((text, file)),
-                Err(error) => Err(ConfigError::Read { file, error }),
+                Err(error) => Err(ConfigError::Read { file, error }.one_line()),
             }
         }
     }
 }
 
+/// Every step from text to [`Config`]; refusals made one line whatever the values they quote hold.
 fn parse_inner(
+    text: &str,
+    file: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    env_names: Option<&[&str]>,
+) -> Result<Config, ConfigError> {
+    parse_steps(text, file, env, env_names).map_err(ConfigError::one_line)
+}
+
+fn parse_steps(
     text: &str,
     file: &str,
     env: &dyn Fn(&str) -> Option<String>,

@@ -302,3 +302,37 @@ fn log_color_follows_the_terminal_and_no_color() {
     let bad = parse("[log]\ncolor = \"sometimes\"\n", "t", &no_env).unwrap_err();
     assert!(bad.to_string().contains("log.color"), "{bad}");
 }
+
+/// An environment lookup, as `parse` takes it.
+type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Found by the `config` fuzz target: a value holding a newline (a TOML `"\n"` escape) was quoted
+/// as is, so the refusal printed as two lines. Control characters are now written as escapes.
+#[test]
+fn refusals_quoting_control_characters_stay_one_line() {
+    let env = with_env(&[("ROOMCAST_LOG_LEVEL", "deb\tug")]);
+    let cases: [(&str, Env, &str); 4] = [
+        (
+            "[admin]\nbind = \"0.0.3\\n00\"",
+            &no_env,
+            "config: admin.bind: `0.0.3\\n00` is not an address like 0.0.0.0:3000 or [::1]:3000",
+        ),
+        (
+            "[engine]\n\"ping\\ninterval\" = 1",
+            &no_env,
+            "config: unknown key `ping\\ninterval` in [engine] (t.toml)",
+        ),
+        (
+            "[admin]\ntoken_env = \"A\\rB\"",
+            &no_env,
+            "config: admin.token_env: environment variable `A\\rB` is not set or empty",
+        ),
+        ("", &env, "config: log.level: \"deb\\tug\" is not one of error, warn, info, debug, trace (set by ROOMCAST_LOG_LEVEL)"),
+    ];
+    for (text, env, want) in cases {
+        let got = parse(text, "t.toml", env)
+            .map(drop)
+            .map_err(|e| e.to_string());
+        assert_eq!(got, Err(want.to_owned()), "{text:?}");
+    }
+}

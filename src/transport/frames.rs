@@ -132,8 +132,16 @@ impl FrameReader {
 }
 
 /// The payload length a client frame's header declares, once its header is complete.
+///
+/// `None` as well for a header the parser refuses (reserved bits, no mask, an unknown opcode):
+/// its refusal (1002) must not depend on whether the length bytes arrived in the same read.
 fn declared_len(buf: &[u8]) -> Option<u64> {
-    match *buf.get(1)? & 0x7f {
+    let (first, second) = (*buf.first()?, *buf.get(1)?);
+    let known_opcode = matches!(first & 0x0f, 0x0..=0x2 | 0x8..=0xa);
+    if first & 0x70 != 0 || second & 0x80 == 0 || !known_opcode {
+        return None;
+    }
+    match second & 0x7f {
         126 => Some(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]) as u64),
         127 => Some(u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?)),
         n => Some(n as u64),
@@ -173,9 +181,46 @@ mod tests {
         assert_eq!(declared_len(&[0x81, 0x85]), Some(5));
         assert_eq!(declared_len(&[0x82, 0xfe, 0x01]), None);
         assert_eq!(declared_len(&[0x82, 0xfe, 0x01, 0x00]), Some(256));
+        assert_eq!(declared_len(&[0x82, 0x7e, 0x01, 0x00]), None, "unmasked");
+        assert_eq!(
+            declared_len(&[0xc2, 0xfe, 0x01, 0x00]),
+            None,
+            "reserved bit"
+        );
+        assert_eq!(
+            declared_len(&[0x83, 0xfe, 0x01, 0x00]),
+            None,
+            "unknown opcode"
+        );
         let mut huge = vec![0x82, 0xff];
         huge.extend_from_slice(&(1u64 << 40).to_be_bytes());
         assert_eq!(declared_len(&huge), Some(1 << 40));
+    }
+
+    /// Found by the `ws_frames` fuzz target: a header with reserved bits and a huge 64-bit length
+    /// got 1009 when it arrived in one read but 1002 when split after its second byte.
+    #[test]
+    fn refusal_does_not_depend_on_how_the_bytes_are_split() {
+        let mut bad = vec![0xf7, 0xff];
+        bad.extend_from_slice(&(1u64 << 40).to_be_bytes());
+        let mut unmasked = vec![0x82, 0x7f];
+        unmasked.extend_from_slice(&(1u64 << 40).to_be_bytes());
+        for frame in [bad, unmasked] {
+            let mut whole = FrameReader::new(BytesMut::new(), 1024);
+            whole.push(&frame);
+            let mut split = FrameReader::new(BytesMut::new(), 1024);
+            split.push(&frame[..2]);
+            let early = split.next_event().map(|e| e.is_some());
+            split.push(&frame[2..]);
+            let late = split.next_event().map(|e| e.is_some());
+            assert_eq!(whole.next_event().map(|e| e.is_some()), Err(CLOSE_PROTOCOL));
+            assert_eq!(early.and(late), Err(CLOSE_PROTOCOL));
+        }
+        let mut masked = vec![0x82, 0xff];
+        masked.extend_from_slice(&(1u64 << 40).to_be_bytes());
+        let mut reader = FrameReader::new(BytesMut::new(), 1024);
+        reader.push(&masked);
+        assert_eq!(reader.next_event().map(|e| e.is_some()), Err(CLOSE_TOO_BIG));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! CORS, the handshake, and dispatch to the polling or WebSocket transport.
 
 pub(crate) mod direct;
-mod frames;
+pub(crate) mod frames;
 pub mod polling;
 pub mod tcp;
 pub mod websocket;

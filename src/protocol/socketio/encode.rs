@@ -197,4 +197,22 @@ mod tests {
         assert_eq!(decoded.kind, PacketType::Connect);
         assert_eq!(encode(&decoded), "0/custom,");
     }
+
+    /// Found by the `socketio_packet` fuzz target: serde_json's default float parsing may miss the
+    /// nearest double by a bit, so a relayed number drifted on every hop (and differed from what
+    /// `JSON.parse` reads). With `float_roundtrip` a float survives decode -> encode exactly.
+    #[test]
+    fn floats_are_relayed_exactly() {
+        let long = r#"2["n",1111111111111040000000000000088015215508]"#;
+        let p = decode(long).expect("valid event");
+        assert_eq!(p.data, Some(json!(["n", 1.11111111111104e39_f64])));
+        for wire in [
+            r#"2["n",1.11111111111104e+39]"#,
+            r#"2["n",1.11111111104e+39]"#,
+            r#"2["n",0.1,-2.5e-300,1.7976931348623157e+308]"#,
+        ] {
+            let once = encode(&decode(wire).expect("valid event"));
+            assert_eq!(once, wire);
+        }
+    }
 }
