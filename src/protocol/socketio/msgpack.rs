@@ -82,7 +82,10 @@ struct Fields {
 
 /// Decodes one binary message into a packet and its binaries (placeholders in `data`).
 pub fn decode(input: &Bytes) -> Result<Inbound, ParseError> {
-    let fields = read_fields(input).map_err(ParseError::Msgpack)?;
+    let mut fields = read_fields(input).map_err(ParseError::Msgpack)?;
+    if let (false, Some(data)) = (fields.binary.is_empty(), fields.data.as_mut()) {
+        fields.binary = renumber(data, std::mem::take(&mut fields.binary));
+    }
     let kind = fields
         .kind
         .as_ref()
@@ -128,6 +131,34 @@ pub fn decode(input: &Bytes) -> Result<Inbound, ParseError> {
         },
         binary: fields.binary,
     })
+}
+
+/// The binaries `data`'s placeholders name, in the order they appear, with the placeholders
+/// numbered so: a binary whose value a later duplicate key replaced (JavaScript keeps the last)
+/// is not carried as an attachment nobody refers to.
+fn renumber(data: &mut Value, binary: Vec<Bytes>) -> Vec<Bytes> {
+    fn walk(v: &mut Value, binary: &[Bytes], out: &mut Vec<Bytes>) {
+        match v {
+            Value::Array(items) => items.iter_mut().for_each(|i| walk(i, binary, out)),
+            Value::Object(map) => {
+                let target = (map.get("_placeholder") == Some(&Value::Bool(true)))
+                    .then(|| map.get("num").and_then(Value::as_u64))
+                    .flatten()
+                    .and_then(|n| binary.get(usize::try_from(n).ok()?));
+                match target {
+                    Some(bytes) => {
+                        out.push(bytes.clone());
+                        map.insert("num".to_owned(), Value::from(out.len() - 1));
+                    }
+                    None => map.values_mut().for_each(|i| walk(i, binary, out)),
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::with_capacity(binary.len());
+    walk(data, &binary, &mut out);
+    out
 }
 
 /// Reads the top-level map, keeping the last value of each known key (as JavaScript objects do)

@@ -299,3 +299,27 @@ fn mutated_packets_never_panic() {
         }
     }
 }
+
+/// Found by the `socketio_msgpack` fuzz target: a binary replaced by a later duplicate key (the
+/// last one wins, as in JavaScript) was still carried as an attachment that no placeholder named,
+/// so the packet changed type when encoded again.
+#[test]
+fn a_binary_replaced_by_a_duplicate_key_is_not_an_attachment() {
+    // {type: 2, nsp: "/", data: ["e", {a: <bin ff>, a: 1, b: <bin 01 02>}]}
+    let mut wire = vec![0x83, 0xa4];
+    wire.extend_from_slice(b"type");
+    wire.extend_from_slice(&[0x02, 0xa3]);
+    wire.extend_from_slice(b"nsp");
+    wire.extend_from_slice(&[0xa1, b'/', 0xa4]);
+    wire.extend_from_slice(b"data");
+    wire.extend_from_slice(&[0x92, 0xa1, b'e', 0x83, 0xa1, b'a', 0xc4, 0x01, 0xff, 0xa1, b'a', 0x01]);
+    wire.extend_from_slice(&[0xa1, b'b', 0xc4, 0x02, 0x01, 0x02]);
+    let inbound = decode(&Bytes::from(wire)).expect("valid msgpack");
+    assert_eq!(inbound.packet.kind, PacketType::BinaryEvent);
+    assert_eq!(inbound.packet.attachments, 1);
+    assert_eq!(inbound.binary, vec![Bytes::from_static(&[1, 2])]);
+    assert_eq!(
+        inbound.packet.data,
+        Some(json!(["e", {"a": 1, "b": placeholder(0)}]))
+    );
+}
