@@ -312,7 +312,9 @@ fn a_binary_replaced_by_a_duplicate_key_is_not_an_attachment() {
     wire.extend_from_slice(b"nsp");
     wire.extend_from_slice(&[0xa1, b'/', 0xa4]);
     wire.extend_from_slice(b"data");
-    wire.extend_from_slice(&[0x92, 0xa1, b'e', 0x83, 0xa1, b'a', 0xc4, 0x01, 0xff, 0xa1, b'a', 0x01]);
+    wire.extend_from_slice(&[
+        0x92, 0xa1, b'e', 0x83, 0xa1, b'a', 0xc4, 0x01, 0xff, 0xa1, b'a', 0x01,
+    ]);
     wire.extend_from_slice(&[0xa1, b'b', 0xc4, 0x02, 0x01, 0x02]);
     let inbound = decode(&Bytes::from(wire)).expect("valid msgpack");
     assert_eq!(inbound.packet.kind, PacketType::BinaryEvent);
