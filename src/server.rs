@@ -66,27 +66,32 @@ impl ServerInner {
         }
     }
 
-    /// Runs a WebSocket connection task, counted in [`Server::drain_pending`] until it ends.
-    pub(crate) fn spawn_ws(
-        self: &Arc<Self>,
-        task: impl std::future::Future<Output = ()> + 'static,
-    ) {
-        struct Running(Arc<ServerInner>);
-        impl Drop for Running {
-            fn drop(&mut self) {
-                self.0.ws_tasks.fetch_sub(1, Ordering::AcqRel);
-            }
-        }
+    /// Counts a WebSocket connection task in [`Server::drain_pending`] until the returned guard,
+    /// which the task owns, is dropped. (A guard, not a wrapper future: an `async` block awaiting
+    /// the task's future would store that large future twice per connection.)
+    pub(crate) fn ws_task(self: &Arc<Self>) -> WsTask {
         self.ws_tasks.fetch_add(1, Ordering::AcqRel);
-        let running = Running(self.clone());
-        actix_rt::spawn(async move {
-            task.await;
-            drop(running);
-        });
+        WsTask(self.clone())
     }
 
     pub(crate) fn next_ws_generation(&self) -> u64 {
         self.ws_generation.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// A running WebSocket connection task, counted until dropped (see [`ServerInner::ws_task`]).
+pub(crate) struct WsTask(Arc<ServerInner>);
+
+impl WsTask {
+    /// The server the task belongs to.
+    pub(crate) fn server(&self) -> &Arc<ServerInner> {
+        &self.0
+    }
+}
+
+impl Drop for WsTask {
+    fn drop(&mut self) {
+        self.0.ws_tasks.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -31,7 +31,7 @@ use crate::engine::conn::WsTake;
 use crate::engine::session::UpgradeStarted;
 use crate::engine::{CloseReason, Conn, EngineState};
 use crate::protocol::engineio::Frame;
-use crate::server::ServerInner;
+use crate::server::{ServerInner, WsTask};
 
 /// How long a closing WebSocket may take to flush what was queued before it closes.
 const FLUSH_ON_CLOSE: Duration = Duration::from_secs(2);
@@ -95,16 +95,20 @@ pub(crate) async fn serve(
             let info = conn_info(&head.headers, &head.uri, req.peer_addr(), false);
             let (conn, open) = open_session(server, info, EngineState::WebSocket { ws });
             conn.push_one(Frame::Text(ByteString::from(open)));
-            server.spawn_ws(socket.run(server.clone(), conn, ws));
+            actix_rt::spawn(socket.run(server.ws_task(), conn, ws));
         }
         Some(conn) => {
             if !conn.update_state(|s| s.begin_upgrade(ws)) {
                 // The session cannot upgrade (already upgrading or upgraded): close at once.
-                server.spawn_ws(socket.close(None, FLUSH_ON_CLOSE));
+                let task = server.ws_task();
+                actix_rt::spawn(async move {
+                    socket.close(None, FLUSH_ON_CLOSE).await;
+                    drop(task);
+                });
                 return Ok(());
             }
             conn.engine().do_send(UpgradeStarted { ws });
-            server.spawn_ws(socket.run(server.clone(), conn, ws));
+            actix_rt::spawn(socket.run(server.ws_task(), conn, ws));
         }
     }
     Ok(())
@@ -165,7 +169,8 @@ impl DirectWs {
         }
     }
 
-    async fn run(mut self, server: Arc<ServerInner>, conn: Arc<Conn>, ws: u64) {
+    /// Runs the connection until it ends; `task` counts it as running until then.
+    async fn run(mut self, task: WsTask, conn: Arc<Conn>, ws: u64) {
         let mut batch: VecDeque<Frame> = VecDeque::new();
         let gone = conn.ws_gone(ws);
         tokio::pin!(gone);
@@ -216,7 +221,8 @@ impl DirectWs {
                     self.buffer(opcode, payload);
                 }
                 ended(&conn, ws, CloseReason::TransportClose);
-                Box::pin(self.close(None, server.flush_time(FLUSH_ON_CLOSE))).await;
+                let flush_for = task.server().flush_time(FLUSH_ON_CLOSE);
+                Box::pin(self.close(None, flush_for)).await;
             }
             Some(End::Gone(reason, code)) => {
                 ended(&conn, ws, reason);
