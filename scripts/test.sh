@@ -23,10 +23,10 @@ fi
 
 echo "== format and lints"
 cargo fmt --all -- --check
-cargo clippy --all-targets --quiet -- -D warnings
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== build"
-cargo build --all-targets --quiet
+cargo build --workspace --all-targets --quiet
 
 echo "== the README's run command picks the broker binary (cargo run, default-run)"
 version=$(cargo run --quiet -- --version)
@@ -35,8 +35,8 @@ version=$(cargo run --quiet -- --version)
   exit 1
 }
 
-echo "== Rust unit and doc tests"
-cargo test --quiet
+echo "== Rust unit and doc tests (the library and broker, the load generator)"
+cargo test --workspace --quiet
 
 echo "== protocol conformance (Engine.IO + Socket.IO suites, port 3000)"
 node --test --test-concurrency=1 tests/js/conformance/

@@ -6,20 +6,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-extern "C" {
-    fn sysconf(name: i32) -> i64;
-    fn getrlimit(resource: i32, rlim: *mut [u64; 2]) -> i32;
-    fn setrlimit(resource: i32, rlim: *const [u64; 2]) -> i32;
-}
-
-const SC_CLK_TCK: i32 = 2;
-const RLIMIT_NOFILE: i32 = 7;
-
 fn clock_ticks() -> u64 {
     static TCK: OnceLock<u64> = OnceLock::new();
     *TCK.get_or_init(|| {
         // SAFETY: sysconf has no preconditions.
-        let v = unsafe { sysconf(SC_CLK_TCK) };
+        let v = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
         if v > 0 {
             v as u64
         } else {
@@ -30,20 +21,26 @@ fn clock_ticks() -> u64 {
 
 /// Raises the soft open-files limit to the hard one; returns the soft limit now in force.
 pub fn raise_nofile() -> u64 {
-    let mut lim = [0u64; 2];
-    // SAFETY: `lim` is a valid `struct rlimit` (two rlim_t) for the duration of the calls.
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid `struct rlimit` for the duration of the calls.
     unsafe {
-        if getrlimit(RLIMIT_NOFILE, &mut lim) != 0 {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
             return 0;
         }
-        if lim[0] < lim[1] {
-            let want = [lim[1], lim[1]];
-            if setrlimit(RLIMIT_NOFILE, &want) == 0 {
-                return lim[1];
+        if lim.rlim_cur < lim.rlim_max {
+            let want = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                return lim.rlim_max;
             }
         }
     }
-    lim[0]
+    lim.rlim_cur
 }
 
 /// One sample of a process: CPU time (user + system, all threads) and resident memory.

@@ -121,7 +121,7 @@ async fn handshake(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
         })
         .ok_or(io::ErrorKind::InvalidData)?;
     let accept = base64::engine::general_purpose::STANDARD
-        .encode(crate::sha1::sha1(format!("{key}{WS_GUID}").as_bytes()));
+        .encode(crate::ws::sha1_digest(format!("{key}{WS_GUID}").as_bytes()));
     let mut out = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Accept: {accept}\r\n\r\n"

@@ -13,8 +13,13 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::scan;
-use crate::sha1::sha1;
 use crate::target::Target;
+
+/// SHA-1 of `data`: the WebSocket handshake's `Sec-WebSocket-Accept` check (RFC 6455).
+pub fn sha1_digest(data: &[u8]) -> [u8; 20] {
+    use sha1::Digest;
+    sha1::Sha1::digest(data).into()
+}
 
 const OP_CONT: u8 = 0x0;
 pub const OP_TEXT: u8 = 0x1;
@@ -355,7 +360,7 @@ impl Conn {
         }
         if opts.verify_accept {
             let expect = base64::engine::general_purpose::STANDARD
-                .encode(sha1(format!("{key}{WS_GUID}").as_bytes()));
+                .encode(sha1_digest(format!("{key}{WS_GUID}").as_bytes()));
             let got = head.lines().find_map(|l| {
                 let (name, value) = l.split_once(':')?;
                 name.trim()
@@ -630,6 +635,17 @@ impl Handler for SetupState {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sha1_digest_gives_the_rfc_6455_accept_key() {
+        use base64::Engine as _;
+        let digest =
+            super::sha1_digest(b"dGhlIHNhbXBsZSBub25jZQ==258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD.encode(digest),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
     use super::*;
 
     fn reader(bytes: &[u8]) -> ReadBuf {

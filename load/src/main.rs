@@ -14,7 +14,6 @@ mod fanout;
 mod floor;
 mod report;
 mod scan;
-mod sha1;
 mod smoke;
 mod stats;
 mod sys;
