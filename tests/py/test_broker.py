@@ -197,10 +197,18 @@ def clients(broker, transports):
 
     yield new
     for sio in made:
-        try:
-            sio.disconnect()
-        except Exception:  # noqa: BLE001 - best effort teardown
-            pass
+        # As in test_polling_clients_that_left_do_not_linger: close at the Engine.IO level once the
+        # client's send queue is idle, or python-engineio may never send its close packet under CPU
+        # load, and its session (still in the test's rooms) would reach the next test of this
+        # module-wide broker until the ping timeout.
+        if sio.connected:
+            wait_until(lambda: sio.eio.queue.unfinished_tasks == 0, what="the client's send queue to drain")
+            sio.eio.disconnect()
+    # every session of this test is gone on the server before the next test starts
+    wait_until(
+        lambda: broker.ok("GET", "/api/v1/stats")["connections"] == 0,
+        what="the test's connections closed on the server",
+    )
 
 
 _barriers = iter(range(1, 1_000_000))
