@@ -5,8 +5,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { startBroker, ask, record } from "./lib/broker.mjs";
+import { startBroker, ask, record, rssMb } from "./lib/broker.mjs";
 
 const SESSIONS = 12;
 const PACKETS_PER_POST = 100_000; // 8 bytes each with separators: 800 KB, under max_payload (1 MB)
@@ -15,13 +14,6 @@ const POSTS_PER_SESSION = 2;
 // (each session holds its POST's body and one batch of 64 decoded packets).
 const RSS_GROWTH_BOUND_MB = 120;
 const CANARY_MESSAGES = 40;
-
-function rssMb(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]);
-  assert.ok(kb > 0, "VmRSS readable");
-  return kb / 1024;
-}
 
 async function pollingSession(broker) {
   const base = `${broker.url}/socket.io/?EIO=4&transport=polling`;

@@ -4,20 +4,13 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { startBroker, ask, record, metric } from "./lib/broker.mjs";
+import { startBroker, ask, record, metric, rssMb } from "./lib/broker.mjs";
 
 const SOCKETS = 200;
 const ROOMS_EACH = 1000;
 const MAX_MEMBERSHIPS = 100_000; // half of what the attack asks for
 const RSS_GROWTH_BOUND_MB = 150;
 const CANARY_MESSAGES = 40;
-
-function rssMb(pid) {
-  const kb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
-  assert.ok(kb > 0, "VmRSS readable");
-  return kb / 1024;
-}
 
 describe("room membership flood", () => {
   it(`${SOCKETS} sockets x ${ROOMS_EACH} rooms against max_memberships ${MAX_MEMBERSHIPS}: the rest refused, RSS grows < ${RSS_GROWTH_BOUND_MB} MB, another client keeps receiving`, { timeout: 120000 }, async (t) => {

@@ -10,7 +10,7 @@
 
 import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -456,3 +456,10 @@ export async function barrier(broker, inboxes, { namespace = "/", event = "barri
 }
 
 export { once };
+
+/** Resident memory of process `pid` in MB (VmRSS from /proc), for the bounded attack tests. */
+export function rssMb(pid) {
+  const kb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
+  if (!(kb > 0)) throw new Error(`VmRSS of ${pid} not readable`);
+  return kb / 1024;
+}
