@@ -22,7 +22,8 @@ use actix_web::{web, App};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::server::{ServerInner, CLIENT_DISCONNECT_TIMEOUT};
+use crate::engine::Engine;
+use crate::server::CLIENT_DISCONNECT_TIMEOUT;
 use crate::Server;
 
 type Routes = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
@@ -115,7 +116,7 @@ impl HttpFront {
         let targets: Arc<Vec<Target>> = Arc::new(
             self.servers
                 .iter()
-                .map(|s| Target::new(s.inner().clone()))
+                .map(|s| Target::new(s.engine().clone()))
                 .collect(),
         );
         let mut builder = actix_server::Server::build()
@@ -168,14 +169,14 @@ impl HttpFront {
 struct Target {
     path: String,
     bare: String,
-    server: Arc<ServerInner>,
+    engine: Arc<Engine>,
 }
 
 impl Target {
-    fn new(server: Arc<ServerInner>) -> Self {
-        let path = server.options.path.clone();
+    fn new(engine: Arc<Engine>) -> Self {
+        let path = engine.options.path.clone();
         let bare = path.trim_end_matches('/').to_owned();
-        Target { path, bare, server }
+        Target { path, bare, engine }
     }
 }
 
@@ -186,7 +187,7 @@ async fn upgrade(
 ) -> std::io::Result<()> {
     let path = req.path();
     match targets.iter().find(|t| path == t.path || path == t.bare) {
-        Some(target) => crate::transport::direct::serve(&target.server, req, framed).await,
+        Some(target) => crate::transport::direct::serve(&target.engine, req, framed).await,
         None => {
             let mut io = framed.into_parts().io;
             io.write_all(

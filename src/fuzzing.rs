@@ -7,7 +7,7 @@
 use bytes::Bytes;
 
 use crate::transport::frames::{Event, FrameReader};
-use crate::transport::websocket::Inbound;
+use crate::transport::websocket::WsMessage;
 
 /// What [`WsReader::next_event`] found, with the crate-private types flattened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,8 +41,8 @@ impl WsReader {
         let event = self.0.next_event()?;
         self.0.release_if_empty();
         Ok(event.map(|event| match event {
-            Event::Message(Inbound::Text(text)) => WsEvent::Text(text.to_string()),
-            Event::Message(Inbound::Binary(data)) => WsEvent::Binary(data),
+            Event::Message(WsMessage::Text(text)) => WsEvent::Text(text.to_string()),
+            Event::Message(WsMessage::Binary(data)) => WsEvent::Binary(data),
             Event::Ping(data) => WsEvent::Ping(data.freeze()),
             Event::Close(code) => WsEvent::Close(code),
         }))

@@ -3,16 +3,31 @@
 //! `metrics-exporter-prometheus`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use metrics::{Counter, Gauge, Key, Label, Metadata, Recorder, SharedString, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use parking_lot::Mutex;
 
-use crate::observer::{Observer, ObserverSlot};
+use crate::engine::CloseReason;
 
 const METADATA: Metadata<'static> =
     Metadata::new("roomcast", metrics::Level::INFO, Some(module_path!()));
+
+/// What a watcher of the whole server (the Admin UI) is told about Engine.IO connections: the
+/// hooks the transport and engine layers call. The Socket.IO hooks extend it
+/// ([`crate::observer::Observer`]). Every method has an empty default; hooks run on the thread that
+/// caused them and must only count (`packets_out` runs under a connection's queue lock).
+pub trait EngineObserver: Send + Sync + 'static {
+    /// An Engine.IO connection opened over `transport` (`polling` or `websocket`).
+    fn connection_opened(&self, _transport: &'static str) {}
+    /// An Engine.IO connection closed.
+    fn connection_closed(&self, _reason: CloseReason) {}
+    /// Engine.IO message packets (not heartbeats) came in: how many and their bytes.
+    fn packets_in(&self, _count: usize, _bytes: usize) {}
+    /// Engine.IO message packets (not heartbeats) went to a transport: how many and their bytes.
+    fn packets_out(&self, _count: usize, _bytes: usize) {}
+}
 
 /// The metrics of one server.
 pub struct Metrics {
@@ -34,8 +49,9 @@ pub struct Metrics {
     labelled: Mutex<HashMap<(&'static str, String), Counter>>,
     /// Named-room memberships held now, server-wide (bounded by `max_memberships`).
     pub memberships: std::sync::atomic::AtomicUsize,
-    /// The server's observer (the Admin UI), reached from every layer that holds the metrics.
-    observer: ObserverSlot,
+    /// The Engine.IO half of the server's observer (the Admin UI), reached from every layer that
+    /// holds the metrics.
+    observer: OnceLock<Arc<dyn EngineObserver>>,
 }
 
 impl Default for Metrics {
@@ -77,7 +93,7 @@ impl Metrics {
             ),
             labelled: Mutex::new(HashMap::new()),
             memberships: std::sync::atomic::AtomicUsize::new(0),
-            observer: ObserverSlot::default(),
+            observer: OnceLock::new(),
             recorder,
         }
         .described()
@@ -170,17 +186,17 @@ impl Metrics {
             .register_gauge(&Key::from_parts(name, labels), &METADATA)
     }
 
-    /// The observer installed on the server, if any (one atomic load).
+    /// The Engine.IO observer installed on the server, if any (one atomic load).
     #[inline]
-    pub fn observer(&self) -> Option<&Arc<dyn Observer>> {
+    pub fn observer(&self) -> Option<&Arc<dyn EngineObserver>> {
         self.observer.get()
     }
 
-    /// Installs the server's observer; refused when one is installed already.
+    /// Installs the server's Engine.IO observer; refused when one is installed already.
     pub(crate) fn set_observer(
         &self,
-        observer: Arc<dyn Observer>,
-    ) -> Result<(), Arc<dyn Observer>> {
+        observer: Arc<dyn EngineObserver>,
+    ) -> Result<(), Arc<dyn EngineObserver>> {
         self.observer.set(observer)
     }
 

@@ -10,21 +10,14 @@
 
 use std::sync::{Arc, OnceLock};
 
-use crate::engine::CloseReason;
+use crate::metrics::EngineObserver;
 use crate::payload::Payload;
 use crate::room::Room;
 use crate::socket::{DisconnectReason, Socket};
 
-/// What an observer is told. Every method has an empty default.
-pub trait Observer: Send + Sync + 'static {
-    /// An Engine.IO connection opened over `transport` (`polling` or `websocket`).
-    fn connection_opened(&self, _transport: &'static str) {}
-    /// An Engine.IO connection closed.
-    fn connection_closed(&self, _reason: CloseReason) {}
-    /// Engine.IO message packets (not heartbeats) came in: how many and their bytes.
-    fn packets_in(&self, _count: usize, _bytes: usize) {}
-    /// Engine.IO message packets (not heartbeats) went to a transport: how many and their bytes.
-    fn packets_out(&self, _count: usize, _bytes: usize) {}
+/// What an observer is told: the Engine.IO hooks of [`EngineObserver`] and the Socket.IO ones
+/// here. Every method has an empty default.
+pub trait Observer: EngineObserver {
     /// A socket completed its CONNECT (it is in its namespace and its own-id room).
     fn socket_connected(&self, _socket: &Socket) {}
     /// A socket left its namespace.

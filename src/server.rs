@@ -3,7 +3,6 @@
 //! process never share state.
 
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,86 +11,48 @@ use actix_web::web;
 use crate::adapter::local::{ArbiterPool, LocalAdapterFactory};
 use crate::adapter::AdapterFactory;
 use crate::broadcast::BroadcastOperator;
-use crate::engine::session::CloseRequest;
-use crate::engine::{CloseReason, Conn, Registry};
+use crate::engine::{CloseReason, Engine, EngineOptions, HandlerFactory, QueueBounds};
 use crate::metrics::Metrics;
 use crate::namespace::{ConnectError, Namespace, Namespaces, NsHandlers};
 use crate::options::ServerOptions;
 use crate::payload::Payload;
 use crate::room::Room;
+use crate::socket::client::{ClientConfig, ClientFactory};
 use crate::socket::{AckSender, EmitError, Socket};
 
 /// A message at the Engine.IO level, for servers without the Socket.IO layer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RawMessage {
-    /// A text message.
-    Text(String),
-    /// A binary message.
-    Binary(bytes::Bytes),
-}
+pub use crate::engine::Message as RawMessage;
 
 /// Handles every Engine.IO message of a raw (Engine.IO-only) server; reply with `Conn::push_one`.
-pub type RawHandler = Arc<dyn Fn(&Conn, RawMessage) + Send + Sync>;
+pub use crate::engine::handler::MessageFn as RawHandler;
 
-/// State shared by every part of one server.
+/// What the Socket.IO layer of one server shares; the Engine.IO layer's part is [`Engine`].
 pub struct ServerInner {
-    pub(crate) raw: Option<RawHandler>,
     pub(crate) options: Arc<ServerOptions>,
-    pub(crate) registry: Registry,
+    pub(crate) engine: Arc<Engine>,
     pub(crate) namespaces: Arc<Namespaces>,
     pool: Arc<ArbiterPool>,
-    ws_generation: AtomicU64,
     pub(crate) metrics: Arc<Metrics>,
-    draining: AtomicBool,
-    /// Until when a drain may flush what is queued (set with [`Server::drain_until`]).
-    drain_deadline: parking_lot::Mutex<Option<Instant>>,
-    /// WebSocket connection tasks still running (they flush their queue before they end).
-    ws_tasks: AtomicUsize,
     started: Instant,
 }
 
-impl ServerInner {
-    pub(crate) fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::Acquire)
-    }
-
-    /// How long a closing connection may take to flush what it has: the rest of the drain's time
-    /// while draining (at least `usual`), `usual` otherwise.
-    pub(crate) fn flush_time(&self, usual: std::time::Duration) -> std::time::Duration {
-        match *self.drain_deadline.lock() {
-            Some(deadline) if self.is_draining() => {
-                usual.max(deadline.saturating_duration_since(Instant::now()))
-            }
-            _ => usual,
-        }
-    }
-
-    /// Counts a WebSocket connection task in [`Server::drain_pending`] until the returned guard,
-    /// which the task owns, is dropped. (A guard, not a wrapper future: an `async` block awaiting
-    /// the task's future would store that large future twice per connection.)
-    pub(crate) fn ws_task(self: &Arc<Self>) -> WsTask {
-        self.ws_tasks.fetch_add(1, Ordering::AcqRel);
-        WsTask(self.clone())
-    }
-
-    pub(crate) fn next_ws_generation(&self) -> u64 {
-        self.ws_generation.fetch_add(1, Ordering::Relaxed)
-    }
-}
-
-/// A running WebSocket connection task, counted until dropped (see [`ServerInner::ws_task`]).
-pub(crate) struct WsTask(Arc<ServerInner>);
-
-impl WsTask {
-    /// The server the task belongs to.
-    pub(crate) fn server(&self) -> &Arc<ServerInner> {
-        &self.0
-    }
-}
-
-impl Drop for WsTask {
-    fn drop(&mut self) {
-        self.0.ws_tasks.fetch_sub(1, Ordering::AcqRel);
+/// The Engine.IO layer's slice of `options`.
+fn engine_options(options: &ServerOptions) -> EngineOptions {
+    EngineOptions {
+        path: options.path.clone(),
+        ping_interval: options.ping_interval,
+        ping_timeout: options.ping_timeout,
+        upgrade_timeout: options.upgrade_timeout,
+        max_payload: options.max_payload,
+        transports: options.transports,
+        cors: options.cors.clone(),
+        cookie: options.cookie.clone(),
+        queue: QueueBounds {
+            frames: options.outbound_queue,
+            bytes: options.outbound_queue_bytes,
+        },
+        max_connections: options.max_connections,
+        write_delay: options.write_delay,
     }
 }
 
@@ -116,23 +77,27 @@ impl Server {
         let pool = Arc::new(ArbiterPool::new((cores / 2).max(1)));
         let metrics = Arc::new(Metrics::new());
         let factory = Arc::new(LocalAdapterFactory::new(pool.clone(), metrics.clone()));
-        Self::build(options, factory, pool, metrics)
+        Self::build(options, factory, pool, metrics, None)
     }
 
     /// A server whose namespaces use adapters from `factory`.
     pub fn with_adapter(options: ServerOptions, factory: Arc<dyn AdapterFactory>) -> Self {
         let metrics = Arc::new(Metrics::new());
-        Self::build(options, factory, Arc::new(ArbiterPool::new(1)), metrics)
+        Self::build(
+            options,
+            factory,
+            Arc::new(ArbiterPool::new(1)),
+            metrics,
+            None,
+        )
     }
 
     /// An Engine.IO-only server (no Socket.IO layer): `handler` receives every message.
     pub fn engine_only(options: ServerOptions, handler: RawHandler) -> Self {
-        let mut server = Self::new(options);
-        // Freshly built: this is the only reference.
-        Arc::get_mut(&mut server.inner)
-            .expect("new server is not shared")
-            .raw = Some(handler);
-        server
+        let metrics = Arc::new(Metrics::new());
+        let pool = Arc::new(ArbiterPool::new(1));
+        let factory = Arc::new(LocalAdapterFactory::new(pool.clone(), metrics.clone()));
+        Self::build(options, factory, pool, metrics, Some(Arc::new(handler)))
     }
 
     fn build(
@@ -140,27 +105,35 @@ impl Server {
         factory: Arc<dyn AdapterFactory>,
         pool: Arc<ArbiterPool>,
         metrics: Arc<Metrics>,
+        raw: Option<Arc<dyn HandlerFactory>>,
     ) -> Self {
         let options = Arc::new(options.normalised());
+        let namespaces = Namespaces::new(factory, options.clone(), metrics.clone());
+        let handlers = raw.unwrap_or_else(|| {
+            Arc::new(ClientFactory(Arc::new(ClientConfig {
+                namespaces: namespaces.clone(),
+                metrics: metrics.clone(),
+                parser: options.parser,
+                connect_timeout: options.connect_timeout,
+                max_namespaces_per_connection: options.max_namespaces_per_connection,
+            })))
+        });
+        let engine = Engine::new(engine_options(&options), metrics.clone(), handlers);
         Server {
             inner: Arc::new(ServerInner {
-                raw: None,
-                namespaces: Namespaces::new(factory, options.clone(), metrics.clone()),
+                namespaces,
                 metrics,
-                draining: AtomicBool::new(false),
-                drain_deadline: parking_lot::Mutex::new(None),
-                ws_tasks: AtomicUsize::new(0),
                 started: Instant::now(),
                 options,
-                registry: Registry::default(),
+                engine: Arc::new(engine),
                 pool,
-                ws_generation: AtomicU64::new(1),
             }),
         }
     }
 
-    pub(crate) fn inner(&self) -> &Arc<ServerInner> {
-        &self.inner
+    /// The server's Engine.IO layer.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.inner.engine
     }
 
     /// The options in force.
@@ -229,7 +202,7 @@ impl Server {
 
     /// Number of open Engine.IO connections.
     pub fn connection_count(&self) -> usize {
-        self.inner.registry.open_count()
+        self.inner.engine.registry.open_count()
     }
 
     /// The namespaces that exist now, with their socket counts.
@@ -262,9 +235,9 @@ impl Server {
 
     /// Registers the Engine.IO endpoint on an actix-web app.
     pub fn configure(&self) -> impl Fn(&mut web::ServiceConfig) + Clone + 'static {
-        let inner = self.inner.clone();
+        let engine = self.inner.engine.clone();
         move |cfg: &mut web::ServiceConfig| {
-            let path = inner.options.path.clone();
+            let path = engine.options.path.clone();
             let bare = path.trim_end_matches('/').to_owned();
             let mut paths = vec![path];
             if !bare.is_empty() {
@@ -274,7 +247,7 @@ impl Server {
             for p in paths {
                 cfg.service(
                     web::resource(p)
-                        .app_data(web::Data::new(inner.clone()))
+                        .app_data(web::Data::new(engine.clone()))
                         .route(web::route().to(crate::transport::endpoint)),
                 );
             }
@@ -307,7 +280,13 @@ impl Server {
         &self,
         observer: Arc<dyn crate::observer::Observer>,
     ) -> Result<(), Arc<dyn crate::observer::Observer>> {
-        self.inner.metrics.set_observer(observer)
+        self.inner
+            .namespaces
+            .observer_slot()
+            .set(observer.clone())?;
+        // The engine half of the same observer; the slot was empty (the Socket.IO one was).
+        let _ = self.inner.metrics.set_observer(observer);
+        Ok(())
     }
 
     /// The server's metrics.
@@ -324,6 +303,7 @@ impl Server {
     pub fn connections_by_transport(&self) -> (usize, usize) {
         let open: Vec<_> = self
             .inner
+            .engine
             .registry
             .all()
             .into_iter()
@@ -339,30 +319,34 @@ impl Server {
     /// Whether a drain still has work: an open connection, or a closed polling session whose client
     /// has yet to fetch its last packets.
     pub fn drain_pending(&self) -> bool {
-        if self.inner.ws_tasks.load(Ordering::Acquire) > 0 {
+        if self.inner.engine.ws_tasks_running() {
             return true; // a WebSocket is still flushing its queue or closing
         }
-        self.inner.registry.all().iter().any(|c| match c.state() {
-            crate::engine::EngineState::Closed { reason } => reason.flushes(),
-            _ => true,
-        })
+        self.inner
+            .engine
+            .registry
+            .all()
+            .iter()
+            .any(|c| match c.state() {
+                crate::engine::EngineState::Closed { reason } => reason.flushes(),
+                _ => true,
+            })
     }
 
     /// Stops accepting new connections (handshakes get 503); existing ones continue.
     pub fn start_draining(&self) {
-        self.inner.draining.store(true, Ordering::Release);
+        self.inner.engine.start_draining(None);
     }
 
     /// [`Server::start_draining`], and lets closing connections take until `deadline` to flush
     /// what is queued for their clients.
     pub fn drain_until(&self, deadline: Instant) {
-        *self.inner.drain_deadline.lock() = Some(deadline);
-        self.start_draining();
+        self.inner.engine.start_draining(Some(deadline));
     }
 
     /// Whether [`Server::start_draining`] was called.
     pub fn is_draining(&self) -> bool {
-        self.inner.is_draining()
+        self.inner.engine.is_draining()
     }
 
     /// Stops the room supervisors' arbiters (after [`Server::close`], when shutting down).
@@ -374,10 +358,8 @@ impl Server {
     /// DISCONNECT packet: clients see "transport close" and reconnect elsewhere); their sockets
     /// leave with "server shutting down".
     pub fn close(&self) {
-        for conn in self.inner.registry.all() {
-            conn.engine().do_send(CloseRequest {
-                reason: CloseReason::ServerShuttingDown,
-            });
+        for conn in self.inner.engine.registry.all() {
+            conn.request_close(CloseReason::ServerShuttingDown);
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::engine::conn::PollTake;
-use crate::engine::session::Inbound;
+use crate::engine::session::Received;
 use crate::engine::{Conn, EngineState};
 use crate::handshake::ConnInfo;
 use crate::protocol::engineio::Packet;
@@ -26,14 +26,13 @@ impl FanoutFixture {
         let _ = server.of("/");
         let mut conns = Vec::with_capacity(n);
         for _ in 0..n {
-            let (conn, _open) =
-                crate::transport::open_session(server.inner(), info.clone(), EngineState::Polling);
-            let _ = conn
+            let (conn, _open) = server
                 .engine()
-                .send(Inbound {
-                    packets: vec![Packet::Message("0".into())],
-                })
-                .await;
+                .open_session(info.clone(), EngineState::Polling);
+            if let Some(session) = conn.session() {
+                let packets = vec![Packet::Message("0".into())];
+                let _ = session.send(Received { packets }).await;
+            }
             conns.push(conn);
         }
         // Every socket answers CONNECT into its queue: wait for it, then empty the queues.

@@ -19,6 +19,7 @@ use super::Mode;
 use crate::broadcast::BroadcastOperator;
 use crate::engine::CloseReason;
 use crate::handshake::now_millis;
+use crate::metrics::EngineObserver;
 use crate::namespace::Namespace;
 use crate::observer::Observer;
 use crate::payload::Payload;
@@ -168,7 +169,7 @@ impl Watcher {
     }
 }
 
-impl Observer for Watcher {
+impl EngineObserver for Watcher {
     fn connection_opened(&self, _transport: &'static str) {
         if self.active.load(Ordering::Relaxed) {
             self.buffer
@@ -194,7 +195,9 @@ impl Observer for Watcher {
         self.packets_out.fetch_add(count as u64, Ordering::Relaxed);
         self.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
     }
+}
 
+impl Observer for Watcher {
     fn socket_connected(&self, socket: &Socket) {
         if let Some(ns) = self.live() {
             Self::emit(

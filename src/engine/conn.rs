@@ -88,7 +88,8 @@ pub struct Conn {
     notify: Notify,
     /// Signalled on state changes only (not on pushes), for tasks that wait for the end.
     state_changed: Notify,
-    engine: Addr<EngineSession>,
+    /// The session actor that owns the connection; `None` for a connection built alone (tests).
+    session: Option<Addr<EngineSession>>,
     capacity: usize,
     byte_capacity: usize,
     metrics: Arc<Metrics>,
@@ -104,14 +105,9 @@ pub struct QueueBounds {
 }
 
 impl Conn {
-    /// A new connection in `state`, whose queue is bounded by `bounds`.
-    pub fn new(
-        sid: Sid,
-        engine: Addr<EngineSession>,
-        state: EngineState,
-        bounds: QueueBounds,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    /// A new connection in `state`, whose queue is bounded by `bounds`, not yet attached to its
+    /// session actor ([`Conn::with_session`]).
+    pub fn new(sid: Sid, state: EngineState, bounds: QueueBounds, metrics: Arc<Metrics>) -> Self {
         Conn {
             sid,
             inner: Mutex::new(Inner {
@@ -130,7 +126,7 @@ impl Conn {
             }),
             notify: Notify::new(),
             state_changed: Notify::new(),
-            engine,
+            session: None,
             capacity: bounds.frames.max(1),
             byte_capacity: bounds.bytes.max(1),
             metrics,
@@ -142,9 +138,33 @@ impl Conn {
         self.sid
     }
 
-    /// The session actor's address.
-    pub fn engine(&self) -> &Addr<EngineSession> {
-        &self.engine
+    /// The connection, attached to the session actor that owns it (which a slow consumer's
+    /// overflow asks to close the connection).
+    pub fn with_session(mut self, session: Addr<EngineSession>) -> Self {
+        self.session = Some(session);
+        self
+    }
+
+    /// The session actor's address (`None` only for a connection built alone, in tests).
+    pub fn session(&self) -> Option<&Addr<EngineSession>> {
+        self.session.as_ref()
+    }
+
+    /// Sends `msg` to the session actor, if it still runs.
+    pub fn tell<M>(&self, msg: M)
+    where
+        M: actix::Message + Send + 'static,
+        M::Result: Send,
+        EngineSession: actix::Handler<M>,
+    {
+        if let Some(session) = &self.session {
+            session.do_send(msg);
+        }
+    }
+
+    /// Asks the session to close with `reason`.
+    pub fn request_close(&self, reason: CloseReason) {
+        self.tell(CloseRequest { reason });
     }
 
     /// A copy of the current state.
@@ -201,9 +221,7 @@ impl Conn {
             PushOutcome::Queued if was_empty => self.notify.notify_waiters(),
             PushOutcome::Queued => {}
             PushOutcome::DroppedVolatile => self.metrics.dropped_volatile.increment(1),
-            PushOutcome::Overflow => self.engine.do_send(CloseRequest {
-                reason: CloseReason::SlowConsumer,
-            }),
+            PushOutcome::Overflow => self.request_close(CloseReason::SlowConsumer),
             PushOutcome::Closed => {}
         }
         outcome

@@ -62,6 +62,15 @@ impl EngineState {
         )
     }
 
+    /// Whether a session closing now with `reason` stays reachable for one more polling GET (which
+    /// fetches what is queued and the close packet, or a noop), within a grace period: a polling
+    /// session closed on purpose, by a client's POST while its GET may be on the way, or for a
+    /// protocol error the client is to be told about (`poll_gets_close`).
+    pub fn lingers_for_poll(&self, reason: CloseReason, poll_gets_close: bool) -> bool {
+        self.polling_drains()
+            && (poll_gets_close || reason.flushes() || reason == CloseReason::TransportClose)
+    }
+
     /// True if the WebSocket of generation `ws` is the active transport.
     pub fn is_active_ws(&self, ws: u64) -> bool {
         matches!(self, EngineState::WebSocket { ws: w } if *w == ws)

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::adapter::{Adapter, AdapterFactory, BoxFuture};
 use crate::metrics::Metrics;
+use crate::observer::{Observer, ObserverSlot};
 use crate::options::ServerOptions;
 use crate::socket::{EventHandler, Socket};
 
@@ -103,6 +104,7 @@ pub struct Namespace {
     factory: Arc<dyn AdapterFactory>,
     options: Arc<ServerOptions>,
     metrics: Arc<Metrics>,
+    observer: Arc<ObserverSlot>,
     sockets: AtomicUsize,
     /// Set for namespaces created from a pattern: removed from here when empty.
     parent: Option<Weak<Namespaces>>,
@@ -129,6 +131,12 @@ impl Namespace {
     /// The server's metrics.
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The server's observer, if one is installed (one atomic load).
+    #[inline]
+    pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer>> {
+        self.observer.get()
     }
 
     /// The server options (limits).
@@ -211,6 +219,8 @@ pub struct Namespaces {
     factory: Arc<dyn AdapterFactory>,
     options: Arc<ServerOptions>,
     metrics: Arc<Metrics>,
+    /// The server's Socket.IO observer slot, shared by every namespace.
+    observer: Arc<ObserverSlot>,
     this: Weak<Namespaces>,
 }
 
@@ -228,6 +238,7 @@ impl Namespaces {
             factory,
             options,
             metrics,
+            observer: Arc::default(),
             this: this.clone(),
         })
     }
@@ -241,6 +252,7 @@ impl Namespaces {
             factory: self.factory.clone(),
             options: self.options.clone(),
             metrics: self.metrics.clone(),
+            observer: self.observer.clone(),
             sockets: AtomicUsize::new(0),
             parent: pattern.map(|_| self.this.clone()),
             pattern: pattern.map(|prefix| format!("{prefix}*")),
@@ -302,6 +314,11 @@ impl Namespaces {
         let ns = self.make(name, handlers, Some(&prefix));
         by_name.insert(name.to_owned(), ns.clone());
         Ok(ns)
+    }
+
+    /// The server's Socket.IO observer slot.
+    pub(crate) fn observer_slot(&self) -> &ObserverSlot {
+        &self.observer
     }
 
     /// How many namespaces created from patterns exist now.

@@ -4,7 +4,7 @@
 //! `<type>[<attachments>-][<nsp>,][<ack id>][<json>]`; binary attachments follow as separate
 //! Engine.IO binary messages. Binary data is never substituted into the JSON: a
 //! BINARY_EVENT/BINARY_ACK keeps its `{"_placeholder":true,"num":i}` objects and the attachments
-//! travel beside it (see [`Inbound`]).
+//! travel beside it (see [`Decoded`]).
 //!
 //! This file holds the model; `socketio/decode.rs` the text decoder, `socketio/validate.rs` the
 //! payload rules it applies, `socketio/encode.rs` the encoder and `socketio/decoder.rs` the
@@ -18,7 +18,7 @@ pub mod msgpack;
 mod validate;
 
 pub use decode::{decode, ParseError};
-pub use decoder::{Decoder, Inbound};
+pub use decoder::{Decoded, Decoder};
 pub use encode::{encode, encode_into};
 
 use serde_json::{Map, Value};

@@ -12,12 +12,12 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use crate::adapter::{BACKLOG_HIGH, BACKLOG_LOW};
-use crate::engine::session::{SocketClosed, SocketConnected};
 use crate::engine::CloseReason;
 use crate::namespace::ConnectError;
 use crate::payload::{frames_of, Payload};
 use crate::protocol::socketio::{Packet, PacketType};
 use crate::socket::ack::AckTable;
+use crate::socket::client::tell_client;
 use crate::socket::{AckCallback, AckError, AckSender, DisconnectReason, Socket};
 
 /// A packet from the client for this namespace. Sent by the engine session actor.
@@ -120,9 +120,9 @@ impl SocketActor {
         let packet = Packet::connect_error(ns.name(), &e.message, e.data);
         let frames = frames_of(socket.parser(), &packet, Vec::new());
         socket.conn().push(&frames, false);
-        socket.conn().engine().do_send(SocketClosed {
-            nsp: ns.name().to_owned(),
-            sid: socket.id(),
+        let (nsp, sid) = (ns.name().to_owned(), socket.id());
+        tell_client(socket.conn(), move |client, _| {
+            client.socket_closed(&nsp, sid)
         });
         self.phase = Phase::Closed;
         ctx.stop();
@@ -134,7 +134,6 @@ impl SocketActor {
         }
         let socket = self.socket().clone();
         let ns = socket.namespace().clone();
-        let engine = socket.conn().engine().clone();
         self.phase = Phase::Connected;
         socket.set_connected(true);
         ns.socket_added();
@@ -143,9 +142,7 @@ impl SocketActor {
         // in a write of its own, before whatever the connection handlers emit
         let frames = frames_of(socket.parser(), &packet, Vec::new());
         socket.conn().push_alone(&frames);
-        engine.do_send(SocketConnected {
-            nsp: ns.name().to_owned(),
-        });
+        tell_client(socket.conn(), |client, io| client.socket_connected(io));
         if let Some(observer) = socket.observer() {
             observer.socket_connected(&socket);
         }
@@ -312,19 +309,15 @@ impl Handler<ServerDisconnect> for SocketActor {
         }
         let socket = self.socket().clone();
         if msg.close {
-            socket
-                .conn()
-                .engine()
-                .do_send(crate::engine::session::DisconnectAll);
+            tell_client(socket.conn(), |client, io| client.disconnect_all(io));
             return;
         }
         let packet = Packet::disconnect(socket.ns());
         let frames = frames_of(socket.parser(), &packet, Vec::new());
         socket.conn().push(&frames, false);
-        let engine = socket.conn().engine().clone();
-        engine.do_send(SocketClosed {
-            nsp: socket.ns().to_owned(),
-            sid: socket.id(),
+        let (nsp, sid) = (socket.ns().to_owned(), socket.id());
+        tell_client(socket.conn(), move |client, _| {
+            client.socket_closed(&nsp, sid)
         });
         self.close(DisconnectReason::ServerNamespaceDisconnect, ctx);
     }

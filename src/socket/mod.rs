@@ -4,6 +4,7 @@
 
 pub mod ack;
 pub mod actor;
+pub mod client;
 
 use std::any::{Any, TypeId};
 use std::collections::{BTreeSet, HashMap};
@@ -272,7 +273,7 @@ impl Socket {
 
     /// The server's observer, if one is installed.
     pub(crate) fn observer(&self) -> Option<&Arc<dyn Observer>> {
-        self.0.ns.metrics().observer()
+        self.0.ns.observer()
     }
 
     /// Takes `new` memberships from the server's budget (`max_memberships`), or refuses.

@@ -26,12 +26,12 @@ use tokio::net::TcpStream;
 
 use super::frames::{frame_header, frame_parts, Event, FrameReader};
 use super::websocket::{deliver, ended, next_batch, Next, WritePacing};
-use super::{conn_info, open_session, route, CorsHeaders, EngineError, Route};
+use super::{conn_info, route, CorsHeaders, EngineError, Route};
 use crate::engine::conn::WsTake;
 use crate::engine::session::UpgradeStarted;
+use crate::engine::shared::{Engine, WsTask};
 use crate::engine::{CloseReason, Conn, EngineState};
 use crate::protocol::engineio::Frame;
-use crate::server::{ServerInner, WsTask};
 
 /// How long a closing WebSocket may take to flush what was queued before it closes.
 const FLUSH_ON_CLOSE: Duration = Duration::from_secs(2);
@@ -46,16 +46,16 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Engine.IO error, or switches protocols and spawns the connection's task. Returns at once, so
 /// the HTTP dispatcher (and its buffers) is gone while the WebSocket lives.
 pub(crate) async fn serve(
-    server: &Arc<ServerInner>,
+    engine: &Arc<Engine>,
     req: Request,
     framed: Framed<TcpStream, Codec>,
 ) -> io::Result<()> {
     let parts = framed.into_parts();
     let mut io = parts.io;
     let head = req.head();
-    let cors = CorsHeaders::new(&server.options, &head.headers);
+    let cors = CorsHeaders::new(&engine.options, &head.headers);
     let query = head.uri.query().unwrap_or("");
-    let conn = match route(server, &head.method, &head.headers, query) {
+    let conn = match route(engine, &head.method, &head.headers, query) {
         Route::WsOpen => None,
         Route::WsUpgrade(conn) => Some(conn),
         Route::Refuse(e) => return refuse(&mut io, e.status(), &cors, &e.body()).await,
@@ -83,32 +83,32 @@ pub(crate) async fn serve(
     accept.extend_from_slice(b"\r\n\r\n");
     io.write_all(&accept).await?;
 
-    let ws = server.next_ws_generation();
+    let ws = engine.next_ws_generation();
     let socket = DirectWs::new(
         io,
         parts.read_buf,
-        server.options.max_payload,
-        server.options.write_delay,
+        engine.options.max_payload,
+        engine.options.write_delay,
     );
     match conn {
         None => {
             let info = conn_info(&head.headers, &head.uri, req.peer_addr(), false);
-            let (conn, open) = open_session(server, info, EngineState::WebSocket { ws });
+            let (conn, open) = engine.open_session(info, EngineState::WebSocket { ws });
             conn.push_one(Frame::Text(ByteString::from(open)));
-            actix_rt::spawn(socket.run(server.ws_task(), conn, ws));
+            actix_rt::spawn(socket.run(engine.ws_task(), conn, ws));
         }
         Some(conn) => {
             if !conn.update_state(|s| s.begin_upgrade(ws)) {
                 // The session cannot upgrade (already upgrading or upgraded): close at once.
-                let task = server.ws_task();
+                let task = engine.ws_task();
                 actix_rt::spawn(async move {
                     socket.close(None, FLUSH_ON_CLOSE).await;
                     drop(task);
                 });
                 return Ok(());
             }
-            conn.engine().do_send(UpgradeStarted { ws });
-            actix_rt::spawn(socket.run(server.ws_task(), conn, ws));
+            conn.tell(UpgradeStarted { ws });
+            actix_rt::spawn(socket.run(engine.ws_task(), conn, ws));
         }
     }
     Ok(())
@@ -221,7 +221,7 @@ impl DirectWs {
                     self.buffer(opcode, payload);
                 }
                 ended(&conn, ws, CloseReason::TransportClose);
-                let flush_for = task.server().flush_time(FLUSH_ON_CLOSE);
+                let flush_for = task.engine().flush_time(FLUSH_ON_CLOSE);
                 Box::pin(self.close(None, flush_for)).await;
             }
             Some(End::Gone(reason, code)) => {

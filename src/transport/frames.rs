@@ -7,7 +7,7 @@ use actix_http::ws::{OpCode, Parser, ProtocolError};
 use bytes::BytesMut;
 use bytestring::ByteString;
 
-use super::websocket::Inbound;
+use super::websocket::WsMessage;
 use crate::protocol::engineio::Frame;
 
 /// WebSocket close codes roomcast sends.
@@ -42,7 +42,7 @@ pub(crate) fn frame_parts(frame: &Frame) -> (u8, &[u8]) {
 
 /// What the read side found.
 pub(crate) enum Event {
-    Message(Inbound),
+    Message(WsMessage),
     Ping(BytesMut),
     Close(Option<u16>),
 }
@@ -152,10 +152,10 @@ fn declared_len(buf: &[u8]) -> Option<u64> {
 fn message(text: bool, data: BytesMut) -> Result<Event, u16> {
     if text {
         ByteString::try_from(data)
-            .map(|t| Event::Message(Inbound::Text(t)))
+            .map(|t| Event::Message(WsMessage::Text(t)))
             .map_err(|_| CLOSE_INVALID_DATA)
     } else {
-        Ok(Event::Message(Inbound::Binary(data.freeze())))
+        Ok(Event::Message(WsMessage::Binary(data.freeze())))
     }
 }
 
@@ -230,7 +230,7 @@ mod tests {
         let good = BytesMut::from("4hi");
         assert!(matches!(
             message(true, good),
-            Ok(Event::Message(Inbound::Text(_)))
+            Ok(Event::Message(WsMessage::Text(_)))
         ));
     }
 }

@@ -10,20 +10,14 @@ pub mod websocket;
 
 use std::sync::Arc;
 
-use actix::{Actor, AsyncContext};
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use crate::engine::conn::QueueBounds;
-use crate::engine::session::CloseRequest;
-use crate::engine::{CloseReason, Conn, EngineSession, EngineState};
+use crate::engine::{CloseReason, Conn, Engine, EngineOptions};
 use crate::handshake::{query_param, ConnInfo};
-use crate::options::ServerOptions;
-use crate::protocol::engineio::OpenPacket;
 use crate::protocol::ids::Sid;
-use crate::server::ServerInner;
 
 /// The Engine.IO request errors, with the reference server's codes and messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -93,7 +87,7 @@ pub(crate) struct CorsHeaders {
 }
 
 impl CorsHeaders {
-    pub(crate) fn new(options: &ServerOptions, headers: &HeaderMap) -> Self {
+    pub(crate) fn new(options: &EngineOptions, headers: &HeaderMap) -> Self {
         let request_origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
         let origin = options.cors.allow_origin(request_origin);
         CorsHeaders {
@@ -149,30 +143,23 @@ pub(crate) enum Route {
 }
 
 /// Verifies a request: transport, session id, method, protocol version, capacity.
-pub(crate) fn route(
-    server: &ServerInner,
-    method: &Method,
-    headers: &HeaderMap,
-    query: &str,
-) -> Route {
+pub(crate) fn route(engine: &Engine, method: &Method, headers: &HeaderMap, query: &str) -> Route {
     if method == Method::OPTIONS {
         return Route::Preflight;
     }
     let transport = query_param(query, "transport").unwrap_or_default();
     let transport = transport.as_ref();
-    if !server.options.transports.allows(transport) {
+    if !engine.options.transports.allows(transport) {
         return Route::Refuse(EngineError::UnknownTransport);
     }
     let upgrade = is_websocket_upgrade(headers);
     if let Some(sid) = query_param(query, "sid") {
-        let Some(conn) = Sid::parse(&sid).and_then(|sid| server.registry.get(&sid)) else {
+        let Some(conn) = Sid::parse(&sid).and_then(|sid| engine.registry.get(&sid)) else {
             return Route::Refuse(EngineError::UnknownSid);
         };
         if conn.is_expired(std::time::Instant::now()) {
             // Its pong is overdue: it is as good as closed, whether or not the timer has fired.
-            conn.engine().do_send(CloseRequest {
-                reason: CloseReason::PingTimeout,
-            });
+            conn.request_close(CloseReason::PingTimeout);
             return Route::Refuse(EngineError::UnknownSid);
         }
         if transport == "websocket" && upgrade {
@@ -194,12 +181,12 @@ pub(crate) fn route(
     if query_param(query, "EIO").as_deref() != Some("4") {
         return Route::Refuse(EngineError::UnsupportedProtocolVersion);
     }
-    if server.is_draining() {
-        server.metrics.refused_connections.increment(1);
+    if engine.is_draining() {
+        engine.metrics.refused_connections.increment(1);
         return Route::Refuse(EngineError::Draining);
     }
-    if server.registry.open_count() >= server.options.max_connections {
-        server.metrics.refused_connections.increment(1);
+    if engine.registry.open_count() >= engine.options.max_connections {
+        engine.metrics.refused_connections.increment(1);
         return Route::Refuse(EngineError::AtCapacity);
     }
     if transport == "websocket" {
@@ -213,25 +200,25 @@ pub(crate) fn route(
 pub async fn endpoint(
     req: HttpRequest,
     body: web::Payload,
-    server: web::Data<Arc<ServerInner>>,
+    engine: web::Data<Arc<Engine>>,
 ) -> HttpResponse {
-    let server = server.get_ref();
-    let cors = CorsHeaders::new(&server.options, req.headers());
-    match route(server, req.method(), req.headers(), req.query_string()) {
+    let engine = engine.get_ref();
+    let cors = CorsHeaders::new(&engine.options, req.headers());
+    match route(engine, req.method(), req.headers(), req.query_string()) {
         Route::Preflight => preflight(&req, &cors),
         Route::Refuse(e) => e.response(&cors),
         Route::Poll(conn) => match *req.method() {
-            Method::GET => polling::get(server, conn, &cors).await,
-            Method::POST => polling::post(&req, body, server, conn, &cors).await,
+            Method::GET => polling::get(engine, conn, &cors).await,
+            Method::POST => polling::post(&req, body, engine, conn, &cors).await,
             _ => {
                 let mut resp = HttpResponse::InternalServerError();
                 cors.apply(&mut resp);
                 resp.finish()
             }
         },
-        Route::WsUpgrade(conn) => websocket::upgrade(&req, body, server, conn).await,
-        Route::WsOpen => websocket::handshake(&req, body, server, request_info(&req)).await,
-        Route::PollOpen => polling::handshake(server, request_info(&req), &cors),
+        Route::WsUpgrade(conn) => websocket::upgrade(&req, body, engine, conn).await,
+        Route::WsOpen => websocket::handshake(&req, body, engine, request_info(&req)).await,
+        Route::PollOpen => polling::handshake(engine, request_info(&req), &cors),
     }
 }
 
@@ -271,54 +258,4 @@ pub(crate) fn conn_info(
         .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
     let url = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
     Arc::new(ConnInfo::new(headers, url, peer, secure))
-}
-
-/// Starts a session (its actor and shared connection) in `state` and registers it.
-pub(crate) fn open_session(
-    server: &Arc<ServerInner>,
-    info: Arc<ConnInfo>,
-    state: EngineState,
-) -> (Arc<Conn>, String) {
-    let sid = Sid::new();
-    let mut created = None;
-    let options = &server.options;
-    EngineSession::create(|ctx| {
-        let conn = Arc::new(Conn::new(
-            sid,
-            ctx.address(),
-            state,
-            QueueBounds {
-                frames: options.outbound_queue,
-                bytes: options.outbound_queue_bytes,
-            },
-            server.metrics.clone(),
-        ));
-        created = Some(conn.clone());
-        EngineSession::new(server.clone(), info.clone()).with_conn(conn)
-    });
-    // `Actor::create` runs the closure before returning.
-    let conn = created.expect("session created");
-    server.registry.insert(conn.clone());
-    if let Some(observer) = server.metrics.observer() {
-        observer.connection_opened(state.transport_name());
-    }
-    tracing::info!(
-        sid = %sid,
-        transport = state.transport_name(),
-        address = %info.address(),
-        "connection opened"
-    );
-    let upgrades = if state == EngineState::Polling && options.transports.websocket {
-        vec!["websocket"]
-    } else {
-        vec![]
-    };
-    let open = OpenPacket {
-        sid: sid.to_string(),
-        upgrades,
-        ping_interval: options.ping_interval.as_millis() as u64,
-        ping_timeout: options.ping_timeout.as_millis() as u64,
-        max_payload: options.max_payload as u64,
-    };
-    (conn, open.encode())
 }

@@ -8,12 +8,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 
 use crate::engine::conn::PollTake;
-use crate::engine::session::{CloseRequest, Inbound};
+use crate::engine::session::Received;
+use crate::engine::Engine;
 use crate::engine::{CloseReason, Conn, EngineState};
 use crate::handshake::ConnInfo;
 use crate::protocol::engineio::{decode_text, encode_payload, Frame, SEPARATOR};
-use crate::server::ServerInner;
-use crate::transport::{open_session, CorsHeaders, EngineError};
+use crate::transport::{CorsHeaders, EngineError};
 
 fn text_response(cors: &CorsHeaders, body: String) -> HttpResponse {
     let mut resp = HttpResponse::Ok();
@@ -31,14 +31,14 @@ fn bad_request(cors: &CorsHeaders) -> HttpResponse {
 
 /// A polling handshake: the open packet is the response body.
 pub(crate) fn handshake(
-    server: &Arc<ServerInner>,
+    engine: &Arc<Engine>,
     info: Arc<ConnInfo>,
     cors: &CorsHeaders,
 ) -> HttpResponse {
-    let (conn, open) = open_session(server, info, EngineState::Polling);
+    let (conn, open) = engine.open_session(info, EngineState::Polling);
     let mut resp = HttpResponse::Ok();
     cors.apply(&mut resp);
-    if let Some(name) = &server.options.cookie {
+    if let Some(name) = &engine.options.cookie {
         resp.insert_header((
             header::SET_COOKIE,
             format!("{name}={}; Path=/; HttpOnly; SameSite=Lax", conn.sid()),
@@ -59,15 +59,9 @@ impl Drop for PollGuard {
 
 /// A GET: answer at once if something is queued (or a noop while upgrading), else park until
 /// something is. A second GET while one is parked is an error that closes the session.
-pub(crate) async fn get(
-    server: &Arc<ServerInner>,
-    conn: Arc<Conn>,
-    cors: &CorsHeaders,
-) -> HttpResponse {
+pub(crate) async fn get(engine: &Arc<Engine>, conn: Arc<Conn>, cors: &CorsHeaders) -> HttpResponse {
     if !conn.begin_poll() {
-        conn.engine().do_send(CloseRequest {
-            reason: CloseReason::TransportError,
-        });
+        conn.request_close(CloseReason::TransportError);
         return bad_request(cors);
     }
     let _guard = PollGuard(conn.clone());
@@ -81,7 +75,7 @@ pub(crate) async fn get(
         match take {
             PollTake::Payload(p) => return text_response(cors, p),
             PollTake::Closed(p) => {
-                server.registry.remove(&conn.sid());
+                engine.registry.remove(&conn.sid());
                 return text_response(cors, p);
             }
             PollTake::Upgraded => return EngineError::BadRequest.response(cors),
@@ -118,11 +112,11 @@ const POST_BATCH: usize = 64;
 pub(crate) async fn post(
     req: &HttpRequest,
     mut body: web::Payload,
-    server: &Arc<ServerInner>,
+    engine: &Arc<Engine>,
     conn: Arc<Conn>,
     cors: &CorsHeaders,
 ) -> HttpResponse {
-    let close = |reason| conn.engine().do_send(CloseRequest { reason });
+    let close = |reason| conn.request_close(reason);
     let binary = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -137,7 +131,7 @@ pub(crate) async fn post(
         return bad_request(cors);
     }
     let _guard = PostGuard(conn.clone());
-    let limit = server.options.max_payload;
+    let limit = engine.options.max_payload;
     let mut buf = web::BytesMut::new();
     while let Some(chunk) = body.next().await {
         let Ok(chunk) = chunk else {
@@ -174,8 +168,13 @@ pub(crate) async fn post(
                 }
             }
         }
-        if !packets.is_empty() && conn.engine().send(Inbound { packets }).await.is_err() {
-            return bad_request(cors);
+        if !packets.is_empty() {
+            let Some(session) = conn.session() else {
+                return bad_request(cors);
+            };
+            if session.send(Received { packets }).await.is_err() {
+                return bad_request(cors);
+            }
         }
         if bad {
             close(CloseReason::ParseError);

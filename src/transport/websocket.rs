@@ -13,12 +13,11 @@ use actix_ws::{AggregatedMessage, AggregatedMessageStream, Session};
 use bytestring::ByteString;
 
 use crate::engine::conn::WsTake;
-use crate::engine::session::{TransportGone, UpgradeCompleted, UpgradeStarted, WsInbound};
+use crate::engine::session::{TransportGone, UpgradeCompleted, UpgradeStarted, WsReceived};
+use crate::engine::Engine;
 use crate::engine::{CloseReason, Conn, EngineState};
 use crate::handshake::ConnInfo;
 use crate::protocol::engineio::{decode_text, Frame, Packet};
-use crate::server::ServerInner;
-use crate::transport::open_session;
 use bytes::Bytes;
 
 /// How long a closing WebSocket may take to flush what was queued before it closes.
@@ -27,10 +26,10 @@ const FLUSH_ON_CLOSE: Duration = Duration::from_secs(2);
 fn accept(
     req: &HttpRequest,
     body: web::Payload,
-    server: &ServerInner,
+    engine: &Engine,
 ) -> Result<(HttpResponse, Session, AggregatedMessageStream), actix_web::Error> {
     let (resp, session, stream) = actix_ws::handle(req, body)?;
-    let limit = server.options.max_payload;
+    let limit = engine.options.max_payload;
     let stream = stream
         .max_frame_size(limit)
         .aggregate_continuations()
@@ -42,17 +41,17 @@ fn accept(
 pub(crate) async fn handshake(
     req: &HttpRequest,
     body: web::Payload,
-    server: &Arc<ServerInner>,
+    engine: &Arc<Engine>,
     info: Arc<ConnInfo>,
 ) -> HttpResponse {
-    let (resp, session, stream) = match accept(req, body, server) {
+    let (resp, session, stream) = match accept(req, body, engine) {
         Ok(parts) => parts,
         Err(e) => return e.error_response(),
     };
-    let ws = server.next_ws_generation();
-    let (conn, open) = open_session(server, info, EngineState::WebSocket { ws });
+    let ws = engine.next_ws_generation();
+    let (conn, open) = engine.open_session(info, EngineState::WebSocket { ws });
     conn.push_one(Frame::Text(ByteString::from(open)));
-    spawn_tasks(conn, ws, session, stream, server.options.write_delay);
+    spawn_tasks(conn, ws, session, stream, engine.options.write_delay);
     resp
 }
 
@@ -61,14 +60,14 @@ pub(crate) async fn handshake(
 pub(crate) async fn upgrade(
     req: &HttpRequest,
     body: web::Payload,
-    server: &Arc<ServerInner>,
+    engine: &Arc<Engine>,
     conn: Arc<Conn>,
 ) -> HttpResponse {
-    let (resp, session, stream) = match accept(req, body, server) {
+    let (resp, session, stream) = match accept(req, body, engine) {
         Ok(parts) => parts,
         Err(e) => return e.error_response(),
     };
-    let ws = server.next_ws_generation();
+    let ws = engine.next_ws_generation();
     if !conn.update_state(|s| s.begin_upgrade(ws)) {
         actix_rt::spawn(async move {
             let _ = session.close(None).await;
@@ -76,8 +75,8 @@ pub(crate) async fn upgrade(
         });
         return resp;
     }
-    conn.engine().do_send(UpgradeStarted { ws });
-    spawn_tasks(conn, ws, session, stream, server.options.write_delay);
+    conn.tell(UpgradeStarted { ws });
+    spawn_tasks(conn, ws, session, stream, engine.options.write_delay);
     resp
 }
 
@@ -127,7 +126,7 @@ impl WritePacing {
 /// handlers' first packets instead of both in one read. Paid once per namespace connection, by
 /// what the handlers emit at once. Measured here with one read per await, 200 connects a run: 30%
 /// complete with the boundary alone, 99.8% with a 1 ms gap (3 misses in 1,400), 100% with 2 ms
-/// (1,400 of 1,400); Node's reference server: 75%.
+/// (1,400 of 1,400); Node's reference engine: 75%.
 const BOUNDARY_GAP: Duration = Duration::from_millis(2);
 
 /// Waits for the next batch for WebSocket `ws`: frames to write (moved into `buf`) once it is the
@@ -181,7 +180,7 @@ pub(crate) async fn next_batch(
 }
 
 /// A complete message a WebSocket received.
-pub(crate) enum Inbound {
+pub(crate) enum WsMessage {
     /// A text message (one Engine.IO packet).
     Text(ByteString),
     /// A binary message (a binary Engine.IO message).
@@ -200,21 +199,24 @@ pub(crate) enum Next {
 
 /// Hands a message of WebSocket `ws` to its session, or drives the upgrade while `ws` is the
 /// upgrade candidate. Waits while the session's mailbox is full (backpressure to the client).
-pub(crate) async fn deliver(conn: &Conn, ws: u64, msg: Inbound) -> Next {
+pub(crate) async fn deliver(conn: &Conn, ws: u64, msg: WsMessage) -> Next {
     let packet = match msg {
-        Inbound::Text(text) => match decode_text(&text) {
+        WsMessage::Text(text) => match decode_text(&text) {
             Ok(p) => p,
             Err(_) => return Next::Stop(CloseReason::ParseError),
         },
-        Inbound::Binary(data) => Packet::Binary(data),
+        WsMessage::Binary(data) => Packet::Binary(data),
     };
     let state = conn.state();
     if state.is_active_ws(ws) {
         // Hand it over without waiting for the session to take it, unless its mailbox is full:
         // then wait (the client is read no further meanwhile).
-        let sent = match conn.engine().try_send(WsInbound { packet }) {
+        let Some(session) = conn.session() else {
+            return Next::Stop(CloseReason::TransportClose);
+        };
+        let sent = match session.try_send(WsReceived { packet }) {
             Ok(()) => Ok(()),
-            Err(actix::prelude::SendError::Full(msg)) => conn.engine().send(msg).await.map(drop),
+            Err(actix::prelude::SendError::Full(msg)) => session.send(msg).await.map(drop),
             Err(actix::prelude::SendError::Closed(_)) => Err(actix::MailboxError::Closed),
         };
         if sent.is_err() {
@@ -233,7 +235,7 @@ pub(crate) async fn deliver(conn: &Conn, ws: u64, msg: Inbound) -> Next {
                 if !conn.update_state(|s| s.complete_upgrade(ws)) {
                     return Next::Stop(CloseReason::TransportError);
                 }
-                conn.engine().do_send(UpgradeCompleted { ws });
+                conn.tell(UpgradeCompleted { ws });
                 Next::Continue
             }
             // Anything else before the upgrade completes aborts it.
@@ -247,7 +249,7 @@ pub(crate) async fn deliver(conn: &Conn, ws: u64, msg: Inbound) -> Next {
 /// Tells the session that WebSocket `ws` is gone; a candidate that failed must not keep the
 /// upgrade pending until its timeout.
 pub(crate) fn ended(conn: &Conn, ws: u64, reason: CloseReason) {
-    conn.engine().do_send(TransportGone { ws, reason });
+    conn.tell(TransportGone { ws, reason });
     conn.update_state(|s| s.abort_upgrade(ws));
 }
 
@@ -287,7 +289,7 @@ async fn write_loop(conn: Arc<Conn>, ws: u64, mut session: Session, delay: Durat
             },
         };
         if written.is_err() {
-            conn.engine().do_send(TransportGone {
+            conn.tell(TransportGone {
                 ws,
                 reason: CloseReason::TransportClose,
             });
@@ -316,8 +318,8 @@ async fn read_loop(
             break CloseReason::TransportClose;
         };
         let msg = match item {
-            Ok(AggregatedMessage::Text(text)) => Inbound::Text(text),
-            Ok(AggregatedMessage::Binary(data)) => Inbound::Binary(data),
+            Ok(AggregatedMessage::Text(text)) => WsMessage::Text(text),
+            Ok(AggregatedMessage::Binary(data)) => WsMessage::Binary(data),
             Ok(AggregatedMessage::Ping(data)) => {
                 let _ = session.pong(&data).await;
                 continue;

@@ -14,7 +14,7 @@ use super::{decode, msgpack, Packet, ParseError, Parser};
 
 /// A complete inbound packet with its binary attachments, in order (empty for text packets).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Inbound {
+pub struct Decoded {
     /// The decoded packet; binary packets keep their placeholders.
     pub packet: Packet,
     /// The attachments, `binary[i]` answering placeholder `num: i`.
@@ -26,7 +26,7 @@ pub struct Inbound {
 #[derive(Debug, Default)]
 pub struct Decoder {
     parser: Parser,
-    pending: Option<Inbound>,
+    pending: Option<Decoded>,
 }
 
 impl Decoder {
@@ -41,7 +41,7 @@ impl Decoder {
     /// A text message: `Ok(Some)` when complete (any non-binary packet, or a binary one with 0
     /// attachments), `Ok(None)` when it waits for attachments; `Err` if a binary packet is still
     /// waiting (`UnexpectedText`), or with the msgpack parser (`TextWithMsgpack`).
-    pub fn on_text(&mut self, s: &str) -> Result<Option<Inbound>, ParseError> {
+    pub fn on_text(&mut self, s: &str) -> Result<Option<Decoded>, ParseError> {
         if self.pending.is_some() {
             return Err(ParseError::UnexpectedText);
         }
@@ -49,7 +49,7 @@ impl Decoder {
             return Err(ParseError::TextWithMsgpack);
         }
         let packet = decode(s)?;
-        let inbound = Inbound {
+        let inbound = Decoded {
             binary: Vec::with_capacity(packet.attachments),
             packet,
         };
@@ -63,7 +63,7 @@ impl Decoder {
     /// A binary message: `Err(UnexpectedBinary)` when nothing waits; `Ok(Some)` when the last
     /// attachment arrived, `Ok(None)` while more are due. With the msgpack parser: the whole
     /// packet, or why it is invalid.
-    pub fn on_binary(&mut self, b: Bytes) -> Result<Option<Inbound>, ParseError> {
+    pub fn on_binary(&mut self, b: Bytes) -> Result<Option<Decoded>, ParseError> {
         if self.parser == Parser::Msgpack {
             return msgpack::decode(&b).map(Some);
         }
@@ -94,7 +94,7 @@ mod tests {
         Binary(&'static [u8], Result<bool, ParseError>),
     }
 
-    fn run(steps: &[Step]) -> Vec<Inbound> {
+    fn run(steps: &[Step]) -> Vec<Decoded> {
         let mut decoder = Decoder::default();
         let mut done = Vec::new();
         for (i, step) in steps.iter().enumerate() {

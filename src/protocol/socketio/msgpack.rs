@@ -20,7 +20,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::validate::is_payload_valid;
-use super::{Inbound, Packet, PacketType, ParseError};
+use super::{Decoded, Packet, PacketType, ParseError};
 use crate::protocol::msgpack::{write_value, Reader};
 
 /// The msgpack encoding of `packet`, its placeholders replaced by `binary`.
@@ -81,7 +81,7 @@ struct Fields {
 }
 
 /// Decodes one binary message into a packet and its binaries (placeholders in `data`).
-pub fn decode(input: &Bytes) -> Result<Inbound, ParseError> {
+pub fn decode(input: &Bytes) -> Result<Decoded, ParseError> {
     let mut fields = read_fields(input).map_err(ParseError::Msgpack)?;
     if let (false, Some(data)) = (fields.binary.is_empty(), fields.data.as_mut()) {
         fields.binary = renumber(data, std::mem::take(&mut fields.binary));
@@ -121,7 +121,7 @@ pub fn decode(input: &Bytes) -> Result<Inbound, ParseError> {
         PacketType::Ack if attachments > 0 => PacketType::BinaryAck,
         other => other,
     };
-    Ok(Inbound {
+    Ok(Decoded {
         packet: Packet {
             kind,
             nsp,
