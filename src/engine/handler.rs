@@ -2,7 +2,7 @@
 //! message its client sends to its [`Handler`], and tells it about the upgrade and the close; the
 //! handler answers through the connection's outbound queue and asks for what only the session can
 //! do ([`SessionIo`]: close, hold further input back, a timer). The engine implements no handler
-//! of its own beyond [`FnHandler`]: the Socket.IO layer's is `crate::socket::client::Client`.
+//! of its own beyond [`FnHandler`]: the Socket.IO layer brings its own (its per-connection client).
 
 use std::any::Any;
 use std::future::Future;
