@@ -13,12 +13,13 @@ use crate::adapter::AdapterFactory;
 use crate::broadcast::BroadcastOperator;
 use crate::engine::{CloseReason, Engine, EngineOptions, HandlerFactory, QueueBounds};
 use crate::metrics::Metrics;
-use crate::namespace::{ConnectError, Namespace, Namespaces, NsHandlers};
+pub use crate::namespace::reference::NamespaceRef;
+use crate::namespace::Namespaces;
 use crate::options::ServerOptions;
 use crate::payload::Payload;
 use crate::room::Room;
 use crate::socket::client::{ClientConfig, ClientFactory};
-use crate::socket::{AckSender, EmitError, Socket};
+use crate::socket::{EmitError, Socket};
 
 /// A message at the Engine.IO level, for servers without the Socket.IO layer.
 pub use crate::engine::Message as RawMessage;
@@ -171,7 +172,7 @@ impl Server {
             Some(prefix) => NamespaceRef::Pattern {
                 prefix: prefix.to_owned(),
                 handlers: self.inner.namespaces.pattern(prefix),
-                server: self.inner.clone(),
+                namespaces: self.inner.namespaces.clone(),
             },
             None => NamespaceRef::Static(self.inner.namespaces.static_ns(name)),
         }
@@ -361,131 +362,5 @@ impl Server {
         for conn in self.inner.engine.registry.all() {
             conn.request_close(CloseReason::ServerShuttingDown);
         }
-    }
-}
-
-/// A namespace, or a pattern of namespaces, to configure or broadcast to.
-pub enum NamespaceRef {
-    /// One namespace.
-    Static(Arc<Namespace>),
-    /// Every namespace whose name starts with `prefix`.
-    Pattern {
-        /// The common prefix.
-        prefix: String,
-        /// Their shared handlers.
-        handlers: Arc<NsHandlers>,
-        /// The server, to find the namespaces created so far.
-        server: Arc<ServerInner>,
-    },
-}
-
-impl NamespaceRef {
-    fn handlers(&self) -> &NsHandlers {
-        match self {
-            NamespaceRef::Static(ns) => ns.handlers(),
-            NamespaceRef::Pattern { handlers, .. } => handlers,
-        }
-    }
-
-    /// Adds a connection middleware; returning an error refuses the socket with CONNECT_ERROR.
-    pub fn use_middleware<F>(self, middleware: F) -> Self
-    where
-        F: Fn(&Socket) -> Result<(), ConnectError> + Send + Sync + 'static,
-    {
-        self.handlers().add_middleware(Arc::new(middleware));
-        self
-    }
-
-    /// Adds a connection middleware that may wait (it returns a future); it runs after the
-    /// synchronous ones, and an error refuses the socket with CONNECT_ERROR.
-    pub fn use_async_middleware<F>(self, middleware: F) -> Self
-    where
-        F: Fn(&Socket) -> crate::adapter::BoxFuture<Result<(), ConnectError>>
-            + Send
-            + Sync
-            + 'static,
-    {
-        self.handlers().add_async_middleware(Arc::new(middleware));
-        self
-    }
-
-    /// Adds a connection handler.
-    pub fn on_connection<F>(self, handler: F) -> Self
-    where
-        F: Fn(&Socket) + Send + Sync + 'static,
-    {
-        self.handlers().add_connection(Arc::new(handler));
-        self
-    }
-
-    /// Handles `event` for every socket of the namespace (one handler shared by all; a socket's own
-    /// handler for the same event wins).
-    pub fn on<F>(self, event: impl Into<String>, handler: F) -> Self
-    where
-        F: Fn(&Socket, Payload, Option<AckSender>) + Send + Sync + 'static,
-    {
-        self.handlers().add_event(event.into(), Arc::new(handler));
-        self
-    }
-
-    /// Handles, for every socket, the events no other handler takes (the name comes first).
-    pub fn on_fallback<F>(self, handler: F) -> Self
-    where
-        F: Fn(&Socket, Payload, Option<AckSender>) + Send + Sync + 'static,
-    {
-        self.handlers().set_fallback(Arc::new(handler));
-        self
-    }
-
-    fn targets(&self) -> Vec<Arc<Namespace>> {
-        match self {
-            NamespaceRef::Static(ns) => vec![ns.clone()],
-            NamespaceRef::Pattern { prefix, server, .. } => server.namespaces.matching(prefix),
-        }
-    }
-
-    /// A broadcast to every socket.
-    pub fn broadcast(&self) -> BroadcastOperator {
-        BroadcastOperator::new(self.targets())
-    }
-
-    /// A broadcast to rooms.
-    pub fn to<R: Into<Room>>(&self, rooms: impl IntoIterator<Item = R>) -> BroadcastOperator {
-        self.broadcast().to(rooms)
-    }
-
-    /// A broadcast to everyone but the sockets in these rooms.
-    pub fn except<R: Into<Room>>(&self, rooms: impl IntoIterator<Item = R>) -> BroadcastOperator {
-        self.broadcast().except(rooms)
-    }
-
-    /// Emits to every socket.
-    pub fn emit(&self, event: &str, payload: impl Into<Payload>) -> Result<(), EmitError> {
-        self.broadcast().emit(event, payload)
-    }
-
-    /// Every socket.
-    pub async fn fetch_sockets(&self) -> Vec<Socket> {
-        self.broadcast().fetch_sockets().await
-    }
-
-    /// Number of connected sockets.
-    pub fn socket_count(&self) -> usize {
-        self.targets().iter().map(|ns| ns.socket_count()).sum()
-    }
-
-    /// Named rooms with their sizes (sockets' own id rooms excluded).
-    pub async fn rooms(&self) -> Vec<(String, usize)> {
-        let mut out = Vec::new();
-        for ns in self.targets() {
-            out.extend(
-                ns.adapter()
-                    .rooms()
-                    .await
-                    .into_iter()
-                    .map(|(r, n)| (r.to_string(), n)),
-            );
-        }
-        out
     }
 }

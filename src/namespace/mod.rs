@@ -3,6 +3,8 @@
 //! registers a pattern, and each name matching it becomes a namespace of its own on first CONNECT,
 //! sharing the pattern's handlers (removed again when its last socket leaves).
 
+pub mod reference;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};

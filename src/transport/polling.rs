@@ -23,12 +23,6 @@ fn text_response(cors: &CorsHeaders, body: String) -> HttpResponse {
         .body(body)
 }
 
-fn bad_request(cors: &CorsHeaders) -> HttpResponse {
-    let mut resp = HttpResponse::BadRequest();
-    cors.apply(&mut resp);
-    resp.finish()
-}
-
 /// A polling handshake: the open packet is the response body.
 pub(crate) fn handshake(
     engine: &Arc<Engine>,
@@ -61,8 +55,7 @@ impl Drop for PollGuard {
 /// something is. A second GET while one is parked is an error that closes the session.
 pub(crate) async fn get(engine: &Arc<Engine>, conn: Arc<Conn>, cors: &CorsHeaders) -> HttpResponse {
     if !conn.begin_poll() {
-        conn.request_close(CloseReason::TransportError);
-        return bad_request(cors);
+        return PollError::OverlappingGet.respond(&conn, cors);
     }
     let _guard = PollGuard(conn.clone());
     loop {
@@ -107,50 +100,110 @@ impl Drop for PostGuard {
 /// Packets of a POST handed to the session at a time.
 const POST_BATCH: usize = 64;
 
+/// Why a polling request failed after its session was found, and what follows: the session's
+/// close reason (if it closes) and the HTTP answer, in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum PollError {
+    /// A GET while another is parked.
+    #[error("overlapping poll")]
+    OverlappingGet,
+    /// A POST while another is being read.
+    #[error("overlapping POST")]
+    OverlappingPost,
+    /// A binary (octet-stream) POST, which Engine.IO v4 clients never send.
+    #[error("binary POST body")]
+    BinaryBody,
+    /// The body could not be read.
+    #[error("body read failed")]
+    BodyRead,
+    /// The body is over `max_payload` (the session stays open, as Node's server leaves it).
+    #[error("body over max_payload")]
+    TooLarge,
+    /// The body is empty, not UTF-8, or holds a packet that does not decode.
+    #[error("payload does not decode")]
+    BadPayload,
+    /// The session actor is gone.
+    #[error("session gone")]
+    SessionGone,
+}
+
+impl PollError {
+    /// The close reason the session gets, if the error closes it.
+    fn closes(self) -> Option<CloseReason> {
+        match self {
+            PollError::OverlappingGet
+            | PollError::OverlappingPost
+            | PollError::BinaryBody
+            | PollError::BodyRead => Some(CloseReason::TransportError),
+            PollError::BadPayload => Some(CloseReason::ParseError),
+            PollError::TooLarge | PollError::SessionGone => None,
+        }
+    }
+
+    /// Closes the session if the error calls for it, logs it, and answers the request.
+    fn respond(self, conn: &Conn, cors: &CorsHeaders) -> HttpResponse {
+        tracing::debug!(sid = %conn.sid(), error = %self, "polling request refused");
+        if let Some(reason) = self.closes() {
+            conn.request_close(reason);
+        }
+        let mut resp = match self {
+            PollError::TooLarge => HttpResponse::PayloadTooLarge(),
+            _ => HttpResponse::BadRequest(),
+        };
+        cors.apply(&mut resp);
+        resp.finish()
+    }
+}
+
 /// A POST: read the body within the payload limit (413 past it), decode it (a bad payload closes
 /// the session), hand the packets to the session actor and answer `ok` once they are handled.
 pub(crate) async fn post(
     req: &HttpRequest,
-    mut body: web::Payload,
+    body: web::Payload,
     engine: &Arc<Engine>,
     conn: Arc<Conn>,
     cors: &CorsHeaders,
 ) -> HttpResponse {
-    let close = |reason| conn.request_close(reason);
+    match receive(req, body, engine, &conn).await {
+        Ok(()) => {
+            let mut resp = HttpResponse::Ok();
+            cors.apply(&mut resp);
+            resp.content_type("text/html").body("ok")
+        }
+        Err(e) => e.respond(&conn, cors),
+    }
+}
+
+async fn receive(
+    req: &HttpRequest,
+    mut body: web::Payload,
+    engine: &Arc<Engine>,
+    conn: &Arc<Conn>,
+) -> Result<(), PollError> {
     let binary = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/octet-stream"));
     if binary {
-        close(CloseReason::TransportError);
-        return bad_request(cors);
+        return Err(PollError::BinaryBody);
     }
     if !conn.begin_post() {
-        close(CloseReason::TransportError);
-        return bad_request(cors);
+        return Err(PollError::OverlappingPost);
     }
     let _guard = PostGuard(conn.clone());
     let limit = engine.options.max_payload;
     let mut buf = web::BytesMut::new();
     while let Some(chunk) = body.next().await {
-        let Ok(chunk) = chunk else {
-            close(CloseReason::TransportError);
-            return bad_request(cors);
-        };
+        let chunk = chunk.map_err(|_| PollError::BodyRead)?;
         if buf.len() + chunk.len() > limit {
-            let mut resp = HttpResponse::PayloadTooLarge();
-            cors.apply(&mut resp);
-            return resp.finish();
+            return Err(PollError::TooLarge);
         }
         buf.extend_from_slice(&chunk);
     }
     let text = match std::str::from_utf8(&buf) {
         Ok(text) if !text.is_empty() => text,
-        _ => {
-            close(CloseReason::ParseError);
-            return bad_request(cors);
-        }
+        _ => return Err(PollError::BadPayload),
     };
     // Decoded and handed over a few packets at a time: each hand-over waits until the session has
     // taken the previous ones in, so a POST of many packets for a busy socket holds its body and
@@ -169,19 +222,15 @@ pub(crate) async fn post(
             }
         }
         if !packets.is_empty() {
-            let Some(session) = conn.session() else {
-                return bad_request(cors);
-            };
-            if session.send(Received { packets }).await.is_err() {
-                return bad_request(cors);
-            }
+            let session = conn.session().ok_or(PollError::SessionGone)?;
+            session
+                .send(Received { packets })
+                .await
+                .map_err(|_| PollError::SessionGone)?;
         }
         if bad {
-            close(CloseReason::ParseError);
-            return bad_request(cors);
+            return Err(PollError::BadPayload);
         }
     }
-    let mut resp = HttpResponse::Ok();
-    cors.apply(&mut resp);
-    resp.content_type("text/html").body("ok")
+    Ok(())
 }

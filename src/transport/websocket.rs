@@ -203,7 +203,10 @@ pub(crate) async fn deliver(conn: &Conn, ws: u64, msg: WsMessage) -> Next {
     let packet = match msg {
         WsMessage::Text(text) => match decode_text(&text) {
             Ok(p) => p,
-            Err(_) => return Next::Stop(CloseReason::ParseError),
+            Err(e) => {
+                tracing::debug!(sid = %conn.sid(), ws, error = %e, "parse error");
+                return Next::Stop(CloseReason::ParseError);
+            }
         },
         WsMessage::Binary(data) => Packet::Binary(data),
     };
