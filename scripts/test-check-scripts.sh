@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tests check-layers.sh on small fixture trees made in a temporary directory:
+# Tests check-layers.sh and check-size.sh on small fixture trees made in a temporary directory:
 # each case is a repository root holding a few .rs files, the script's exit code and the lines it
 # lists are compared with what they must be. Run from anywhere; exits 1 on the first wrong result.
 set -euo pipefail
@@ -32,6 +32,12 @@ expect() {
   else
     echo "ok   $(basename "$PWD"): $(printf '%s\n' "$out" | tail -n 1)"
   fi
+}
+
+# pad N: N lines of filler statements
+pad() {
+  local i
+  for ((i = 0; i < $1; i++)); do echo "    let _x = $i;"; done
 }
 
 mkdir -p "$work"
@@ -134,6 +140,55 @@ src/protocol/mod.rs:3: /// See [\`crate::PublicSocket\`].  [crate::socket]
 src/protocol/mod.rs:4: fn f() { log(\"http://host/x\"); let _ = crate::namespace::all(); }  [crate::namespace]
 src/room/mod.rs:1: use crate::AckError;  [crate::socket]
 src/room/mod.rs:2: fn g() { let _ = \$crate::socket::emit; }  [crate::socket]"
+
+# ---- check-size.sh
+
+new_tree size-ok
+{
+  echo "fn exactly_80() {"
+  echo '    let s = "{"; // a brace in a string'
+  echo "    let r = r#\"}\"{\"#; // and in a raw string with a quote"
+  echo "    let c = '{'; let d = '}'; let q = '\\''; // in chars"
+  echo "    /* } nested /* { */ } */"
+  pad 74
+  echo "}"
+  echo "fn with_lifetime<'a>(x: &'a str, y: [u8; 4]) -> &'a str {"
+  echo "    let _ = '\\u{7b}';"
+  echo "    x"
+  echo "}"
+  echo "trait T {"
+  echo "    fn no_body(&self);"
+  echo "    fn default_body(&self) { let _ = \"}\"; }"
+  echo "}"
+} >src/a.rs
+pad 400 >load/src/b.rs
+expect check-size.sh 0 ""
+
+new_tree size-over
+{
+  echo "fn string_braces() {"
+  echo '    let s = "{{{";'
+  echo "    let c = '{';"
+  pad 78
+  echo "}"
+  echo "impl X {"
+  echo "    fn raw_string(&self) {"
+  echo "        let r = r##\"\"#}\"##;"
+  pad 78
+  echo "    }"
+  echo "}"
+  echo "fn outer() {"
+  echo "    fn nested() {"
+  pad 81
+  echo "    }"
+  echo "}"
+} >src/a.rs
+pad 401 >load/src/long.rs
+expect check-size.sh 1 "src/a.rs:1 string_braces 82 lines
+src/a.rs:84 raw_string 81 lines
+src/a.rs:166 outer 85 lines
+src/a.rs:167 nested 83 lines
+load/src/long.rs 401 lines"
 
 if [ "$failed" != 0 ]; then
   echo "check scripts: FAILED" >&2
