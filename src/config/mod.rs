@@ -156,7 +156,6 @@ fn syntax(e: &toml::de::Error, text: &str, file: &str) -> ConfigError {
 
 impl Config {
     /// The options of the Socket.IO/Engine.IO layers ([`ServerOptions`]) this configuration describes.
-    #[allow(clippy::needless_update)] // options fields this file does not know keep the library defaults
     pub fn server_options(&self) -> ServerOptions {
         ServerOptions {
             path: self.server.path.clone(),
