@@ -96,38 +96,13 @@ impl Payload {
         event: &str,
         id: Option<u64>,
     ) -> Vec<Frame> {
-        let attachments = self.binary.len();
-        let mut data = Vec::with_capacity(self.args.len() + 1);
-        data.push(Value::String(event.to_owned()));
-        data.extend(self.args);
-        let packet = Packet {
-            kind: if attachments > 0 {
-                socketio::PacketType::BinaryEvent
-            } else {
-                socketio::PacketType::Event
-            },
-            nsp: nsp.to_owned(),
-            id,
-            data: Some(Value::Array(data)),
-            attachments,
-        };
+        let packet = Packet::event(nsp, event, self.args, id, self.binary.len());
         frames_of(parser, &packet, self.binary)
     }
 
     /// Encodes an ACK with this payload for namespace `nsp` and ack id `id`.
     pub fn ack_frames(self, parser: Parser, nsp: &str, id: u64) -> Vec<Frame> {
-        let attachments = self.binary.len();
-        let packet = Packet {
-            kind: if attachments > 0 {
-                socketio::PacketType::BinaryAck
-            } else {
-                socketio::PacketType::Ack
-            },
-            nsp: nsp.to_owned(),
-            id: Some(id),
-            data: Some(Value::Array(self.args)),
-            attachments,
-        };
+        let packet = Packet::ack(nsp, id, self.args, self.binary.len());
         frames_of(parser, &packet, self.binary)
     }
 }

@@ -2,8 +2,9 @@
 //! [`crate::admin_ui::instrument`] takes, or `None` when the Admin UI is disabled.
 
 use super::error::ConfigError;
+use super::namespaces::check_name;
 use super::raw::{RawAdminUi, RawNamespace};
-use super::validate::{check_name, Ctx};
+use super::validate::Ctx;
 use crate::admin_ui::{AdminAuth, AdminUiOptions, Mode};
 
 /// `[admin_ui]`, checked only when enabled: the namespace must be a plain name of its own (no

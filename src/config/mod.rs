@@ -8,8 +8,10 @@
 
 mod admin_ui;
 mod cli;
+mod engine;
 mod env;
 mod error;
+mod namespaces;
 mod raw;
 mod schema;
 mod typed;
@@ -25,6 +27,7 @@ use toml::Table;
 use crate::options::{Cors, ServerOptions, Transports};
 
 pub use cli::{env_help, Cli};
+pub use engine::{MAX_PAYLOAD, MIN_PAYLOAD};
 pub use env::{var_name, ENV_SECTIONS};
 pub use error::ConfigError;
 pub use raw::{
@@ -34,7 +37,7 @@ pub use typed::{
     AdminSection, Auth, Config, CorsSection, EngineSection, LimitsSection, LogColor, LogFormat,
     LogSection, NamespaceConfig, Publish, ServerSection,
 };
-pub use validate::{LOG_LEVELS, MAX_PAYLOAD, MIN_PAYLOAD};
+pub use validate::LOG_LEVELS;
 
 /// The repository's `config.toml`, embedded: the configuration used when no file is given.
 pub const DEFAULT_TOML: &str = include_str!("../../config.toml");
@@ -153,7 +156,6 @@ fn syntax(e: &toml::de::Error, text: &str, file: &str) -> ConfigError {
 
 impl Config {
     /// The options of the Socket.IO/Engine.IO layers ([`ServerOptions`]) this configuration describes.
-    #[allow(clippy::needless_update)] // options fields this file does not know keep the library defaults
     pub fn server_options(&self) -> ServerOptions {
         ServerOptions {
             path: self.server.path.clone(),

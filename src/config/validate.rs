@@ -1,26 +1,18 @@
 //! `validate()`: the one step from [`RawConfig`] (file types) to [`Config`] (typed, known good). Every
 //! refusal is a [`ConfigError::Invalid`] naming the dotted key and, when the value came from the
 //! environment, the variable. Secrets are resolved here: inline, or from the variable a `*_env` key names.
+//! The larger sections are checked in files of their own: `engine.rs`, `namespaces.rs`, `admin_ui.rs`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use super::error::ConfigError;
-use super::raw::{RawAdmin, RawConfig, RawCors, RawEngine, RawLog, RawNamespace, RawServer};
+use super::raw::{RawAdmin, RawConfig, RawCors, RawLimits, RawLog, RawServer};
 use super::typed::*;
 
-/// Smallest accepted `engine.max_payload_bytes` (1 KiB).
-pub const MIN_PAYLOAD: u64 = 1024;
-/// Largest accepted `engine.max_payload_bytes` (100 MiB).
-pub const MAX_PAYLOAD: u64 = 100 * 1024 * 1024;
 /// Accepted `log.level` values.
 pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
-/// Browsers fire a timer longer than this (2^31 - 1 ms) at once; a client times pings with
-/// `ping_interval + ping_timeout`, so their sum must fit.
-const MAX_JS_TIMER_MS: u64 = i32::MAX as u64;
-/// Longest write coalescing delay accepted (every packet may wait that long).
-const MAX_WRITE_DELAY_MS: u64 = 1000;
 
 /// What validation needs besides the raw values.
 pub(crate) struct Ctx<'a> {
@@ -76,37 +68,13 @@ pub(crate) fn validate(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Config, ConfigE
     }
     Ok(Config {
         server,
-        engine: engine(&raw.engine, ctx)?,
+        engine: super::engine::validate(&raw.engine, ctx)?,
         cors: cors(&raw.cors, ctx)?,
-        limits: LimitsSection {
-            max_connections: positive(ctx, "limits.max_connections", raw.limits.max_connections)?,
-            max_rooms_per_socket: size(
-                ctx,
-                "limits.max_rooms_per_socket",
-                raw.limits.max_rooms_per_socket,
-            )?,
-            outbound_queue: positive(ctx, "limits.outbound_queue", raw.limits.outbound_queue)?,
-            outbound_queue_bytes: positive(
-                ctx,
-                "limits.outbound_queue_bytes",
-                raw.limits.outbound_queue_bytes,
-            )?,
-            max_memberships: positive(ctx, "limits.max_memberships", raw.limits.max_memberships)?,
-            max_dynamic_namespaces: positive(
-                ctx,
-                "limits.max_dynamic_namespaces",
-                raw.limits.max_dynamic_namespaces,
-            )?,
-            max_namespaces_per_connection: positive(
-                ctx,
-                "limits.max_namespaces_per_connection",
-                raw.limits.max_namespaces_per_connection,
-            )?,
-        },
+        limits: limits(&raw.limits, ctx)?,
         admin,
         log: log(&raw.log, ctx)?,
         admin_ui: super::admin_ui::validate(&raw.admin_ui, &raw.namespaces, ctx)?,
-        namespaces: namespaces(&raw.namespaces, ctx)?,
+        namespaces: super::namespaces::validate(&raw.namespaces, ctx)?,
     })
 }
 
@@ -165,76 +133,28 @@ fn path(ctx: &Ctx<'_>, text: &str) -> Result<String, ConfigError> {
     })
 }
 
-fn engine(raw: &RawEngine, ctx: &Ctx<'_>) -> Result<EngineSection, ConfigError> {
-    let ms = |key: &str, v: u64| match v {
-        0 => Err(ctx.invalid(&format!("engine.{key}"), "must be greater than 0")),
-        v => Ok(Duration::from_millis(v)),
-    };
-    if raw.ping_interval_ms.saturating_add(raw.ping_timeout_ms) > MAX_JS_TIMER_MS {
-        return Err(ctx.invalid(
-            "engine.ping_interval_ms",
-            format!("plus engine.ping_timeout_ms must be at most {MAX_JS_TIMER_MS} (browser timer limit)"),
-        ));
-    }
-    if !(MIN_PAYLOAD..=MAX_PAYLOAD).contains(&raw.max_payload_bytes) {
-        return Err(ctx.invalid(
-            "engine.max_payload_bytes",
-            format!("must be between {MIN_PAYLOAD} (1 KiB) and {MAX_PAYLOAD} (100 MiB)"),
-        ));
-    }
-    if raw.write_delay_ms > MAX_WRITE_DELAY_MS {
-        return Err(ctx.invalid(
-            "engine.write_delay_ms",
-            format!("must be at most {MAX_WRITE_DELAY_MS} (it delays every packet)"),
-        ));
-    }
-    let (mut polling, mut websocket) = (false, false);
-    for name in &raw.transports {
-        match name.as_str() {
-            "polling" => polling = true,
-            "websocket" => websocket = true,
-            other => {
-                let reason =
-                    format!("unknown transport {other:?} (expected \"polling\" or \"websocket\")");
-                return Err(ctx.invalid("engine.transports", reason));
-            }
-        }
-    }
-    if !polling && !websocket {
-        return Err(ctx.invalid(
-            "engine.transports",
-            "must name at least one of \"polling\", \"websocket\"",
-        ));
-    }
-    let parser = Parser::from_name(&raw.parser).ok_or_else(|| {
-        let reason = format!("{:?} is not \"default\" or \"msgpack\"", raw.parser);
-        ctx.invalid("engine.parser", reason)
-    })?;
-    Ok(EngineSection {
-        ping_interval: ms("ping_interval_ms", raw.ping_interval_ms)?,
-        ping_timeout: ms("ping_timeout_ms", raw.ping_timeout_ms)?,
-        upgrade_timeout: ms("upgrade_timeout_ms", raw.upgrade_timeout_ms)?,
-        connect_timeout: ms("connect_timeout_ms", raw.connect_timeout_ms)?,
-        max_payload_bytes: size(ctx, "engine.max_payload_bytes", raw.max_payload_bytes)?,
-        polling,
-        websocket,
-        sticky_cookie: cookie(ctx, &raw.sticky_cookie)?,
-        write_delay: Duration::from_millis(raw.write_delay_ms),
-        parser,
+fn limits(raw: &RawLimits, ctx: &Ctx<'_>) -> Result<LimitsSection, ConfigError> {
+    Ok(LimitsSection {
+        max_connections: positive(ctx, "limits.max_connections", raw.max_connections)?,
+        max_rooms_per_socket: size(ctx, "limits.max_rooms_per_socket", raw.max_rooms_per_socket)?,
+        outbound_queue: positive(ctx, "limits.outbound_queue", raw.outbound_queue)?,
+        outbound_queue_bytes: positive(
+            ctx,
+            "limits.outbound_queue_bytes",
+            raw.outbound_queue_bytes,
+        )?,
+        max_memberships: positive(ctx, "limits.max_memberships", raw.max_memberships)?,
+        max_dynamic_namespaces: positive(
+            ctx,
+            "limits.max_dynamic_namespaces",
+            raw.max_dynamic_namespaces,
+        )?,
+        max_namespaces_per_connection: positive(
+            ctx,
+            "limits.max_namespaces_per_connection",
+            raw.max_namespaces_per_connection,
+        )?,
     })
-}
-
-fn cookie(ctx: &Ctx<'_>, name: &str) -> Result<Option<String>, ConfigError> {
-    // RFC 6265 cookie-name: an HTTP token.
-    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-    match name {
-        "" => Ok(None),
-        n if n.chars().all(token) => Ok(Some(n.to_owned())),
-        n => Err(ctx.invalid(
-            "engine.sticky_cookie",
-            format!("{n:?} is not a valid cookie name"),
-        )),
-    }
 }
 
 fn cors(raw: &RawCors, ctx: &Ctx<'_>) -> Result<CorsSection, ConfigError> {
@@ -325,88 +245,7 @@ fn log(raw: &RawLog, ctx: &Ctx<'_>) -> Result<LogSection, ConfigError> {
     })
 }
 
-fn namespaces(raw: &[RawNamespace], ctx: &Ctx<'_>) -> Result<Vec<NamespaceConfig>, ConfigError> {
-    if raw.is_empty() {
-        return Err(ctx.invalid("namespaces", "at least one [[namespaces]] entry is needed"));
-    }
-    let mut seen = HashSet::new();
-    let mut out = Vec::with_capacity(raw.len());
-    for (i, ns) in raw.iter().enumerate() {
-        let key = |k: &str| format!("namespaces[{i}].{k}");
-        check_name(&ns.name)
-            .map_err(|why| ctx.invalid(&key("name"), format!("{:?} {why}", ns.name)))?;
-        if !seen.insert(ns.name.as_str()) {
-            return Err(ctx.invalid(&key("name"), format!("{:?} is listed twice", ns.name)));
-        }
-        let secret = || {
-            ctx.secret(
-                (&key("jwt_secret"), &ns.jwt_secret),
-                (&key("jwt_secret_env"), &ns.jwt_secret_env),
-            )
-        };
-        let auth = match ns.auth.as_str() {
-            "none" if !ns.jwt_secret.is_empty() || !ns.jwt_secret_env.is_empty() => {
-                return Err(ctx.invalid(
-                    &key("auth"),
-                    "is \"none\" but a JWT secret is set: set auth = \"jwt\" or remove the secret",
-                ));
-            }
-            "none" => Auth::None,
-            "jwt" => match secret()? {
-                Some(secret) => Auth::Jwt { secret },
-                None => {
-                    return Err(ctx.invalid(
-                        &key("auth"),
-                        "is \"jwt\" but neither jwt_secret nor jwt_secret_env is set",
-                    ))
-                }
-            },
-            other => {
-                return Err(ctx.invalid(
-                    &key("auth"),
-                    format!("{other:?} is not \"none\" or \"jwt\""),
-                ))
-            }
-        };
-        let client_publish = match ns.client_publish.as_str() {
-            "none" => Publish::None,
-            "joined" => Publish::Joined,
-            "any" => Publish::Any,
-            other => {
-                let reason = format!("{other:?} is not \"none\", \"joined\" or \"any\"");
-                return Err(ctx.invalid(&key("client_publish"), reason));
-            }
-        };
-        out.push(NamespaceConfig {
-            name: ns.name.clone(),
-            pattern: ns.name.ends_with('*'),
-            auth,
-            client_join: ns.client_join,
-            client_publish,
-        });
-    }
-    Ok(out)
-}
-
-/// A namespace name: `/` then characters a Socket.IO packet can carry (no `,`, whitespace or controls),
-/// with `*` allowed only as the last character.
-pub(super) fn check_name(name: &str) -> Result<(), &'static str> {
-    if !name.starts_with('/') {
-        return Err("must start with '/'");
-    }
-    if name.trim_end_matches('*').contains('*') || name.ends_with("**") {
-        return Err("may contain '*' only as its last character");
-    }
-    if name
-        .chars()
-        .any(|c| c == ',' || c.is_whitespace() || c.is_control())
-    {
-        return Err("must not contain ',', whitespace or control characters");
-    }
-    Ok(())
-}
-
-fn size(ctx: &Ctx<'_>, key: &str, v: u64) -> Result<usize, ConfigError> {
+pub(super) fn size(ctx: &Ctx<'_>, key: &str, v: u64) -> Result<usize, ConfigError> {
     usize::try_from(v).map_err(|_| ctx.invalid(key, "is too large for this platform"))
 }
 

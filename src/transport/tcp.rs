@@ -13,31 +13,32 @@ use std::time::Duration;
 pub fn set_user_timeout(conn: &dyn Any, timeout: Duration) {
     #[cfg(target_os = "linux")]
     if let Some(stream) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
-        use std::os::fd::AsRawFd;
-        const IPPROTO_TCP: i32 = 6;
-        const TCP_USER_TIMEOUT: i32 = 18;
-        extern "C" {
-            fn setsockopt(fd: i32, level: i32, name: i32, value: *const u32, len: u32) -> i32;
-        }
-        let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
-        // SAFETY: the descriptor is the live socket `stream` owns for this call; the option value
-        // is a u32 of the size given.
-        let rc = unsafe {
-            setsockopt(
-                stream.as_raw_fd(),
-                IPPROTO_TCP,
-                TCP_USER_TIMEOUT,
-                &ms,
-                std::mem::size_of::<u32>() as u32,
-            )
-        };
-        if rc != 0 {
-            tracing::debug!(
-                "TCP_USER_TIMEOUT not set: {}",
-                std::io::Error::last_os_error()
-            );
+        // Milliseconds past u32::MAX are clamped by socket2, as the kernel takes a u32.
+        if let Err(e) = socket2::SockRef::from(stream).set_tcp_user_timeout(Some(timeout)) {
+            tracing::debug!("TCP_USER_TIMEOUT not set: {e}");
         }
     }
     #[cfg(not(target_os = "linux"))]
     let _ = (conn, timeout);
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[actix_rt::test]
+    async fn sets_the_timeout_on_tcp_streams_and_ignores_other_connections() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (accepted, _) = listener.accept().await.unwrap();
+        set_user_timeout(&accepted, Duration::from_millis(1500));
+        let read = socket2::SockRef::from(&accepted)
+            .tcp_user_timeout()
+            .unwrap();
+        assert_eq!(read, Some(Duration::from_millis(1500)));
+        set_user_timeout(&"not a socket", Duration::from_millis(1500));
+        drop(client);
+    }
 }
