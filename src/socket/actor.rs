@@ -151,18 +151,12 @@ impl SocketActor {
 
     fn on_event(&mut self, packet: Packet, binary: Vec<Bytes>) {
         let socket = self.socket().clone();
-        let Some(Value::Array(mut data)) = packet.data else {
-            return; // `42` without payload: ignored, as the reference server does.
-        };
-        if data.is_empty() {
+        let id = packet.id;
+        // `42` without payload or with an empty array: ignored, as the reference server does.
+        let Some((event, args)) = packet.into_event_args() else {
             return;
-        }
-        let name = data.remove(0);
-        let event = match &name {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
         };
-        let mut payload = Payload { args: data, binary };
+        let mut payload = Payload { args, binary };
         if let Some(observer) = socket.observer() {
             observer.event_received(&socket, &event, &payload);
         }
@@ -172,7 +166,7 @@ impl SocketActor {
         if wants_name {
             payload.args.insert(0, Value::String(event));
         }
-        let ack = packet.id.map(|id| AckSender::new(socket.clone(), id));
+        let ack = id.map(|id| AckSender::new(socket.clone(), id));
         handler(&socket, payload, ack);
     }
 
@@ -182,10 +176,7 @@ impl SocketActor {
             return;
         };
         ctx.cancel_future(timer);
-        let args = match packet.data {
-            Some(Value::Array(a)) => a,
-            _ => Vec::new(),
-        };
+        let args = packet.into_ack_args().unwrap_or_default();
         callback(Ok(Payload { args, binary }));
     }
 

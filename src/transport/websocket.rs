@@ -1,7 +1,7 @@
 //! The WebSocket transport's session logic, shared by both ways roomcast runs WebSockets: the
 //! upgrade probe, delivery to the session actor, and the outbound batches (everything queued when
 //! the writer runs goes out together). Its I/O here is actix-ws, for servers embedded in an
-//! actix-web app with [`crate::Server::configure`]: a reader task and a writer task per WebSocket.
+//! actix-web app through the server's `configure`: a reader task and a writer task per WebSocket.
 //! [`crate::HttpFront`] runs WebSockets on its own frame I/O instead (`transport::direct`).
 
 use std::collections::VecDeque;

@@ -50,8 +50,8 @@ mod tests {
     use serde_json::{json, Value};
 
     #[test]
-    fn encodes_exact_wire_strings() {
-        let cases: Vec<(Packet, &str)> = vec![
+    fn encodes_connect_disconnect_and_events() {
+        check_encodes(vec![
             (Packet::connect("/", None), "0"),
             (
                 Packet::connect("/", Some(json!({"sid": "wZX3oN0bSVIhsaknAAAI"}))),
@@ -86,6 +86,12 @@ mod tests {
                 Packet::event("/admin", "ev", vec![], Some(13), 0),
                 r#"2/admin,13["ev"]"#,
             ),
+        ]);
+    }
+
+    #[test]
+    fn encodes_acks_errors_and_binary_packets() {
+        check_encodes(vec![
             (
                 Packet::ack(
                     "/",
@@ -130,7 +136,10 @@ mod tests {
                 Packet::ack("/admin", 1, vec![placeholder(0)], 1),
                 r#"61-/admin,1[{"_placeholder":true,"num":0}]"#,
             ),
-        ];
+        ]);
+    }
+
+    fn check_encodes(cases: Vec<(Packet, &str)>) {
         for (packet, wire) in cases {
             assert_eq!(encode(&packet), wire, "{packet:?}");
         }

@@ -151,9 +151,8 @@ fn decodes_what_socket_io_client_sends() {
 }
 
 #[test]
-fn invalid_packets_are_parse_errors() {
-    use crate::protocol::msgpack::MsgpackError::*;
-    let cases = [
+fn bad_types_and_namespaces_are_parse_errors() {
+    check_parse_errors(&[
         ("82a47479706505a36e7370a12f", ParseError::UnknownType),
         ("82a474797065a132a36e7370a12f", ParseError::UnknownType),
         ("82a474797065ffa36e7370a12f", ParseError::UnknownType),
@@ -176,6 +175,12 @@ fn invalid_packets_are_parse_errors() {
             "83a47479706502a46461746191a161a36e7370c0",
             ParseError::InvalidNamespace,
         ),
+    ]);
+}
+
+#[test]
+fn bad_payloads_are_parse_errors() {
+    check_parse_errors(&[
         (
             "83a47479706502a46461746180a36e7370a12f",
             ParseError::InvalidPayload,
@@ -222,6 +227,13 @@ fn invalid_packets_are_parse_errors() {
             "83a47479706504a46461746101a36e7370a12f",
             ParseError::InvalidPayload,
         ),
+    ]);
+}
+
+#[test]
+fn bad_ack_ids_and_msgpack_are_parse_errors() {
+    use crate::protocol::msgpack::MsgpackError::*;
+    check_parse_errors(&[
         (
             "84a47479706502a46461746191a161a26964a131a36e7370a12f",
             ParseError::InvalidAckId,
@@ -252,9 +264,12 @@ fn invalid_packets_are_parse_errors() {
             ParseError::Msgpack(Truncated),
         ),
         ("", ParseError::Msgpack(Truncated)),
-    ];
+    ]);
+}
+
+fn check_parse_errors(cases: &[(&str, ParseError)]) {
     for (wire, error) in cases {
-        assert_eq!(decode(&hex(wire)).map(|i| i.packet), Err(error), "{wire}");
+        assert_eq!(decode(&hex(wire)).map(|i| i.packet), Err(*error), "{wire}");
     }
 }
 
