@@ -19,8 +19,10 @@ use tokio::sync::Notify;
 use crate::engine::session::{CloseRequest, EngineSession};
 use crate::engine::{CloseReason, EngineState};
 use crate::metrics::Metrics;
-use crate::protocol::engineio::{encode_payload, Frame};
+use crate::protocol::engineio::Frame;
 use crate::protocol::ids::Sid;
+
+pub use crate::engine::take::{PollTake, WsTake};
 
 /// What became of a push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,56 +37,27 @@ pub enum PushOutcome {
     Closed,
 }
 
-/// What a polling GET should answer now.
-#[derive(Debug, PartialEq, Eq)]
-pub enum PollTake {
-    /// Send this payload.
-    Payload(String),
-    /// Nothing to send yet: park.
-    Wait,
-    /// The session is gone: answer with this payload (queued packets plus `1`, or a noop).
-    Closed(String),
-    /// An upgrade is under way: the poll is to be released with a noop.
-    Upgrading,
-    /// The WebSocket took over: this poll is a transport mismatch.
-    Upgraded,
-}
-
-/// What the WebSocket writer should do now.
-#[derive(Debug, PartialEq, Eq)]
-pub enum WsTake {
-    /// Frames were moved into the writer's buffer: write them.
-    Frames,
-    /// Frames that end at a write boundary ([`Conn::push_alone`]) were moved into the writer's
-    /// buffer: write them, and give the client a moment to read them before the next write.
-    FramesAlone,
-    /// Nothing to write (or this socket is not active yet): wait for a notification.
-    Wait,
-    /// This WebSocket is done: the buffer holds the last frames to flush, then close it.
-    Finish,
-}
-
-struct Inner {
-    state: EngineState,
-    queue: VecDeque<Frame>,
-    poll_active: bool,
-    post_active: bool,
-    overflowed: bool,
+pub(super) struct Inner {
+    pub(super) state: EngineState,
+    pub(super) queue: VecDeque<Frame>,
+    pub(super) poll_active: bool,
+    pub(super) post_active: bool,
+    pub(super) overflowed: bool,
     /// Bytes of the frames in `queue`.
-    queued_bytes: usize,
+    pub(super) queued_bytes: usize,
     /// The WebSocket generation that last carried packets, so that only it flushes on close.
-    active_ws: Option<u64>,
+    pub(super) active_ws: Option<u64>,
     /// When the pong to the last ping is due, while one is awaited.
-    pong_deadline: Option<Instant>,
+    pub(super) pong_deadline: Option<Instant>,
     /// How many frames at the head of the queue leave in a WebSocket write of their own (0: no
     /// boundary). Set by [`Conn::push_alone`].
-    write_boundary: usize,
+    pub(super) write_boundary: usize,
 }
 
 /// The shared half of an Engine.IO session.
 pub struct Conn {
     sid: Sid,
-    inner: Mutex<Inner>,
+    pub(super) inner: Mutex<Inner>,
     notify: Notify,
     /// Signalled on state changes only (not on pushes), for tasks that wait for the end.
     state_changed: Notify,
@@ -92,7 +65,7 @@ pub struct Conn {
     session: Option<Addr<EngineSession>>,
     capacity: usize,
     byte_capacity: usize,
-    metrics: Arc<Metrics>,
+    pub(super) metrics: Arc<Metrics>,
 }
 
 /// The bounds of one connection's outbound queue.
@@ -277,103 +250,6 @@ impl Conn {
         self.inner.lock().post_active = false;
     }
 
-    /// Decides what a polling GET answers now; drains the queue into the payload when polling owns it.
-    pub fn take_poll(&self) -> PollTake {
-        let mut inner = self.inner.lock();
-        match inner.state {
-            EngineState::Closed { reason } => {
-                // A deliberate close first hands over what is queued; the close packet goes in a
-                // response of its own, since clients act on it before on packets that precede it.
-                inner.write_boundary = 0;
-                if reason.flushes() && !inner.queue.is_empty() {
-                    let payload = encode_payload(inner.queue.iter());
-                    inner.queue.clear();
-                    inner.queued_bytes = 0;
-                    return PollTake::Payload(payload);
-                }
-                inner.queue.clear();
-                inner.queued_bytes = 0;
-                let last = if reason.server_initiated() {
-                    Frame::close()
-                } else {
-                    Frame::noop()
-                };
-                PollTake::Closed(encode_payload([last].iter()))
-            }
-            EngineState::Upgrading { .. } => PollTake::Upgrading,
-            EngineState::WebSocket { .. } => PollTake::Upgraded,
-            EngineState::Polling | EngineState::UpgradePending { .. } => {
-                if inner.queue.is_empty() {
-                    PollTake::Wait
-                } else {
-                    self.metrics.packets_out.increment(inner.queue.len() as u64);
-                    self.observe_out(inner.queue.iter());
-                    let payload = encode_payload(inner.queue.iter());
-                    inner.queue.clear();
-                    inner.queued_bytes = 0;
-                    inner.write_boundary = 0;
-                    PollTake::Payload(payload)
-                }
-            }
-        }
-    }
-
-    /// What [`Conn::take_ws`] would do now, without taking anything.
-    pub fn ws_ready(&self, ws: u64) -> WsTake {
-        let inner = self.inner.lock();
-        match inner.state {
-            EngineState::WebSocket { ws: active } if active == ws => {
-                if inner.queue.is_empty() {
-                    WsTake::Wait
-                } else {
-                    WsTake::Frames
-                }
-            }
-            EngineState::Closed { .. } => WsTake::Finish,
-            state if state.upgrade_candidate() == Some(ws) => WsTake::Wait,
-            _ => WsTake::Finish,
-        }
-    }
-
-    /// Moves everything queued into `out` if the WebSocket of generation `ws` is the active transport.
-    pub fn take_ws(&self, ws: u64, out: &mut VecDeque<Frame>) -> WsTake {
-        let mut inner = self.inner.lock();
-        match inner.state {
-            EngineState::WebSocket { ws: active } if active == ws => {
-                if inner.queue.is_empty() {
-                    WsTake::Wait
-                } else {
-                    let boundary = std::mem::take(&mut inner.write_boundary);
-                    if boundary > 0 && boundary < inner.queue.len() {
-                        self.metrics.packets_out.increment(boundary as u64);
-                        self.observe_out(inner.queue.iter().take(boundary));
-                        let taken: usize = inner.queue.iter().take(boundary).map(Frame::len).sum();
-                        inner.queued_bytes -= taken;
-                        out.extend(inner.queue.drain(..boundary));
-                        WsTake::FramesAlone
-                    } else {
-                        self.metrics.packets_out.increment(inner.queue.len() as u64);
-                        self.observe_out(inner.queue.iter());
-                        std::mem::swap(&mut inner.queue, out);
-                        inner.queued_bytes = 0;
-                        WsTake::Frames
-                    }
-                }
-            }
-            EngineState::Closed { reason } => {
-                // Only the socket that carried the session flushes what is left, and not to a
-                // consumer that is too slow to take it.
-                if inner.active_ws == Some(ws) && reason != CloseReason::SlowConsumer {
-                    std::mem::swap(&mut inner.queue, out);
-                    inner.queued_bytes = 0;
-                }
-                WsTake::Finish
-            }
-            state if state.upgrade_candidate() == Some(ws) => WsTake::Wait,
-            _ => WsTake::Finish,
-        }
-    }
-
     /// Waits until something changes (a push or a state change). Call it through [`Conn::wait_for`].
     pub async fn wait_for<T>(&self, mut check: impl FnMut(&Conn) -> Option<T>) -> T {
         loop {
@@ -399,18 +275,6 @@ impl Conn {
                 return;
             }
             notified.await;
-        }
-    }
-
-    /// Tells the observer, if any, about the message frames (not heartbeats) leaving in `frames`.
-    fn observe_out<'a>(&self, frames: impl Iterator<Item = &'a Frame>) {
-        if let Some(observer) = self.metrics.observer() {
-            let (count, bytes) = frames
-                .filter(|f| f.is_message())
-                .fold((0, 0), |(n, b), f| (n + 1, b + f.len()));
-            if count > 0 {
-                observer.packets_out(count, bytes);
-            }
         }
     }
 

@@ -9,6 +9,7 @@ pub mod registry;
 pub mod session;
 pub mod shared;
 pub mod state;
+pub mod take;
 
 pub use conn::{Conn, PushOutcome, QueueBounds};
 pub use handler::{Handler, HandlerFactory, Message, SessionIo};
