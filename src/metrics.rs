@@ -9,7 +9,7 @@ use metrics::{Counter, Gauge, Key, Label, Metadata, Recorder, SharedString, Unit
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use parking_lot::Mutex;
 
-use crate::engine::CloseReason;
+use crate::protocol::engineio::CloseReason;
 
 const METADATA: Metadata<'static> =
     Metadata::new("roomcast", metrics::Level::INFO, Some(module_path!()));

@@ -11,9 +11,11 @@
 //! This file holds the packet itself; `engineio/payload.rs` the outbound [`Frame`] and polling
 //! payloads, `engineio/handshake.rs` the [`OpenPacket`].
 
+mod close;
 mod handshake;
 mod payload;
 
+pub use close::CloseReason;
 pub use handshake::OpenPacket;
 pub use payload::{decode_payload, encode_payload, Frame, SEPARATOR};
 
