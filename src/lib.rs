@@ -5,16 +5,34 @@
 //! ```text
 //! HTTP (actix-web; HttpFront takes WebSockets over at the upgrade)
 //!   -> transport   polling GET/POST handlers, the WebSocket frame I/O
-//!   -> engine      one session actor per connection: heartbeat, upgrade, inbound decoding;
-//!                  its bounded outbound queue is shared with every sender
-//!   -> socket      one actor per (connection, namespace): handlers, acks, rooms, data
+//!   -> engine      one session actor per connection: heartbeat, upgrade, the bounded outbound
+//!                  queue (Conn); hands whole messages to a Handler it does not implement
+//!   -> socket      socket::client is that Handler for Socket.IO (decoder, namespaces of the
+//!                  connection, CONNECT, dispatch); one actor per (connection, namespace):
+//!                  handlers, acks, rooms, data
 //!   -> namespace   middlewares, connection handlers, adapter
 //!   -> adapter     the seam to other nodes (in-process now)
 //!   -> room        supervisor actors, one per two cores on their own arbiters, that fan a
-//!                  broadcast's one encoding out
+//!                  broadcast's one encoding out to room members (a trait, not the socket type)
 //!   protocol       pure codecs, no I/O
 //!   observer       hooks every stage reports to when something watches the server
 //!   admin_ui       the Socket.IO Admin UI's namespace, fed by those hooks
+//! ```
+//!
+//! Imports only go down this list of layers (`scripts/check-layers.sh` checks the lower ones):
+//!
+//! ```text
+//! protocol, time                      import nothing of the crate but each other
+//! options, metrics, handshake         protocol
+//! engine                              protocol, options, metrics, handshake
+//! transport                           engine (+ the above)
+//! room                                engine (a member's outbound queue), protocol, metrics
+//! adapter                             room (+ the above)
+//! socket, namespace, broadcast,       adapter, room, engine (the Socket.IO layer: they name
+//!   payload, observer                   each other)
+//! server                              the Socket.IO layer, engine, transport
+//! front, admin, admin_ui, broker      server (+ below)
+//! config, app                         everything (wiring)
 //! ```
 //!
 //! ```no_run
