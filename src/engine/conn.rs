@@ -419,3 +419,7 @@ impl Conn {
         self.inner.lock().queue.len()
     }
 }
+
+#[cfg(test)]
+#[path = "conn_tests.rs"]
+mod tests;
