@@ -423,3 +423,7 @@ impl Conn {
 #[cfg(test)]
 #[path = "conn_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "conn_handover_tests.rs"]
+mod handover_tests;
