@@ -427,3 +427,7 @@ mod tests;
 #[cfg(test)]
 #[path = "conn_handover_tests.rs"]
 mod handover_tests;
+
+#[cfg(test)]
+#[path = "conn_wait_tests.rs"]
+mod wait_tests;
