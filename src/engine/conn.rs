@@ -283,3 +283,15 @@ impl Conn {
         self.inner.lock().queue.len()
     }
 }
+
+#[cfg(test)]
+#[path = "conn_tests.rs"]
+mod tests;
+
+#[cfg(test)]
+#[path = "conn_handover_tests.rs"]
+mod handover_tests;
+
+#[cfg(test)]
+#[path = "conn_wait_tests.rs"]
+mod wait_tests;

@@ -187,4 +187,75 @@ mod tests {
         );
         assert!(!s.accepts_polling() && !s.is_active_ws(1) && !s.abort_upgrade(1));
     }
+
+    const ALL_REASONS: [CloseReason; 8] = [
+        CloseReason::TransportClose,
+        CloseReason::TransportError,
+        CloseReason::PingTimeout,
+        CloseReason::ParseError,
+        CloseReason::ForcedClose,
+        CloseReason::ForcedServerClose,
+        CloseReason::ServerShuttingDown,
+        CloseReason::SlowConsumer,
+    ];
+
+    /// Whether a polling session closed for `reason` stays for one more GET when nothing asks for
+    /// it (`poll_gets_close` false): spelled out, not derived from `flushes()`.
+    fn lingers_unasked(reason: CloseReason) -> bool {
+        match reason {
+            // Closed on purpose: the last GET fetches what is queued and the close packet.
+            CloseReason::ForcedClose
+            | CloseReason::ForcedServerClose
+            | CloseReason::ServerShuttingDown => true,
+            // The client's close (a POST): its GET may be on the way, to be released.
+            CloseReason::TransportClose => true,
+            CloseReason::TransportError
+            | CloseReason::PingTimeout
+            | CloseReason::ParseError
+            | CloseReason::SlowConsumer => false,
+        }
+    }
+
+    #[test]
+    fn polling_session_lingers_for_deliberate_and_client_closes() {
+        for state in [EngineState::Polling, EngineState::UpgradePending { ws: 1 }] {
+            for reason in ALL_REASONS {
+                assert_eq!(
+                    state.lingers_for_poll(reason, false),
+                    lingers_unasked(reason),
+                    "{state:?}, {reason}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn polling_session_lingers_when_the_poll_is_to_get_the_close() {
+        for state in [EngineState::Polling, EngineState::UpgradePending { ws: 1 }] {
+            for reason in ALL_REASONS {
+                assert!(state.lingers_for_poll(reason, true), "{state:?}, {reason}");
+            }
+        }
+    }
+
+    #[test]
+    fn session_not_drained_by_polling_never_lingers() {
+        let states = [
+            EngineState::Upgrading { ws: 1 },
+            EngineState::WebSocket { ws: 1 },
+            EngineState::Closed {
+                reason: CloseReason::ForcedClose,
+            },
+        ];
+        for state in states {
+            for reason in ALL_REASONS {
+                for poll_gets_close in [false, true] {
+                    assert!(
+                        !state.lingers_for_poll(reason, poll_gets_close),
+                        "{state:?}, {reason}, {poll_gets_close}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -368,3 +368,7 @@ async fn read_loop(
     };
     ended(&conn, ws, reason);
 }
+
+#[cfg(test)]
+#[path = "websocket_tests.rs"]
+mod tests;
