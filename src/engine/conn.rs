@@ -49,9 +49,9 @@ pub(super) struct Inner {
     pub(super) active_ws: Option<u64>,
     /// When the pong to the last ping is due, while one is awaited.
     pub(super) pong_deadline: Option<Instant>,
-    /// How many frames at the head of the queue leave in a WebSocket write of their own (0: no
-    /// boundary). Set by [`Conn::push_alone`].
-    pub(super) write_boundary: usize,
+    /// Where WebSocket writes must end, as counts of frames from the head of the queue, in
+    /// increasing order (empty: no boundary). Set by [`Conn::push_alone`].
+    pub(super) write_boundaries: VecDeque<usize>,
 }
 
 /// The shared half of an Engine.IO session.
@@ -90,7 +90,7 @@ impl Conn {
                 post_active: false,
                 overflowed: false,
                 pong_deadline: None,
-                write_boundary: 0,
+                write_boundaries: VecDeque::new(),
                 queued_bytes: 0,
                 active_ws: match state {
                     EngineState::WebSocket { ws } => Some(ws),
@@ -208,7 +208,8 @@ impl Conn {
         let outcome = self.push(frames, false);
         if outcome == PushOutcome::Queued {
             let mut inner = self.inner.lock();
-            inner.write_boundary = inner.queue.len();
+            let end = inner.queue.len();
+            inner.write_boundaries.push_back(end);
         }
         outcome
     }

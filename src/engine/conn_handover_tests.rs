@@ -316,7 +316,6 @@ fn poll_drain_clears_the_write_boundary() {
 /// boundaries queued before the writer runs (two namespace CONNECT replies, say). It does not hold:
 /// `Conn` keeps one boundary, which the second `push_alone` moves, so `a` leaves with `b` and `c`.
 #[test]
-#[ignore = "broken: a second push_alone replaces the first boundary (one write_boundary per Conn)"]
 fn second_push_alone_keeps_the_first_boundary() {
     let conn = conn(EngineState::WebSocket { ws: 1 });
     assert_eq!(conn.push_alone(&[msg("a")]), PushOutcome::Queued);
@@ -326,4 +325,14 @@ fn second_push_alone_keeps_the_first_boundary() {
     let mut out = VecDeque::new();
     assert_eq!(conn.take_ws(1, &mut out), WsTake::FramesAlone);
     assert_eq!(out, frames(&["a"]), "b was pushed after a's boundary");
+    out.clear();
+    assert_eq!(conn.take_ws(1, &mut out), WsTake::FramesAlone);
+    assert_eq!(
+        out,
+        frames(&["b", "c"]),
+        "c's write holds what came before it"
+    );
+    out.clear();
+    assert_eq!(conn.take_ws(1, &mut out), WsTake::Frames);
+    assert_eq!(out, frames(&["d"]));
 }

@@ -45,7 +45,7 @@ impl Conn {
             EngineState::Closed { reason } => {
                 // A deliberate close first hands over what is queued; the close packet goes in a
                 // response of its own, since clients act on it before on packets that precede it.
-                inner.write_boundary = 0;
+                inner.write_boundaries.clear();
                 if reason.flushes() && !inner.queue.is_empty() {
                     let payload = encode_payload(inner.queue.iter());
                     inner.queue.clear();
@@ -72,7 +72,7 @@ impl Conn {
                     let payload = encode_payload(inner.queue.iter());
                     inner.queue.clear();
                     inner.queued_bytes = 0;
-                    inner.write_boundary = 0;
+                    inner.write_boundaries.clear();
                     PollTake::Payload(payload)
                 }
             }
@@ -104,8 +104,11 @@ impl Conn {
                 if inner.queue.is_empty() {
                     WsTake::Wait
                 } else {
-                    let boundary = std::mem::take(&mut inner.write_boundary);
+                    let boundary = inner.write_boundaries.pop_front().unwrap_or(0);
                     if boundary > 0 && boundary < inner.queue.len() {
+                        for later in inner.write_boundaries.iter_mut() {
+                            *later -= boundary;
+                        }
                         self.metrics.packets_out.increment(boundary as u64);
                         self.observe_out(inner.queue.iter().take(boundary));
                         let taken: usize = inner.queue.iter().take(boundary).map(Frame::len).sum();
@@ -117,6 +120,7 @@ impl Conn {
                         self.observe_out(inner.queue.iter());
                         std::mem::swap(&mut inner.queue, out);
                         inner.queued_bytes = 0;
+                        inner.write_boundaries.clear();
                         WsTake::Frames
                     }
                 }
