@@ -25,6 +25,11 @@ echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+echo "== structure: lower layers name no higher one; files <= 400 lines, functions <= 80"
+bash scripts/test-check-scripts.sh
+bash scripts/check-layers.sh
+bash scripts/check-size.sh
+
 echo "== build"
 cargo build --workspace --all-targets --quiet
 
