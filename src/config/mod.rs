@@ -1,7 +1,7 @@
 //! Configuration, flowing one way: `config.toml` text -> TOML table, shape-checked against the schema
 //! (`schema.rs`: unknown keys, wrong types) -> `ROOMCAST_<SECTION>_<KEY>` environment overrides (`env.rs`) ->
-//! [`RawConfig`] (serde mirror, every key defaulted) -> `validate()` -> [`Config`], typed, with one section
-//! per layer so each actor is handed only its slice. Every refusal is one [`ConfigError`] line naming the key.
+//! [`RawConfig`] (serde mirror, every key defaulted) -> `validate()` -> [`Config`], typed, one section per
+//! `config.toml` section; the server then hands each layer only its slice. Every refusal is one [`ConfigError`] line naming the key.
 //!
 //! With no file the embedded [`DEFAULT_TOML`] (the repository's `config.toml`) is used; a unit test keeps it
 //! identical to [`RawConfig::default`]. Nothing here is global: the environment is passed in as a lookup.

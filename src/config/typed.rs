@@ -1,6 +1,9 @@
-//! The validated configuration: typed values (socket addresses, [`Duration`]s, enums) and one section per
-//! layer, so each layer is handed only its own slice at spawn. Values here are known good; building one is
-//! the job of [`super::validate`]. Secrets are resolved (file or environment) and redacted from `Debug`.
+//! The validated configuration: typed values (socket addresses, [`Duration`]s, enums), one section per
+//! `config.toml` section. The broker turns them into [`crate::ServerOptions`], and the server hands each
+//! layer its slice of those: the Engine.IO layer gets only `EngineOptions` (timings, transports, CORS,
+//! queue bounds), the Socket.IO client only its parser, connect timeout and namespace limit. Values here
+//! are known good; building one is the job of [`super::validate`]. Secrets are resolved (file or
+//! environment) and redacted from `Debug`.
 
 use std::fmt;
 use std::net::SocketAddr;
