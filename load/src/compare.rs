@@ -17,10 +17,13 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::args::{
+    echo_params, BudgetArgs, ClientArgs, ConnectArgs, FleetArgs, PhaseArgs, ReportArgs,
+};
 use crate::common::{Ctx, Names};
 use crate::connect::{run_connect, ConnectParams};
-use crate::echo::{run_echo, EchoParams};
-use crate::fanout::{run_ceiling, run_fanout, CeilingParams, FanoutParams, PhaseSpec};
+use crate::echo::run_echo;
+use crate::fanout::{run_ceiling, run_fanout, CeilingParams, FanoutParams};
 use crate::stats::Probe;
 use crate::sys;
 use crate::target::Target;
@@ -82,65 +85,51 @@ pub struct CompareArgs {
     /// Do not save results.
     #[arg(long)]
     pub no_save: bool,
-    /// Print the whole result JSON on stdout instead of the tables.
-    #[arg(long)]
-    pub json: bool,
-    /// No progress on stderr.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Local source addresses for the generator's connections.
-    #[arg(long, default_value = "127.0.0.1-127.0.0.8")]
-    pub sources: String,
-    #[arg(long, default_value = "join")]
-    pub join_event: String,
-    #[arg(long, default_value = "publish")]
-    pub publish_event: String,
-    #[arg(long, default_value = "msg")]
-    pub deliver_event: String,
-    #[arg(long, default_value = "echo")]
-    pub echo_event: String,
-    // fanout and ceiling
-    #[arg(long, default_value_t = 1000)]
-    pub subscribers: usize,
-    #[arg(long, default_value_t = 10)]
-    pub rooms: usize,
-    #[arg(long, default_value_t = 10)]
-    pub publishers: usize,
-    #[arg(long, default_value_t = 100)]
-    pub payload_bytes: usize,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub client: ClientArgs,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub fleet: FleetArgs,
     /// fanout: target deliveries/s.
     #[arg(long, default_value_t = 40_000.0)]
     pub fanout_rate: f64,
-    /// fanout and echo: measured seconds.
-    #[arg(long, default_value_t = 5.0)]
-    pub duration: f64,
-    #[arg(long, default_value_t = 1.0)]
-    pub warmup: f64,
-    // echo
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub phase: PhaseArgs,
+    /// echo: clients.
     #[arg(long, default_value_t = 100)]
     pub echo_clients: usize,
+    /// echo: acks per second, all clients together.
     #[arg(long, default_value_t = 10_000.0)]
     pub echo_rate: f64,
-    // connect
-    #[arg(long, default_value_t = 10_000)]
-    pub connections: usize,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub connect: ConnectArgs,
+    /// connect: handshakes in flight at once.
     #[arg(long, default_value_t = 128)]
     pub connect_concurrency: usize,
-    #[arg(long, default_value_t = 3.0)]
-    pub hold: f64,
-    // ceiling
+    /// ceiling: first target, deliveries/s.
     #[arg(long, default_value_t = 10_000.0)]
     pub ceiling_start: f64,
+    /// ceiling: highest target, deliveries/s.
     #[arg(long, default_value_t = 3_000_000.0)]
     pub ceiling_max: f64,
+    /// ceiling: each step multiplies the rate by this while steps hold.
     #[arg(long, default_value_t = 1.5)]
     pub ceiling_factor: f64,
+    /// ceiling: bisection steps between the last rate that held and the first that failed.
     #[arg(long, default_value_t = 2)]
     pub ceiling_refine: u32,
+    /// ceiling: measured seconds per step.
     #[arg(long, default_value_t = 3.0)]
     pub ceiling_step: f64,
-    #[arg(long, default_value_t = 100.0)]
-    pub p99_budget_ms: f64,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub budget: BudgetArgs,
     /// Bound on one server's ceiling search, seconds.
     #[arg(long, default_value_t = 120.0)]
     pub ceiling_max_total: f64,
@@ -151,10 +140,10 @@ impl CompareArgs {
         if !self.quick {
             return;
         }
-        self.duration = self.duration.min(2.0);
-        self.warmup = self.warmup.min(0.5);
-        self.connections = self.connections.min(2000);
-        self.hold = self.hold.min(1.5);
+        self.phase.duration = self.phase.duration.min(2.0);
+        self.phase.warmup = self.phase.warmup.min(0.5);
+        self.connect.connections = self.connect.connections.min(2000);
+        self.connect.hold = self.connect.hold.min(1.5);
         self.ceiling_step = self.ceiling_step.min(1.5);
         self.ceiling_refine = self.ceiling_refine.min(1);
         self.ceiling_factor = self.ceiling_factor.max(2.0);
@@ -208,6 +197,7 @@ fn free_port() -> Result<u16, String> {
 
 struct Env {
     args: CompareArgs,
+    names: Names,
     tmp: PathBuf,
     starts: usize,
 }
@@ -283,14 +273,13 @@ impl Env {
     fn ctx(&self, port: u16, pid: u32) -> Result<Ctx, String> {
         let a = &self.args;
         Ok(Ctx {
-            target: Target::parse(&format!("http://127.0.0.1:{port}"), None, "/", &a.sources)?,
-            names: Names {
-                join: a.join_event.clone(),
-                publish: a.publish_event.clone(),
-                deliver: a.deliver_event.clone(),
-                echo: a.echo_event.clone(),
-                room_prefix: "room-".into(),
-            },
+            target: Target::parse(
+                &format!("http://127.0.0.1:{port}"),
+                None,
+                "/",
+                &a.client.sources,
+            )?,
+            names: self.names.clone(),
             connect: ConnectOpts {
                 read_buffer: 16 * 1024,
                 auth: None,
@@ -301,7 +290,7 @@ impl Env {
             probe: Probe {
                 server_pid: Some(pid),
             },
-            quiet: a.quiet,
+            quiet: a.report.quiet,
         })
     }
 }
@@ -356,14 +345,7 @@ async fn preflight(ctx: &Ctx) -> Result<(), String> {
 }
 
 fn fanout_params(a: &CompareArgs) -> FanoutParams {
-    FanoutParams {
-        subscribers: a.subscribers,
-        rooms: a.rooms,
-        publishers: a.publishers,
-        payload_bytes: a.payload_bytes,
-        publish_ack: true,
-        read_buffer: 16 * 1024,
-    }
+    a.fleet.params(16 * 1024)
 }
 
 /// Runs one scenario; returns its result JSON and the metrics compared.
@@ -376,12 +358,7 @@ async fn scenario(
     let mut m = BTreeMap::new();
     let value = match name {
         "fanout" | "fanout-coalesced" => {
-            let spec = PhaseSpec {
-                target_deliveries_per_s: a.fanout_rate,
-                warmup_s: a.warmup,
-                duration_s: a.duration,
-                drain_s: 3.0,
-            };
+            let spec = a.phase.spec(a.fanout_rate);
             let r = run_fanout(ctx, fanout_params(a), spec, deadline()).await?;
             let p = &r.phase;
             m.insert("deliveries_per_s".into(), p.deliveries_per_s);
@@ -406,15 +383,13 @@ async fn scenario(
             serde_json::to_value(&r).map_err(|e| e.to_string())?
         }
         "echo" => {
-            let p = EchoParams {
-                clients: a.echo_clients,
-                rate: a.echo_rate,
-                payload_bytes: a.payload_bytes,
-                warmup_s: a.warmup,
-                duration_s: a.duration,
-                drain_s: 3.0,
-                read_buffer: 16 * 1024,
-            };
+            let p = echo_params(
+                a.echo_clients,
+                a.echo_rate,
+                a.fleet.payload_bytes,
+                &a.phase,
+                16 * 1024,
+            );
             let r = run_echo(ctx, p, deadline()).await?;
             m.insert("acks_per_s".into(), r.acks_per_s);
             m.insert("lost".into(), r.lost as f64);
@@ -434,11 +409,8 @@ async fn scenario(
         }
         "connect" => {
             let p = ConnectParams {
-                connections: a.connections,
-                concurrency: a.connect_concurrency,
-                hold_s: a.hold,
-                settle_s: 1.0_f64.min(a.hold),
-                read_buffer: 1024,
+                settle_s: a.connect.settle.min(a.connect.hold),
+                ..a.connect.params(a.connect_concurrency)
             };
             let r = run_connect(ctx, p, deadline()).await?;
             m.insert("connects_per_s".into(), r.connects_per_s);
@@ -461,8 +433,8 @@ async fn scenario(
                 refine_steps: a.ceiling_refine,
                 step_s: a.ceiling_step,
                 warmup_s: 0.5,
-                drain_s: 3.0,
-                p99_budget_ms: a.p99_budget_ms,
+                drain_s: a.phase.drain,
+                p99_budget_ms: a.budget.p99_budget_ms,
                 max_total_s: a.ceiling_max_total,
             };
             let r = run_ceiling(ctx, fanout_params(a), search, deadline()).await?;
@@ -722,6 +694,7 @@ impl SavePlan {
 
 pub async fn run(mut args: CompareArgs) -> Result<i32, String> {
     args.apply_quick();
+    let names = args.client.names()?;
     for s in &args.servers {
         if !SERVERS.contains(&s.as_str()) {
             return Err(format!("unknown server {s:?} (roomcast, reference)"));
@@ -759,13 +732,14 @@ pub async fn run(mut args: CompareArgs) -> Result<i32, String> {
     let machine = sys::machine();
     let mut env = Env {
         args: args.clone(),
+        names,
         tmp: tmp.clone(),
         starts: 0,
     };
     let mut runs: Vec<RunRecord> = Vec::new();
     let mut unusable: BTreeMap<String, String> = BTreeMap::new();
     let say = |msg: String| {
-        if !args.quiet {
+        if !args.report.quiet {
             eprintln!(
                 "[{:7.1}s] compare: {msg}",
                 sys::base().elapsed().as_secs_f64()
@@ -988,7 +962,7 @@ pub async fn run(mut args: CompareArgs) -> Result<i32, String> {
         "comparison": comparison,
     });
 
-    if a.json {
+    if a.report.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?
@@ -999,7 +973,7 @@ pub async fn run(mut args: CompareArgs) -> Result<i32, String> {
     if !a.no_save {
         let plan = SavePlan::of(a)?;
         let saved = plan.save(&doc, &stamp)?;
-        if !a.json {
+        if !a.report.json {
             println!("saved {}", saved.join(", "));
         }
     }

@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::args::Common;
 use crate::common::Ctx;
 use crate::connect::{run_connect, ConnectParams};
 use crate::echo::{run_echo, EchoParams};
 use crate::fanout::{run_fanout, FanoutParams, PhaseSpec};
-use crate::{report, Common};
+use crate::report;
 
 pub async fn run(ctx: Rc<Ctx>, common: &Common) -> Result<i32, String> {
     let mut problems: Vec<String> = Vec::new();
@@ -138,7 +139,7 @@ pub async fn run(ctx: Rc<Ctx>, common: &Common) -> Result<i32, String> {
     };
 
     let ok = problems.is_empty();
-    if common.json {
+    if common.report.json {
         let all = json!({
             "scenario": "smoke",
             "ok": ok,
