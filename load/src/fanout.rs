@@ -13,11 +13,12 @@ use serde::Serialize;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
-use crate::common::{wait_setup, AckRing, Ctx, Pacer, SetupCounts};
+use crate::client::{self, Paced, SendWindow};
+use crate::common::{wait_setup, AckRing, Ctx, SetupCounts};
 use crate::scan::{self, Stamp};
 use crate::stats::{usage, Lat, LatencySummary, Usage};
 use crate::sys::now_us;
-use crate::ws::Handler;
+use crate::ws::{Conn, Handler};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FanoutParams {
@@ -73,12 +74,11 @@ struct Shared {
     pubs_done: Cell<usize>,
 }
 
+/// What the publishers do next: send in `phase` during `window` (at the rate per publisher).
 #[derive(Debug, Clone, Copy)]
 struct PhaseCmd {
     phase: u32,
-    start: Instant,
-    end: Instant,
-    rate_per_publisher: f64,
+    window: SendWindow,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -186,7 +186,8 @@ impl Fleet {
                 pubs_per_room,
             };
             let sem = sem.clone();
-            let rx = ctl.subscribe();
+            // Only publishers take commands; subscribers just receive.
+            let rx = matches!(role, Role::Publisher { .. }).then(|| ctl.subscribe());
             tasks.push(tokio::task::spawn_local(client.run(sem, rx)));
         }
         let mut fleet = Fleet {
@@ -264,9 +265,11 @@ impl Fleet {
         let dead_before = self.shared.setup.dead.get();
         self.ctl.send_replace(Some(PhaseCmd {
             phase,
-            start,
-            end,
-            rate_per_publisher,
+            window: SendWindow {
+                start,
+                end,
+                rate: rate_per_publisher,
+            },
         }));
         self.ctx.progress(format_args!(
             "phase {phase}: {:.0} deliveries/s target ({:.1} publishes/s, {:.1} per publisher), {:.1}s + {:.1}s warmup",
@@ -458,17 +461,27 @@ impl Window {
     }
 }
 
-/// The receive side of a fanout client.
-struct Recv<'a> {
+/// A connected client of a fanout run: it checks what it receives against its room's publishers,
+/// and a publisher also publishes into its room.
+struct Member<'a> {
     shared: &'a Shared,
+    publish: &'a str,
     deliver: &'a [u8],
     room: usize,
+    room_name: String,
     rooms: usize,
     windows: Vec<Window>,
     ring: AckRing,
+    /// The publisher's id and the receivers of each of its publishes (0 and 0 for a subscriber).
+    pub_id: u64,
+    receivers: u64,
+    phase: u32,
+    seq: u64,
+    payload_bytes: usize,
+    with_ack: bool,
 }
 
-impl Handler for Recv<'_> {
+impl Handler for Member<'_> {
     fn on_event(&mut self, name: &[u8], args: &[u8]) {
         if name != self.deliver {
             self.shared
@@ -532,15 +545,58 @@ impl Handler for Recv<'_> {
     }
 }
 
+impl Paced for Member<'_> {
+    type Cmd = PhaseCmd;
+
+    fn command(&mut self, cmd: PhaseCmd) -> SendWindow {
+        self.phase = cmd.phase;
+        cmd.window
+    }
+
+    fn send(&mut self, conn: &mut Conn, due: u64) {
+        let shared = self.shared;
+        let mut ph_stats = shared.phases.borrow_mut();
+        let ph = &mut ph_stats[self.phase as usize];
+        let (room_name, deliver, payload) = (&self.room_name, self.deliver, self.payload_bytes);
+        for _ in 0..due {
+            self.seq += 1;
+            let t = now_us();
+            let st = Stamp {
+                p: self.pub_id,
+                k: self.phase as u64,
+                s: self.seq,
+                t,
+            };
+            let id = conn.emit(self.publish, self.with_ack, |b| {
+                b.push(b'"');
+                b.extend_from_slice(room_name.as_bytes());
+                b.extend_from_slice(b"\",\"");
+                b.extend_from_slice(deliver);
+                b.extend_from_slice(b"\",");
+                scan::write_stamp(b, &st, payload);
+            });
+            if self.with_ack {
+                self.ring.put(id, t, self.phase);
+            }
+        }
+        ph.publishes += due;
+        ph.expected += due * self.receivers;
+    }
+
+    fn finished(&mut self) {
+        self.shared.pubs_done.set(self.shared.pubs_done.get() + 1);
+    }
+}
+
 impl Client {
-    async fn run(self, sem: Rc<Semaphore>, mut ctl: watch::Receiver<Option<PhaseCmd>>) {
+    async fn run(self, sem: Rc<Semaphore>, ctl: Option<watch::Receiver<Option<PhaseCmd>>>) {
         let ctx = &self.ctx;
         let counts = &self.shared.setup;
         let room = match self.role {
             Role::Subscriber { room } | Role::Publisher { room, .. } => room,
         };
         // Setup: connect and join, with bounded concurrency.
-        let mut conn = {
+        let conn = {
             let Ok(_permit) = sem.acquire().await else {
                 return;
             };
@@ -563,89 +619,30 @@ impl Client {
         };
         counts.ready.set(counts.ready.get() + 1);
 
-        let room_name = ctx.room(room);
-        let mut recv = Recv {
+        let (pub_id, receivers) = match self.role {
+            Role::Publisher { id, receivers, .. } => (id as u64, receivers),
+            Role::Subscriber { .. } => (0, 0),
+        };
+        let mut member = Member {
             shared: &self.shared,
+            publish: &ctx.names.publish,
             deliver: ctx.names.deliver.as_bytes(),
             room,
+            room_name: ctx.room(room),
             rooms: self.params.rooms,
             windows: vec![Window::default(); self.pubs_per_room],
             ring: AckRing::new(match self.role {
                 Role::Publisher { .. } => 1024,
                 Role::Subscriber { .. } => 16,
             }),
+            pub_id,
+            receivers,
+            phase: 0,
+            seq: 0,
+            payload_bytes: self.params.payload_bytes,
+            with_ack: self.params.publish_ack,
         };
-        let (is_pub, pub_id, receivers) = match self.role {
-            Role::Publisher { id, receivers, .. } => (true, id as u64, receivers),
-            Role::Subscriber { .. } => (false, 0, 0),
-        };
-        let mut pacer = Pacer::idle();
-        let mut phase = 0u32;
-        let mut seq = 0u64;
-        let payload = self.params.payload_bytes;
-        let with_ack = self.params.publish_ack;
-        let stagger = (self.index as f64 * 0.618_034).fract();
-        let result: std::io::Result<()> = async {
-            loop {
-                tokio::select! {
-                    biased;
-                    r = conn.stream.readable() => {
-                        r?;
-                        conn.on_readable(&mut recv)?;
-                    }
-                    r = conn.stream.writable(), if conn.wr.pending() => {
-                        r?;
-                        conn.on_writable()?;
-                    }
-                    _ = pacer.ticker.tick(), if pacer.active => {
-                        let (due, finished) = pacer.due(Instant::now());
-                        if due > 0 {
-                            let mut ph_stats = self.shared.phases.borrow_mut();
-                            let ph = &mut ph_stats[phase as usize];
-                            for _ in 0..due {
-                                seq += 1;
-                                let t = now_us();
-                                let st = Stamp { p: pub_id, k: phase as u64, s: seq, t };
-                                let id = conn.emit(&ctx.names.publish, with_ack, |b| {
-                                    b.push(b'"');
-                                    b.extend_from_slice(room_name.as_bytes());
-                                    b.extend_from_slice(b"\",\"");
-                                    b.extend_from_slice(ctx.names.deliver.as_bytes());
-                                    b.extend_from_slice(b"\",");
-                                    scan::write_stamp(b, &st, payload);
-                                });
-                                if with_ack {
-                                    recv.ring.put(id, t, phase);
-                                }
-                            }
-                            ph.publishes += due;
-                            ph.expected += due * receivers;
-                        }
-                        if finished {
-                            self.shared.pubs_done.set(self.shared.pubs_done.get() + 1);
-                        }
-                        conn.on_writable()?;
-                    }
-                    r = ctl.changed(), if is_pub => {
-                        if r.is_err() {
-                            return Ok(());
-                        }
-                        let cmd = *ctl.borrow_and_update();
-                        if let Some(cmd) = cmd {
-                            phase = cmd.phase;
-                            pacer.begin(cmd.start, cmd.end, cmd.rate_per_publisher, stagger);
-                            if !pacer.active {
-                                self.shared.pubs_done.set(self.shared.pubs_done.get() + 1);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        .await;
-        if let Err(e) = result {
-            counts.died(e);
-        }
+        client::run(conn, &mut member, ctl, self.index, counts).await;
     }
 }
 

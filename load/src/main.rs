@@ -9,6 +9,7 @@ mod args;
 mod chart;
 #[cfg(test)]
 mod cli_tests;
+mod client;
 mod common;
 mod compare;
 mod connect;
