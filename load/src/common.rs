@@ -94,6 +94,17 @@ impl SetupCounts {
     pub fn settled(&self) -> usize {
         self.ready.get() + self.failed.get()
     }
+
+    /// The error of a setup of `n` clients (`what`) in which some failed, if any did.
+    pub fn failure(&self, what: &str, n: usize) -> Option<String> {
+        (self.failed.get() > 0).then(|| {
+            format!(
+                "{what}: {} of {n} clients failed ({})",
+                self.failed.get(),
+                self.first_error.borrow().clone().unwrap_or_default()
+            )
+        })
+    }
 }
 
 /// Waits until `n` clients are set up (or failed), printing progress; errors past `deadline`.

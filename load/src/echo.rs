@@ -186,19 +186,9 @@ pub async fn run_echo(
             return Err(e);
         }
     };
-    if shared.setup.failed.get() > 0 {
+    if let Some(e) = shared.setup.failure("echo setup", p.clients) {
         abort_all(&tasks);
-        return Err(format!(
-            "echo setup: {} of {} clients failed ({})",
-            shared.setup.failed.get(),
-            p.clients,
-            shared
-                .setup
-                .first_error
-                .borrow()
-                .clone()
-                .unwrap_or_default()
-        ));
+        return Err(e);
     }
     let start = Instant::now() + Duration::from_millis(20);
     let measure_from = start + Duration::from_secs_f64(p.warmup_s);
