@@ -3,7 +3,7 @@
 //! Node.js reference server in `benches/reference`. See `benches/README.md`.
 //!
 //! One current-thread Tokio runtime (one core) drives every simulated client as a task, each over
-//! its own light Engine.IO/Socket.IO-over-WebSocket client (`ws.rs`). Loopback targets only.
+//! its own light Engine.IO/Socket.IO-over-WebSocket client (`ws`). Loopback targets only.
 
 mod args;
 mod chart;
