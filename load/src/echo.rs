@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
 
 use crate::client::{self, Paced, SendWindow};
 use crate::common::{wait_setup, AckRing, Ctx, SetupCounts};
@@ -149,6 +150,46 @@ async fn client(
     client::run(conn, &mut echoer, Some(ctl), index, counts).await;
 }
 
+fn abort_all(tasks: &[JoinHandle<()>]) {
+    for t in tasks {
+        t.abort();
+    }
+}
+
+/// Waits until every client is connected; the setup's duration, seconds.
+async fn setup(
+    ctx: &Ctx,
+    shared: &Shared,
+    clients: usize,
+    deadline: Instant,
+) -> Result<f64, String> {
+    let setup_s = wait_setup(ctx, &shared.setup, clients, "echo setup", deadline)
+        .await?
+        .as_secs_f64();
+    match shared.setup.failure("echo setup", clients) {
+        Some(e) => Err(e),
+        None => Ok(setup_s),
+    }
+}
+
+/// Prints the ack rate every second until `end`.
+async fn follow(ctx: &Ctx, shared: &Shared, end: Instant) {
+    let mut last = shared.acked.get();
+    while Instant::now() < end {
+        let next = (Instant::now() + Duration::from_secs(1)).min(end);
+        let t = Instant::now();
+        tokio::time::sleep_until(next.into()).await;
+        let a = shared.acked.get();
+        ctx.progress(format_args!(
+            "echo: {:.0} acks/s, {} sent, {} acked",
+            (a - last) as f64 / t.elapsed().as_secs_f64().max(1e-6),
+            shared.sent.get(),
+            a
+        ));
+        last = a;
+    }
+}
+
 pub async fn run_echo(
     ctx: Rc<Ctx>,
     p: EchoParams,
@@ -173,23 +214,13 @@ pub async fn run_echo(
             ))
         })
         .collect();
-    let abort_all = |tasks: &[tokio::task::JoinHandle<()>]| {
-        for t in tasks {
-            t.abort();
-        }
-    };
-    let setup = wait_setup(&ctx, &shared.setup, p.clients, "echo setup", deadline).await;
-    let setup_s = match setup {
-        Ok(d) => d.as_secs_f64(),
+    let setup_s = match setup(&ctx, &shared, p.clients, deadline).await {
+        Ok(s) => s,
         Err(e) => {
             abort_all(&tasks);
             return Err(e);
         }
     };
-    if let Some(e) = shared.setup.failure("echo setup", p.clients) {
-        abort_all(&tasks);
-        return Err(e);
-    }
     let start = Instant::now() + Duration::from_millis(20);
     let measure_from = start + Duration::from_secs_f64(p.warmup_s);
     let end = measure_from + Duration::from_secs_f64(p.duration_s);
@@ -204,20 +235,7 @@ pub async fn run_echo(
     }));
     tokio::time::sleep_until(measure_from.into()).await;
     let mark_a = ctx.probe.mark();
-    let mut last = shared.acked.get();
-    while Instant::now() < end {
-        let next = (Instant::now() + Duration::from_secs(1)).min(end);
-        let t = Instant::now();
-        tokio::time::sleep_until(next.into()).await;
-        let a = shared.acked.get();
-        ctx.progress(format_args!(
-            "echo: {:.0} acks/s, {} sent, {} acked",
-            (a - last) as f64 / t.elapsed().as_secs_f64().max(1e-6),
-            shared.sent.get(),
-            a
-        ));
-        last = a;
-    }
+    follow(&ctx, &shared, end).await;
     let drain_until = end + Duration::from_secs_f64(p.drain_s);
     while (shared.done.get() < p.clients || shared.acked.get() < shared.sent.get())
         && Instant::now() < drain_until
@@ -230,6 +248,11 @@ pub async fn run_echo(
     for t in tasks {
         let _ = t.await;
     }
+    Ok(result(&shared, p, setup_s, usage))
+}
+
+/// The result, from the counters of a finished run.
+fn result(shared: &Shared, p: EchoParams, setup_s: f64, usage: Usage) -> EchoResult {
     let measured = shared.measured.get();
     let per = |cpu_ms: f64| {
         if measured > 0 {
@@ -238,10 +261,11 @@ pub async fn run_echo(
             0.0
         }
     };
+    let per_client = p.rate / p.clients.max(1) as f64;
     let planned =
         (per_client * (p.warmup_s + p.duration_s) + 1e-6).floor() as u64 * p.clients as u64;
     let latency = shared.lat.borrow().summary();
-    Ok(EchoResult {
+    EchoResult {
         scenario: "echo",
         setup_s,
         sent: shared.sent.get(),
@@ -256,5 +280,5 @@ pub async fn run_echo(
         gen_cpu_us_per_ack: per(usage.gen_cpu_ms),
         connections_lost: shared.setup.dead.get(),
         params: p,
-    })
+    }
 }
