@@ -41,18 +41,35 @@ fn quick_mark(doc: &Value) -> &'static str {
     }
 }
 
+/// Panels per row, and a panel's width and height.
+const COLS: usize = 4;
+const PANEL_W: f64 = 240.0;
+const PANEL_H: f64 = 230.0;
+/// Where the first row of panels starts.
+const TOP: f64 = 86.0;
+
 /// Renders the chart of a `compare` result document.
 pub fn render(doc: &Value) -> String {
     let empty = Vec::new();
     let items = doc["comparison"].as_array().unwrap_or(&empty);
-    let cols = 4usize;
-    let (pw, ph) = (240.0f64, 230.0f64);
+    let (cols, pw, ph) = (COLS, PANEL_W, PANEL_H);
     let rows = items.len().div_ceil(cols).max(1);
     let width = 20.0 + cols as f64 * pw;
-    let top = 86.0;
-    let height = top + rows as f64 * ph + 20.0;
-    let m = &doc["machine"];
+    let height = TOP + rows as f64 * ph + 20.0;
     let mut s = String::new();
+    heading(&mut s, doc, width, height);
+    for (i, c) in items.iter().enumerate() {
+        let x0 = 10.0 + (i % cols) as f64 * pw;
+        let y0 = TOP + (i / cols) as f64 * ph;
+        panel(&mut s, c, x0, y0);
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// The SVG element, the background, the title, the machine line and the legend.
+fn heading(s: &mut String, doc: &Value, width: f64, height: f64) {
+    let m = &doc["machine"];
     let _ = writeln!(
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Verdana, sans-serif">"#
@@ -79,131 +96,149 @@ pub fn render(doc: &Value) -> String {
         s,
         r##"<rect x="20" y="60" width="12" height="12" fill="{ROOMCAST}"/><text x="37" y="71" font-size="12">roomcast</text><rect x="110" y="60" width="12" height="12" fill="{REFERENCE}"/><text x="127" y="71" font-size="12">reference (Node.js)</text><line x1="265" y1="66" x2="285" y2="66" stroke="{FLOOR}" stroke-dasharray="4 3" stroke-width="2"/><text x="290" y="71" font-size="12">floor (the least a server can do)</text><text x="500" y="71" font-size="12" fill="#444">ratio = roomcast / reference; the load generator shares the cores</text>"##
     );
-    for (i, c) in items.iter().enumerate() {
-        let x0 = 10.0 + (i % cols) as f64 * pw;
-        let y0 = top + (i / cols) as f64 * ph;
-        // "metric, qualifier": the qualifier goes to the subtitle, so titles fit their panel.
-        let (label, qualifier) = match c["label"].as_str().unwrap_or("").split_once(", ") {
-            Some((l, q)) => (l, format!("{q} · ")),
-            None => (c["label"].as_str().unwrap_or(""), String::new()),
-        };
-        let unit = c["unit"].as_str().unwrap_or("");
-        let higher = c["higher_is_better"].as_bool().unwrap_or(true);
+}
+
+/// One compared metric's panel at (`x0`, `y0`): its frame and titles, the bars, the floor line,
+/// the ratio and the target.
+fn panel(s: &mut String, c: &Value, x0: f64, y0: f64) {
+    let pw = PANEL_W;
+    panel_titles(s, c, x0, y0);
+    let vals = [
+        (c["roomcast"].as_f64(), ROOMCAST),
+        (c["reference"].as_f64(), REFERENCE),
+    ];
+    let floor = c["floor"].as_f64();
+    let vmax = vals
+        .iter()
+        .filter_map(|v| v.0)
+        .chain(floor)
+        .fold(0.0f64, f64::max)
+        .max(1e-12);
+    let (chart_top, chart_h) = (y0 + 55.0, 110.0);
+    let base = chart_top + chart_h;
+    let _ = writeln!(
+        s,
+        r##"<line x1="{}" y1="{base}" x2="{}" y2="{base}" stroke="#868e96"/>"##,
+        x0 + 40.0,
+        x0 + pw - 40.0
+    );
+    for (j, (v, color)) in vals.iter().enumerate() {
+        let bx = x0 + pw / 2.0 - 60.0 + j as f64 * 65.0;
+        let bar_h = |v: f64| (v / vmax * chart_h).max(1.0);
+        bar(s, v.map(|v| (v, bar_h(v))), color, bx, base);
+    }
+    if let Some(f) = floor {
+        let y = base - f / vmax * chart_h;
         let _ = writeln!(
             s,
-            r##"<rect x="{}" y="{}" width="{}" height="{}" fill="#f8f9fa" stroke="#dee2e6"/>"##,
-            x0 + 5.0,
-            y0,
-            pw - 10.0,
-            ph - 10.0
+            r#"<line x1="{}" y1="{y}" x2="{}" y2="{y}" stroke="{FLOOR}" stroke-dasharray="4 3" stroke-width="1.5"/>"#,
+            x0 + 30.0,
+            x0 + pw - 30.0
         );
         let _ = writeln!(
             s,
-            r#"<text x="{}" y="{}" font-size="13" font-weight="bold" text-anchor="middle">{}</text>"#,
-            x0 + pw / 2.0,
-            y0 + 20.0,
-            esc(label)
+            r#"<text x="{}" y="{}" font-size="10" fill="{FLOOR}" text-anchor="end">floor {}</text>"#,
+            x0 + pw - 12.0,
+            y - 3.0,
+            esc(&fmt(f))
         );
-        let _ = writeln!(
-            s,
-            r##"<text x="{}" y="{}" font-size="11" fill="#555" text-anchor="middle">{}{} ({} is better)</text>"##,
-            x0 + pw / 2.0,
-            y0 + 35.0,
-            esc(&qualifier),
-            esc(unit),
-            if higher { "higher" } else { "lower" }
-        );
-        let vals = [
-            (c["roomcast"].as_f64(), ROOMCAST),
-            (c["reference"].as_f64(), REFERENCE),
-        ];
-        let floor = c["floor"].as_f64();
-        let vmax = vals
-            .iter()
-            .filter_map(|v| v.0)
-            .chain(floor)
-            .fold(0.0f64, f64::max)
-            .max(1e-12);
-        let (chart_top, chart_h) = (y0 + 55.0, 110.0);
-        let base = chart_top + chart_h;
-        let _ = writeln!(
-            s,
-            r##"<line x1="{}" y1="{base}" x2="{}" y2="{base}" stroke="#868e96"/>"##,
-            x0 + 40.0,
-            x0 + pw - 40.0
-        );
-        for (j, (v, color)) in vals.iter().enumerate() {
-            let bx = x0 + pw / 2.0 - 60.0 + j as f64 * 65.0;
-            match v {
-                Some(v) => {
-                    let h = (v / vmax * chart_h).max(1.0);
-                    let _ = writeln!(
-                        s,
-                        r#"<rect x="{bx}" y="{}" width="55" height="{h}" fill="{color}"/>"#,
-                        base - h
-                    );
-                    let _ = writeln!(
-                        s,
-                        r#"<text x="{}" y="{}" font-size="11" text-anchor="middle">{}</text>"#,
-                        bx + 27.5,
-                        base - h - 4.0,
-                        esc(&fmt(*v))
-                    );
-                }
-                None => {
-                    let _ = writeln!(
-                        s,
-                        r##"<text x="{}" y="{}" font-size="11" fill="#868e96" text-anchor="middle">n/a</text>"##,
-                        bx + 27.5,
-                        base - 4.0
-                    );
-                }
-            }
-        }
-        if let Some(f) = floor {
-            let y = base - f / vmax * chart_h;
+    }
+    panel_verdict(s, c, x0, base);
+}
+
+/// The panel's frame, its title (the metric) and subtitle (qualifier, unit, direction).
+fn panel_titles(s: &mut String, c: &Value, x0: f64, y0: f64) {
+    let (pw, ph) = (PANEL_W, PANEL_H);
+    // "metric, qualifier": the qualifier goes to the subtitle, so titles fit their panel.
+    let (label, qualifier) = match c["label"].as_str().unwrap_or("").split_once(", ") {
+        Some((l, q)) => (l, format!("{q} · ")),
+        None => (c["label"].as_str().unwrap_or(""), String::new()),
+    };
+    let unit = c["unit"].as_str().unwrap_or("");
+    let higher = c["higher_is_better"].as_bool().unwrap_or(true);
+    let _ = writeln!(
+        s,
+        r##"<rect x="{}" y="{}" width="{}" height="{}" fill="#f8f9fa" stroke="#dee2e6"/>"##,
+        x0 + 5.0,
+        y0,
+        pw - 10.0,
+        ph - 10.0
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="{}" font-size="13" font-weight="bold" text-anchor="middle">{}</text>"#,
+        x0 + pw / 2.0,
+        y0 + 20.0,
+        esc(label)
+    );
+    let _ = writeln!(
+        s,
+        r##"<text x="{}" y="{}" font-size="11" fill="#555" text-anchor="middle">{}{} ({} is better)</text>"##,
+        x0 + pw / 2.0,
+        y0 + 35.0,
+        esc(&qualifier),
+        esc(unit),
+        if higher { "higher" } else { "lower" }
+    );
+}
+
+/// One server's bar at `bx` on the baseline `base`: its value and height, with the value above
+/// it, or "n/a".
+fn bar(s: &mut String, v: Option<(f64, f64)>, color: &str, bx: f64, base: f64) {
+    match v {
+        Some((v, h)) => {
             let _ = writeln!(
                 s,
-                r#"<line x1="{}" y1="{y}" x2="{}" y2="{y}" stroke="{FLOOR}" stroke-dasharray="4 3" stroke-width="1.5"/>"#,
-                x0 + 30.0,
-                x0 + pw - 30.0
+                r#"<rect x="{bx}" y="{}" width="55" height="{h}" fill="{color}"/>"#,
+                base - h
             );
             let _ = writeln!(
                 s,
-                r#"<text x="{}" y="{}" font-size="10" fill="{FLOOR}" text-anchor="end">floor {}</text>"#,
-                x0 + pw - 12.0,
-                y - 3.0,
-                esc(&fmt(f))
+                r#"<text x="{}" y="{}" font-size="11" text-anchor="middle">{}</text>"#,
+                bx + 27.5,
+                base - h - 4.0,
+                esc(&fmt(v))
             );
         }
-        let ratio = c["ratio"]
-            .as_f64()
-            .map(|r| format!("ratio {r:.2}×"))
-            .unwrap_or_else(|| "ratio n/a".into());
-        let _ = writeln!(
-            s,
-            r#"<text x="{}" y="{}" font-size="12" text-anchor="middle">{}</text>"#,
-            x0 + pw / 2.0,
-            base + 22.0,
-            esc(&ratio)
-        );
-        if let Some(t) = c["target"].as_str() {
-            let (txt, color) = match c["met"].as_bool() {
-                Some(true) => (format!("target {t}: met"), "#2b8a3e"),
-                Some(false) => (format!("target {t}: not met"), "#c92a2a"),
-                None => (format!("target {t}"), "#555"),
-            };
+        None => {
             let _ = writeln!(
                 s,
-                r#"<text x="{}" y="{}" font-size="11" fill="{color}" text-anchor="middle">{}</text>"#,
-                x0 + pw / 2.0,
-                base + 40.0,
-                esc(&txt)
+                r##"<text x="{}" y="{}" font-size="11" fill="#868e96" text-anchor="middle">n/a</text>"##,
+                bx + 27.5,
+                base - 4.0
             );
         }
     }
-    s.push_str("</svg>\n");
-    s
+}
+
+/// The ratio under the panel's chart, and the target with whether it is met.
+fn panel_verdict(s: &mut String, c: &Value, x0: f64, base: f64) {
+    let pw = PANEL_W;
+    let ratio = c["ratio"]
+        .as_f64()
+        .map(|r| format!("ratio {r:.2}×"))
+        .unwrap_or_else(|| "ratio n/a".into());
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="{}" font-size="12" text-anchor="middle">{}</text>"#,
+        x0 + pw / 2.0,
+        base + 22.0,
+        esc(&ratio)
+    );
+    if let Some(t) = c["target"].as_str() {
+        let (txt, color) = match c["met"].as_bool() {
+            Some(true) => (format!("target {t}: met"), "#2b8a3e"),
+            Some(false) => (format!("target {t}: not met"), "#c92a2a"),
+            None => (format!("target {t}"), "#555"),
+        };
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" font-size="11" fill="{color}" text-anchor="middle">{}</text>"#,
+            x0 + pw / 2.0,
+            base + 40.0,
+            esc(&txt)
+        );
+    }
 }
 
 /// Reads a saved comparison and writes its chart.

@@ -1,10 +1,9 @@
-//! What every scenario shares: the target, event names, connection options, the probe, pacing.
+//! What every scenario shares: the target, event names, connection options, the probe, the
+//! setup counts, the ring of ack send times.
 
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::time::{Duration, Instant};
-
-use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::stats::Probe;
 use crate::target::Target;
@@ -95,6 +94,17 @@ impl SetupCounts {
     pub fn settled(&self) -> usize {
         self.ready.get() + self.failed.get()
     }
+
+    /// The error of a setup of `n` clients (`what`) in which some failed, if any did.
+    pub fn failure(&self, what: &str, n: usize) -> Option<String> {
+        (self.failed.get() > 0).then(|| {
+            format!(
+                "{what}: {} of {n} clients failed ({})",
+                self.failed.get(),
+                self.first_error.borrow().clone().unwrap_or_default()
+            )
+        })
+    }
 }
 
 /// Waits until `n` clients are set up (or failed), printing progress; errors past `deadline`.
@@ -126,66 +136,6 @@ pub async fn wait_setup(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Ok(t0.elapsed())
-}
-
-/// Sends at `rate` messages per second from `start` to `end`: on every tick, how many are due.
-pub struct Pacer {
-    start: Instant,
-    end: Instant,
-    rate: f64,
-    sent: u64,
-    pub ticker: Interval,
-    pub active: bool,
-}
-
-/// At most this many messages are sent in one tick by one client, however late the tick is.
-pub const MAX_BURST: u64 = 512;
-
-impl Pacer {
-    pub fn idle() -> Self {
-        let mut ticker = tokio::time::interval(Duration::from_secs(3600));
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        Pacer {
-            start: Instant::now(),
-            end: Instant::now(),
-            rate: 0.0,
-            sent: 0,
-            ticker,
-            active: false,
-        }
-    }
-
-    /// Starts a new sending window. `phase` (0..1) staggers the clients' ticks.
-    pub fn begin(&mut self, start: Instant, end: Instant, rate: f64, phase: f64) {
-        let period = if rate > 0.0 {
-            Duration::from_secs_f64((1.0 / rate).clamp(0.001, 0.1))
-        } else {
-            Duration::from_millis(100)
-        };
-        let first = start + period.mul_f64(phase.clamp(0.0, 1.0));
-        let mut ticker = tokio::time::interval_at(first.into(), period);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        self.ticker = ticker;
-        self.start = start;
-        self.end = end;
-        self.rate = rate;
-        self.sent = 0;
-        self.active = rate > 0.0;
-    }
-
-    /// Messages due now; deactivates the pacer once its window is over (returns `(due, finished)`).
-    pub fn due(&mut self, now: Instant) -> (u64, bool) {
-        let until = now.min(self.end);
-        let elapsed = until.saturating_duration_since(self.start).as_secs_f64();
-        let total = (elapsed * self.rate + 1e-6).floor() as u64;
-        let due = total.saturating_sub(self.sent).min(MAX_BURST);
-        self.sent += due;
-        let finished = now >= self.end;
-        if finished {
-            self.active = false;
-        }
-        (due, finished)
-    }
 }
 
 /// A small ring of send times keyed by ack id (ids are sequential per connection).

@@ -49,6 +49,46 @@ pub struct ConnectResult {
     pub connections_lost: usize,
 }
 
+/// The `i`-th connection: connects (its handshake timed into `lat`), then holds, answering pings
+/// and ignoring the rest, until aborted or closed by the server.
+async fn connection(
+    ctx: Rc<Ctx>,
+    counts: Rc<SetupCounts>,
+    lat: Rc<RefCell<Lat>>,
+    sem: Rc<Semaphore>,
+    i: usize,
+    read_buffer: usize,
+) {
+    let mut conn = {
+        let Ok(_permit) = sem.acquire().await else {
+            return;
+        };
+        let t = Instant::now();
+        match ctx.connect(i, read_buffer).await {
+            Ok(c) => {
+                lat.borrow_mut().record(t.elapsed().as_micros() as u64);
+                c
+            }
+            Err(e) => return counts.fail("connect", e),
+        }
+    };
+    counts.ready.set(counts.ready.get() + 1);
+    // Hold: answer pings, ignore the rest.
+    let result: std::io::Result<()> = async {
+        loop {
+            conn.read_some().await?;
+            conn.process(&mut Ignore)?;
+            if conn.wr.pending() {
+                conn.flush().await?;
+            }
+        }
+    }
+    .await;
+    if let Err(e) = result {
+        counts.died(e);
+    }
+}
+
 pub async fn run_connect(
     ctx: Rc<Ctx>,
     p: ConnectParams,
@@ -65,38 +105,14 @@ pub async fn run_connect(
     let t0 = Instant::now();
     let tasks: Vec<_> = (0..p.connections)
         .map(|i| {
-            let (ctx, counts, lat, sem) = (ctx.clone(), counts.clone(), lat.clone(), sem.clone());
-            let read_buffer = p.read_buffer;
-            tokio::task::spawn_local(async move {
-                let mut conn = {
-                    let Ok(_permit) = sem.acquire().await else {
-                        return;
-                    };
-                    let t = Instant::now();
-                    match ctx.connect(i, read_buffer).await {
-                        Ok(c) => {
-                            lat.borrow_mut().record(t.elapsed().as_micros() as u64);
-                            c
-                        }
-                        Err(e) => return counts.fail("connect", e),
-                    }
-                };
-                counts.ready.set(counts.ready.get() + 1);
-                // Hold: answer pings, ignore the rest.
-                let result: std::io::Result<()> = async {
-                    loop {
-                        conn.read_some().await?;
-                        conn.process(&mut Ignore)?;
-                        if conn.wr.pending() {
-                            conn.flush().await?;
-                        }
-                    }
-                }
-                .await;
-                if let Err(e) = result {
-                    counts.died(e);
-                }
-            })
+            tokio::task::spawn_local(connection(
+                ctx.clone(),
+                counts.clone(),
+                lat.clone(),
+                sem.clone(),
+                i,
+                p.read_buffer,
+            ))
         })
         .collect();
     let waited = wait_setup(&ctx, &counts, p.connections, "connect", deadline).await;
@@ -131,7 +147,39 @@ pub async fn run_connect(
     for t in tasks {
         let _ = t.await;
     }
-    let connect_usage = usage(&mark_idle, &mark_connected);
+    let measured = Measured {
+        connect_s,
+        connect_usage: usage(&mark_idle, &mark_connected),
+        held,
+        lost,
+    };
+    let handshake = lat.borrow().summary();
+    Ok(result(p, &counts, handshake, measured))
+}
+
+/// What a run measured: how long connecting took, the usage while connecting and from idle to
+/// all held, and the connections the server closed during the hold.
+struct Measured {
+    connect_s: f64,
+    connect_usage: Usage,
+    held: Usage,
+    lost: usize,
+}
+
+/// The result, from the setup counts, the handshake times and what was measured.
+fn result(
+    p: ConnectParams,
+    counts: &SetupCounts,
+    handshake: LatencySummary,
+    m: Measured,
+) -> ConnectResult {
+    let Measured {
+        connect_s,
+        connect_usage,
+        held,
+        lost,
+    } = m;
+    let connected = counts.ready.get();
     let per_conn = match (held.server_rss_kb_start, held.server_rss_kb_end) {
         (Some(a), Some(b)) if connected > 0 => {
             Some((b as f64 - a as f64) * 1024.0 / connected as f64)
@@ -140,8 +188,7 @@ pub async fn run_connect(
     };
     let first_error = counts.first_error.borrow().clone();
     let failed = counts.failed.get();
-    let handshake = lat.borrow().summary();
-    Ok(ConnectResult {
+    ConnectResult {
         scenario: "connect",
         connected,
         failed,
@@ -159,5 +206,5 @@ pub async fn run_connect(
         gen_rss_kb_held: held.gen_rss_kb,
         connections_lost: lost,
         params: p,
-    })
+    }
 }

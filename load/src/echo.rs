@@ -7,12 +7,14 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
 
-use crate::common::{wait_setup, AckRing, Ctx, Pacer, SetupCounts};
+use crate::client::{self, Paced, SendWindow};
+use crate::common::{wait_setup, AckRing, Ctx, SetupCounts};
 use crate::scan::{self, Stamp};
 use crate::stats::{usage, Lat, LatencySummary, Usage};
 use crate::sys::now_us;
-use crate::ws::Handler;
+use crate::ws::{Conn, Handler};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EchoParams {
@@ -60,12 +62,17 @@ pub struct EchoResult {
     pub connections_lost: usize,
 }
 
-struct Recv<'a> {
+/// One echo client: sends stamped emits with acks and times each ack from its send time.
+struct Echoer<'a> {
     shared: &'a Shared,
     ring: AckRing,
+    event: &'a str,
+    index: u64,
+    seq: u64,
+    payload_bytes: usize,
 }
 
-impl Handler for Recv<'_> {
+impl Handler for Echoer<'_> {
     fn on_ack(&mut self, id: u64, _args: &[u8]) {
         let s = self.shared;
         match self.ring.take(id) {
@@ -81,7 +88,36 @@ impl Handler for Recv<'_> {
     }
 }
 
-type Cmd = Option<(Instant, Instant, f64)>;
+impl Paced for Echoer<'_> {
+    type Cmd = SendWindow;
+
+    fn command(&mut self, window: SendWindow) -> SendWindow {
+        window
+    }
+
+    fn send(&mut self, conn: &mut Conn, due: u64) {
+        let payload_bytes = self.payload_bytes;
+        for _ in 0..due {
+            self.seq += 1;
+            let t = now_us();
+            let st = Stamp {
+                p: self.index,
+                k: 0,
+                s: self.seq,
+                t,
+            };
+            let id = conn.emit(self.event, true, |b| {
+                scan::write_stamp(b, &st, payload_bytes)
+            });
+            self.ring.put(id, t, 0);
+        }
+        self.shared.sent.set(self.shared.sent.get() + due);
+    }
+
+    fn finished(&mut self) {
+        self.shared.done.set(self.shared.done.get() + 1);
+    }
+}
 
 async fn client(
     ctx: Rc<Ctx>,
@@ -89,10 +125,10 @@ async fn client(
     p: EchoParams,
     index: usize,
     sem: Rc<Semaphore>,
-    mut ctl: watch::Receiver<Cmd>,
+    ctl: watch::Receiver<Option<SendWindow>>,
 ) {
     let counts = &shared.setup;
-    let mut conn = {
+    let conn = {
         let Ok(_permit) = sem.acquire().await else {
             return;
         };
@@ -103,59 +139,54 @@ async fn client(
     };
     counts.ready.set(counts.ready.get() + 1);
     let per_client = p.rate / p.clients.max(1) as f64;
-    let mut recv = Recv {
+    let mut echoer = Echoer {
         shared: &shared,
         ring: AckRing::new((per_client * 5.0) as usize),
+        event: &ctx.names.echo,
+        index: index as u64,
+        seq: 0,
+        payload_bytes: p.payload_bytes,
     };
-    let mut pacer = Pacer::idle();
-    let stagger = (index as f64 * 0.618_034).fract();
-    let mut seq = 0u64;
-    let result: std::io::Result<()> = async {
-        loop {
-            tokio::select! {
-                biased;
-                r = conn.stream.readable() => {
-                    r?;
-                    conn.on_readable(&mut recv)?;
-                }
-                r = conn.stream.writable(), if conn.wr.pending() => {
-                    r?;
-                    conn.on_writable()?;
-                }
-                _ = pacer.ticker.tick(), if pacer.active => {
-                    let (due, finished) = pacer.due(Instant::now());
-                    if finished {
-                        shared.done.set(shared.done.get() + 1);
-                    }
-                    for _ in 0..due {
-                        seq += 1;
-                        let t = now_us();
-                        let st = Stamp { p: index as u64, k: 0, s: seq, t };
-                        let id = conn.emit(&ctx.names.echo, true, |b| {
-                            scan::write_stamp(b, &st, p.payload_bytes)
-                        });
-                        recv.ring.put(id, t, 0);
-                    }
-                    shared.sent.set(shared.sent.get() + due);
-                    conn.on_writable()?;
-                }
-                r = ctl.changed() => {
-                    if r.is_err() {
-                        return Ok(());
-                    }
-                    if let Some((start, end, rate)) = *ctl.borrow_and_update() {
-                        pacer.begin(start, end, rate, stagger);
-                        if !pacer.active {
-                            shared.done.set(shared.done.get() + 1);
-                        }
-                    }
-                }
-            }
-        }
+    client::run(conn, &mut echoer, Some(ctl), index, counts).await;
+}
+
+fn abort_all(tasks: &[JoinHandle<()>]) {
+    for t in tasks {
+        t.abort();
     }
-    .await;
-    if let Err(e) = result {
-        counts.died(e);
+}
+
+/// Waits until every client is connected; the setup's duration, seconds.
+async fn setup(
+    ctx: &Ctx,
+    shared: &Shared,
+    clients: usize,
+    deadline: Instant,
+) -> Result<f64, String> {
+    let setup_s = wait_setup(ctx, &shared.setup, clients, "echo setup", deadline)
+        .await?
+        .as_secs_f64();
+    match shared.setup.failure("echo setup", clients) {
+        Some(e) => Err(e),
+        None => Ok(setup_s),
+    }
+}
+
+/// Prints the ack rate every second until `end`.
+async fn follow(ctx: &Ctx, shared: &Shared, end: Instant) {
+    let mut last = shared.acked.get();
+    while Instant::now() < end {
+        let next = (Instant::now() + Duration::from_secs(1)).min(end);
+        let t = Instant::now();
+        tokio::time::sleep_until(next.into()).await;
+        let a = shared.acked.get();
+        ctx.progress(format_args!(
+            "echo: {:.0} acks/s, {} sent, {} acked",
+            (a - last) as f64 / t.elapsed().as_secs_f64().max(1e-6),
+            shared.sent.get(),
+            a
+        ));
+        last = a;
     }
 }
 
@@ -183,33 +214,13 @@ pub async fn run_echo(
             ))
         })
         .collect();
-    let abort_all = |tasks: &[tokio::task::JoinHandle<()>]| {
-        for t in tasks {
-            t.abort();
-        }
-    };
-    let setup = wait_setup(&ctx, &shared.setup, p.clients, "echo setup", deadline).await;
-    let setup_s = match setup {
-        Ok(d) => d.as_secs_f64(),
+    let setup_s = match setup(&ctx, &shared, p.clients, deadline).await {
+        Ok(s) => s,
         Err(e) => {
             abort_all(&tasks);
             return Err(e);
         }
     };
-    if shared.setup.failed.get() > 0 {
-        abort_all(&tasks);
-        return Err(format!(
-            "echo setup: {} of {} clients failed ({})",
-            shared.setup.failed.get(),
-            p.clients,
-            shared
-                .setup
-                .first_error
-                .borrow()
-                .clone()
-                .unwrap_or_default()
-        ));
-    }
     let start = Instant::now() + Duration::from_millis(20);
     let measure_from = start + Duration::from_secs_f64(p.warmup_s);
     let end = measure_from + Duration::from_secs_f64(p.duration_s);
@@ -217,23 +228,14 @@ pub async fn run_echo(
         .measure_from_us
         .set(now_us() + measure_from.duration_since(Instant::now()).as_micros() as u64);
     let per_client = p.rate / p.clients.max(1) as f64;
-    ctl.send_replace(Some((start, end, per_client)));
+    ctl.send_replace(Some(SendWindow {
+        start,
+        end,
+        rate: per_client,
+    }));
     tokio::time::sleep_until(measure_from.into()).await;
     let mark_a = ctx.probe.mark();
-    let mut last = shared.acked.get();
-    while Instant::now() < end {
-        let next = (Instant::now() + Duration::from_secs(1)).min(end);
-        let t = Instant::now();
-        tokio::time::sleep_until(next.into()).await;
-        let a = shared.acked.get();
-        ctx.progress(format_args!(
-            "echo: {:.0} acks/s, {} sent, {} acked",
-            (a - last) as f64 / t.elapsed().as_secs_f64().max(1e-6),
-            shared.sent.get(),
-            a
-        ));
-        last = a;
-    }
+    follow(&ctx, &shared, end).await;
     let drain_until = end + Duration::from_secs_f64(p.drain_s);
     while (shared.done.get() < p.clients || shared.acked.get() < shared.sent.get())
         && Instant::now() < drain_until
@@ -246,6 +248,11 @@ pub async fn run_echo(
     for t in tasks {
         let _ = t.await;
     }
+    Ok(result(&shared, p, setup_s, usage))
+}
+
+/// The result, from the counters of a finished run.
+fn result(shared: &Shared, p: EchoParams, setup_s: f64, usage: Usage) -> EchoResult {
     let measured = shared.measured.get();
     let per = |cpu_ms: f64| {
         if measured > 0 {
@@ -254,10 +261,11 @@ pub async fn run_echo(
             0.0
         }
     };
+    let per_client = p.rate / p.clients.max(1) as f64;
     let planned =
         (per_client * (p.warmup_s + p.duration_s) + 1e-6).floor() as u64 * p.clients as u64;
     let latency = shared.lat.borrow().summary();
-    Ok(EchoResult {
+    EchoResult {
         scenario: "echo",
         setup_s,
         sent: shared.sent.get(),
@@ -272,5 +280,5 @@ pub async fn run_echo(
         gen_cpu_us_per_ack: per(usage.gen_cpu_ms),
         connections_lost: shared.setup.dead.get(),
         params: p,
-    })
+    }
 }

@@ -3,9 +3,13 @@
 //! Node.js reference server in `benches/reference`. See `benches/README.md`.
 //!
 //! One current-thread Tokio runtime (one core) drives every simulated client as a task, each over
-//! its own light Engine.IO/Socket.IO-over-WebSocket client (`ws.rs`). Loopback targets only.
+//! its own light Engine.IO/Socket.IO-over-WebSocket client (`ws`). Loopback targets only.
 
+mod args;
 mod chart;
+#[cfg(test)]
+mod cli_tests;
+mod client;
 mod common;
 mod compare;
 mod connect;
@@ -23,16 +27,10 @@ mod ws;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use serde::Serialize;
 
-use crate::common::{Ctx, Names};
-use crate::connect::ConnectParams;
-use crate::echo::EchoParams;
-use crate::fanout::{CeilingParams, FanoutParams, PhaseSpec};
-use crate::stats::Probe;
-use crate::target::Target;
-use crate::ws::ConnectOpts;
+use crate::args::{CeilingArgs, Common, ConnectArgs, EchoArgs, FleetArgs, PhaseArgs};
 
 #[derive(Parser)]
 #[command(
@@ -58,14 +56,8 @@ enum Cmd {
         /// Target deliveries per second (publishes/s × receivers per publish).
         #[arg(long, default_value_t = 40_000.0)]
         rate: f64,
-        /// Measured seconds (after the warmup).
-        #[arg(long, default_value_t = 5.0)]
-        duration: f64,
-        #[arg(long, default_value_t = 1.0)]
-        warmup: f64,
-        /// Longest wait for in-flight deliveries after the last publish, seconds.
-        #[arg(long, default_value_t = 3.0)]
-        drain: f64,
+        #[command(flatten)]
+        phase: PhaseArgs,
     },
     /// C clients emit the echo event with an ack at a total rate: ack round-trip percentiles.
     Echo {
@@ -123,260 +115,13 @@ enum Cmd {
     },
 }
 
-/// Options every scenario takes.
-#[derive(Args, Clone, Debug)]
-pub struct Common {
-    /// The server: http://HOST:PORT[/path] or ws://…; loopback addresses only.
-    #[arg(
-        long,
-        env = "ROOMCAST_LOAD_URL",
-        default_value = "http://127.0.0.1:3000"
-    )]
-    pub url: String,
-    /// Engine.IO path (default: the URL's path, else /socket.io/).
-    #[arg(long)]
-    pub path: Option<String>,
-    /// Socket.IO namespace.
-    #[arg(long, default_value = "/")]
-    pub namespace: String,
-    /// JSON sent as the CONNECT auth payload, e.g. '{"token":"…"}'.
-    #[arg(long)]
-    pub auth: Option<String>,
-    /// Local source addresses connections are spread over: a range, a list, or `none`.
-    #[arg(long, default_value = "127.0.0.1-127.0.0.8")]
-    pub sources: String,
-    /// Event a client emits to join rooms (answered with an ack {"ok":true,…}).
-    #[arg(long, default_value = "join")]
-    pub join_event: String,
-    /// Event a client emits to publish: (room, event, ...args).
-    #[arg(long, default_value = "publish")]
-    pub publish_event: String,
-    /// Event name the publishers ask to be delivered.
-    #[arg(long, default_value = "msg")]
-    pub deliver_event: String,
-    /// Event the echo scenario emits with an ack.
-    #[arg(long, default_value = "echo")]
-    pub echo_event: String,
-    /// Rooms are named PREFIX0, PREFIX1, …
-    #[arg(long, default_value = "room-")]
-    pub room_prefix: String,
-    /// Seconds allowed for one connection's handshake (and for a join's ack).
-    #[arg(long, default_value_t = 10.0)]
-    pub connect_timeout: f64,
-    /// Handshakes in flight at once while setting up.
-    #[arg(long, default_value_t = 128)]
-    pub concurrency: usize,
-    /// Read buffer per connection, bytes (grows for larger messages).
-    #[arg(long, default_value_t = 16 * 1024)]
-    pub read_buffer: usize,
-    /// The server's process id: its CPU time and RSS are sampled from /proc during the run.
-    #[arg(long)]
-    pub server_pid: Option<u32>,
-    /// Hard bound on the whole run, seconds (default: derived from the scenario's durations).
-    #[arg(long)]
-    pub deadline: Option<f64>,
-    /// Skip checking the server's Sec-WebSocket-Accept.
-    #[arg(long)]
-    pub no_verify_accept: bool,
-    /// Print the result as JSON on stdout instead of a table.
-    #[arg(long)]
-    pub json: bool,
-    /// Also write the JSON result to this file.
-    #[arg(long)]
-    pub output: Option<std::path::PathBuf>,
-    /// No progress on stderr.
-    #[arg(long, short)]
-    pub quiet: bool,
-}
-
-#[derive(Args, Clone, Debug)]
-pub struct FleetArgs {
-    #[arg(long, default_value_t = 1000)]
-    pub subscribers: usize,
-    #[arg(long, default_value_t = 10)]
-    pub rooms: usize,
-    #[arg(long, default_value_t = 10)]
-    pub publishers: usize,
-    /// Size of the published argument's JSON text, bytes.
-    #[arg(long, default_value_t = 100)]
-    pub payload_bytes: usize,
-    /// Publish without asking for acks (refusals then go unnoticed).
-    #[arg(long)]
-    pub no_publish_ack: bool,
-}
-
-impl FleetArgs {
-    pub fn params(&self, read_buffer: usize) -> FanoutParams {
-        FanoutParams {
-            subscribers: self.subscribers,
-            rooms: self.rooms,
-            publishers: self.publishers,
-            payload_bytes: self.payload_bytes,
-            publish_ack: !self.no_publish_ack,
-            read_buffer,
-        }
-    }
-}
-
-#[derive(Args, Clone, Debug)]
-pub struct EchoArgs {
-    #[arg(long, default_value_t = 100)]
-    pub clients: usize,
-    /// Acks per second, all clients together.
-    #[arg(long, default_value_t = 10_000.0)]
-    pub rate: f64,
-    #[arg(long, default_value_t = 100)]
-    pub payload_bytes: usize,
-    #[arg(long, default_value_t = 5.0)]
-    pub duration: f64,
-    #[arg(long, default_value_t = 1.0)]
-    pub warmup: f64,
-    #[arg(long, default_value_t = 3.0)]
-    pub drain: f64,
-}
-
-impl EchoArgs {
-    pub fn params(&self, read_buffer: usize) -> EchoParams {
-        EchoParams {
-            clients: self.clients,
-            rate: self.rate,
-            payload_bytes: self.payload_bytes,
-            warmup_s: self.warmup,
-            duration_s: self.duration,
-            drain_s: self.drain,
-            read_buffer,
-        }
-    }
-}
-
-#[derive(Args, Clone, Debug)]
-pub struct ConnectArgs {
-    #[arg(long, default_value_t = 10_000)]
-    pub connections: usize,
-    /// Seconds the connections are held once all are up.
-    #[arg(long, default_value_t = 3.0)]
-    pub hold: f64,
-    /// Seconds after the last connect before the server's memory is read.
-    #[arg(long, default_value_t = 1.0)]
-    pub settle: f64,
-}
-
-impl ConnectArgs {
-    pub fn params(&self, concurrency: usize) -> ConnectParams {
-        ConnectParams {
-            connections: self.connections,
-            concurrency,
-            hold_s: self.hold,
-            settle_s: self.settle,
-            read_buffer: 1024,
-        }
-    }
-}
-
-#[derive(Args, Clone, Debug)]
-pub struct CeilingArgs {
-    /// First target, deliveries/s.
-    #[arg(long, default_value_t = 10_000.0)]
-    pub start_rate: f64,
-    #[arg(long, default_value_t = 3_000_000.0)]
-    pub max_rate: f64,
-    /// Each step multiplies the rate by this while steps hold.
-    #[arg(long, default_value_t = 1.5)]
-    pub factor: f64,
-    /// Bisection steps between the last rate that held and the first that failed.
-    #[arg(long, default_value_t = 2)]
-    pub refine: u32,
-    /// Measured seconds per step.
-    #[arg(long, default_value_t = 3.0)]
-    pub step: f64,
-    #[arg(long, default_value_t = 0.5)]
-    pub warmup: f64,
-    #[arg(long, default_value_t = 3.0)]
-    pub drain: f64,
-    /// A step holds if its publish→receive p99 is at most this (and nothing is lost).
-    #[arg(long, default_value_t = 100.0)]
-    pub p99_budget_ms: f64,
-    /// Bound on the whole search, seconds.
-    #[arg(long, default_value_t = 120.0)]
-    pub max_total: f64,
-}
-
-impl CeilingArgs {
-    pub fn params(&self) -> CeilingParams {
-        CeilingParams {
-            start_deliveries_per_s: self.start_rate,
-            max_deliveries_per_s: self.max_rate,
-            factor: self.factor.max(1.05),
-            refine_steps: self.refine,
-            step_s: self.step,
-            warmup_s: self.warmup,
-            drain_s: self.drain,
-            p99_budget_ms: self.p99_budget_ms,
-            max_total_s: self.max_total,
-        }
-    }
-}
-
-impl Common {
-    pub fn ctx(&self) -> Result<Ctx, String> {
-        if self.room_prefix.contains(['"', '\\']) || self.room_prefix.chars().any(char::is_control)
-        {
-            return Err(
-                "--room-prefix must not contain quotes, backslashes or control characters".into(),
-            );
-        }
-        for name in [
-            &self.join_event,
-            &self.publish_event,
-            &self.deliver_event,
-            &self.echo_event,
-        ] {
-            if name.is_empty() || name.contains(['"', '\\']) {
-                return Err(format!("bad event name {name:?}"));
-            }
-        }
-        let target = Target::parse(
-            &self.url,
-            self.path.as_deref(),
-            &self.namespace,
-            &self.sources,
-        )?;
-        Ok(Ctx {
-            target,
-            names: Names {
-                join: self.join_event.clone(),
-                publish: self.publish_event.clone(),
-                deliver: self.deliver_event.clone(),
-                echo: self.echo_event.clone(),
-                room_prefix: self.room_prefix.clone(),
-            },
-            connect: ConnectOpts {
-                read_buffer: self.read_buffer,
-                auth: self.auth.clone(),
-                verify_accept: !self.no_verify_accept,
-            },
-            connect_timeout: Duration::from_secs_f64(self.connect_timeout.max(0.1)),
-            concurrency: self.concurrency.max(1),
-            probe: Probe {
-                server_pid: self.server_pid,
-            },
-            quiet: self.quiet,
-        })
-    }
-
-    /// Setup budget for `n` connections (generous: 2 ms each plus the connect timeout).
-    pub fn setup_budget(&self, n: usize) -> f64 {
-        self.connect_timeout + 5.0 + n as f64 * 0.002
-    }
-}
-
 /// Prints (table or JSON) and optionally saves a result.
 fn emit<T: Serialize>(common: &Common, result: &T, table: report::Table) -> Result<(), String> {
     let json = serde_json::to_string_pretty(result).map_err(|e| e.to_string())?;
     if let Some(path) = &common.output {
         std::fs::write(path, &json).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    if common.json {
+    if common.report.json {
         println!("{json}");
     } else {
         table.print();
@@ -394,85 +139,78 @@ async fn bounded<T>(
     }
 }
 
+/// The instant `secs` from now.
+fn after(secs: f64) -> Instant {
+    Instant::now() + Duration::from_secs_f64(secs)
+}
+
+async fn fanout(
+    common: Common,
+    fleet: FleetArgs,
+    rate: f64,
+    phase: PhaseArgs,
+) -> Result<i32, String> {
+    let ctx = Rc::new(common.ctx()?);
+    let setup = common.setup_budget(fleet.subscribers + fleet.publishers);
+    let hard = common.deadline.unwrap_or(setup + phase.total() + 10.0);
+    let params = fleet.params(common.read_buffer);
+    let run = fanout::run_fanout(ctx, params, phase.spec(rate), after(setup));
+    let r = bounded(hard, run).await?;
+    emit(&common, &r, report::fanout(&r))?;
+    Ok(0)
+}
+
+async fn ceiling(common: Common, fleet: FleetArgs, search: CeilingArgs) -> Result<i32, String> {
+    let ctx = Rc::new(common.ctx()?);
+    let setup = common.setup_budget(fleet.subscribers + fleet.publishers);
+    let params = search.params();
+    let hard = common
+        .deadline
+        .unwrap_or(setup + params.max_total_s + params.step_s + params.drain_s + 30.0);
+    let run = fanout::run_ceiling(ctx, fleet.params(common.read_buffer), params, after(setup));
+    let r = bounded(hard, run).await?;
+    emit(&common, &r, report::ceiling(&r))?;
+    Ok(0)
+}
+
+async fn echo(common: Common, echo: EchoArgs) -> Result<i32, String> {
+    let ctx = Rc::new(common.ctx()?);
+    let setup = common.setup_budget(echo.clients);
+    let hard = common.deadline.unwrap_or(setup + echo.phase.total() + 10.0);
+    let run = echo::run_echo(ctx, echo.params(common.read_buffer), after(setup));
+    let r = bounded(hard, run).await?;
+    emit(&common, &r, report::echo(&r))?;
+    Ok(0)
+}
+
+async fn connect(common: Common, connect: ConnectArgs) -> Result<i32, String> {
+    let ctx = Rc::new(common.ctx()?);
+    let setup = common.setup_budget(connect.connections) + 20.0;
+    let hard = common.deadline.unwrap_or(setup + connect.hold + 10.0);
+    let run = connect::run_connect(ctx, connect.params(common.concurrency), after(setup));
+    let r = bounded(hard, run).await?;
+    emit(&common, &r, report::connect(&r))?;
+    Ok(0)
+}
+
 async fn run(cmd: Cmd) -> Result<i32, String> {
     match cmd {
         Cmd::Fanout {
             common,
             fleet,
             rate,
-            duration,
-            warmup,
-            drain,
-        } => {
-            let ctx = Rc::new(common.ctx()?);
-            let n = fleet.subscribers + fleet.publishers;
-            let setup = common.setup_budget(n);
-            let hard = common
-                .deadline
-                .unwrap_or(setup + warmup + duration + drain + 10.0);
-            let spec = PhaseSpec {
-                target_deliveries_per_s: rate,
-                warmup_s: warmup,
-                duration_s: duration,
-                drain_s: drain,
-            };
-            let deadline = Instant::now() + Duration::from_secs_f64(setup);
-            let r = bounded(
-                hard,
-                fanout::run_fanout(ctx, fleet.params(common.read_buffer), spec, deadline),
-            )
-            .await?;
-            emit(&common, &r, report::fanout(&r))?;
-            Ok(0)
-        }
+            phase,
+        } => fanout(common, fleet, rate, phase).await,
         Cmd::Ceiling {
             common,
             fleet,
             search,
-        } => {
-            let ctx = Rc::new(common.ctx()?);
-            let setup = common.setup_budget(fleet.subscribers + fleet.publishers);
-            let params = search.params();
-            let hard = common
-                .deadline
-                .unwrap_or(setup + params.max_total_s + params.step_s + params.drain_s + 30.0);
-            let deadline = Instant::now() + Duration::from_secs_f64(setup);
-            let r = bounded(
-                hard,
-                fanout::run_ceiling(ctx, fleet.params(common.read_buffer), params, deadline),
-            )
-            .await?;
-            emit(&common, &r, report::ceiling(&r))?;
-            Ok(0)
-        }
-        Cmd::Echo { common, echo } => {
-            let ctx = Rc::new(common.ctx()?);
-            let setup = common.setup_budget(echo.clients);
-            let hard = common
-                .deadline
-                .unwrap_or(setup + echo.warmup + echo.duration + echo.drain + 10.0);
-            let deadline = Instant::now() + Duration::from_secs_f64(setup);
-            let r = bounded(
-                hard,
-                echo::run_echo(ctx, echo.params(common.read_buffer), deadline),
-            )
-            .await?;
-            emit(&common, &r, report::echo(&r))?;
-            Ok(0)
-        }
-        Cmd::Connect { common, connect } => {
-            let ctx = Rc::new(common.ctx()?);
-            let setup = common.setup_budget(connect.connections) + 20.0;
-            let hard = common.deadline.unwrap_or(setup + connect.hold + 10.0);
-            let deadline = Instant::now() + Duration::from_secs_f64(setup);
-            let r = bounded(
-                hard,
-                connect::run_connect(ctx, connect.params(common.concurrency), deadline),
-            )
-            .await?;
-            emit(&common, &r, report::connect(&r))?;
-            Ok(0)
-        }
+        } => ceiling(common, fleet, search).await,
+        Cmd::Echo { common, echo: args } => echo(common, args).await,
+        Cmd::Connect {
+            common,
+            connect: args,
+        } => connect(common, args).await,
         Cmd::Smoke { common } => {
             let ctx = Rc::new(common.ctx()?);
             let hard = common.deadline.unwrap_or(60.0);

@@ -1,0 +1,202 @@
+//! What a comparison hands out: the result document (machine, versions, parameters, runs, summary,
+//! comparison) and the table printed on stdout.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use super::rounds::RunRecord;
+use super::summary::Summary;
+use super::CompareArgs;
+use crate::sys::Machine;
+
+/// The result document, as saved and as printed with --json.
+pub(super) fn document(
+    a: &CompareArgs,
+    timestamp: &str,
+    machine: &Machine,
+    runs: &[RunRecord],
+    summary: &Summary,
+    comparison: Vec<Value>,
+) -> Value {
+    json!({
+        "schema": "roomcast-load/compare/v1",
+        "timestamp": timestamp,
+        "machine": machine,
+        "generator": {
+            "name": "roomcast-load",
+            "version": env!("CARGO_PKG_VERSION"),
+            "runtime": "tokio current-thread (one core), shares the machine with the server",
+        },
+        "servers": {
+            "roomcast": {
+                "binary": a.roomcast_bin,
+                "args": a.roomcast_args,
+                "config_extra": a.roomcast_config_extra,
+            },
+            "floor": {
+                "what": "roomcast-load floor-server: WebSocket only, one thread, one write per delivery, nothing else",
+            },
+            "reference": {
+                "script": a.reference,
+                "node": node_version(&a.node),
+                "socket.io": package_version(&a.reference, "socket.io"),
+                "ws": package_version(&a.reference, "ws"),
+                "bufferutil": package_version(&a.reference, "bufferutil"),
+            },
+        },
+        "parameters": a,
+        "runs": runs,
+        "summary": summary,
+        "comparison": comparison,
+    })
+}
+
+fn node_version(node: &str) -> String {
+    Command::new(node)
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// The version of a package installed next to the reference server script.
+pub(super) fn package_version(reference: &Path, package: &str) -> Option<String> {
+    let dir = reference.parent()?;
+    let text = std::fs::read_to_string(dir.join("node_modules").join(package).join("package.json"))
+        .ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    v.get("version")?.as_str().map(str::to_owned)
+}
+
+fn fmt_value(v: f64) -> String {
+    if v.abs() >= 1000.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// One table row: metric, roomcast, reference, floor, ratio, target, met.
+type Row = [String; 7];
+
+/// The title line, the comparison table, the failed runs and the generator's load of each run.
+pub(super) fn print_tables(doc: &Value, runs: &[RunRecord]) {
+    let m = &doc["machine"];
+    println!(
+        "== roomcast vs Node.js reference (socket.io {}, node {}) — {} cores, {}, kernel {}, {}",
+        doc["servers"]["reference"]["socket.io"]
+            .as_str()
+            .unwrap_or("?"),
+        doc["servers"]["reference"]["node"].as_str().unwrap_or("?"),
+        m["cores"],
+        m["cpu_model"].as_str().unwrap_or("?"),
+        m["kernel"].as_str().unwrap_or("?"),
+        doc["timestamp"].as_str().unwrap_or("?")
+    );
+    let rows: Vec<Row> = doc["comparison"]
+        .as_array()
+        .map(|v| v.iter().map(row).collect())
+        .unwrap_or_default();
+    print_grid(&rows);
+    print_runs(runs);
+}
+
+fn row(c: &Value) -> Row {
+    let num = |x: &Value| x.as_f64().map(fmt_value).unwrap_or_else(|| "-".into());
+    [
+        format!(
+            "{} ({})",
+            c["label"].as_str().unwrap_or(""),
+            c["unit"].as_str().unwrap_or("")
+        ),
+        num(&c["roomcast"]),
+        num(&c["reference"]),
+        num(&c["floor"]),
+        c["ratio"]
+            .as_f64()
+            .map(|r| format!("{r:.2}×"))
+            .unwrap_or_else(|| "-".into()),
+        c["target"].as_str().unwrap_or("").to_owned(),
+        match c["met"].as_bool() {
+            Some(true) => "met".into(),
+            Some(false) => "NOT MET".into(),
+            None => "".into(),
+        },
+    ]
+}
+
+/// The header and the rows in aligned columns (numbers right-aligned).
+fn print_grid(rows: &[Row]) {
+    let header = [
+        "metric".to_owned(),
+        "roomcast".into(),
+        "reference".into(),
+        "floor".into(),
+        "ratio rc/ref".into(),
+        "target".into(),
+        "".into(),
+    ];
+    let mut w = [0usize; 7];
+    for r in std::iter::once(&header).chain(rows.iter()) {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let line = |r: &Row| {
+        let mut s = String::new();
+        for (i, c) in r.iter().enumerate() {
+            let pad = w[i] - c.chars().count();
+            if i == 0 || i >= 5 {
+                s.push_str(c);
+                s.push_str(&" ".repeat(pad));
+            } else {
+                s.push_str(&" ".repeat(pad));
+                s.push_str(c);
+            }
+            s.push_str("  ");
+        }
+        println!("  {}", s.trim_end());
+    };
+    line(&header);
+    for r in rows {
+        line(r);
+    }
+}
+
+/// The failed runs, then the load of each run, so a reader can tell whether the generator was the
+/// bottleneck.
+fn print_runs(runs: &[RunRecord]) {
+    for r in runs.iter().filter(|r| !r.ok) {
+        println!(
+            "  ! round {} {} against {}: {}",
+            r.round,
+            r.scenario,
+            r.server,
+            r.error.as_deref().unwrap_or("")
+        );
+    }
+    for r in runs.iter().filter(|r| r.ok) {
+        if let Some(g) = r.metrics.get("gen_cpu_pct") {
+            println!(
+                "  · round {} {} against {}: generator CPU {:.0}% of a core{}{}",
+                r.round,
+                r.scenario,
+                r.server,
+                g,
+                r.metrics
+                    .get("server_cpu_pct")
+                    .map(|s| format!(", server CPU {s:.0}%"))
+                    .unwrap_or_default(),
+                r.metrics
+                    .get("other_cpu_pct")
+                    .map(|s| format!(", everything else {s:.0}%"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+}

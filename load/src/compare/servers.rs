@@ -1,0 +1,214 @@
+//! The server processes of a comparison: roomcast (with a generated config), the Node.js reference
+//! and the floor server, each started fresh on a free loopback port, waited for, checked with one
+//! client, and killed after its run.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::CompareArgs;
+use crate::common::{Ctx, Names};
+use crate::stats::Probe;
+use crate::target::Target;
+use crate::ws::ConnectOpts;
+
+/// A server process; killed when dropped.
+pub(super) struct ServerProc {
+    pub(super) child: Child,
+    pub(super) port: u16,
+    log: PathBuf,
+    pub(super) command: Vec<String>,
+}
+
+impl ServerProc {
+    pub(super) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub(super) fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(8)..].join("\n")
+    }
+
+    pub(super) fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn free_port() -> Result<u16, String> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+/// What starting servers and connecting to them takes: the options, the checked event names, and
+/// the directory of the generated configs and the logs.
+pub(super) struct Env {
+    pub(super) args: CompareArgs,
+    pub(super) names: Names,
+    pub(super) tmp: PathBuf,
+    pub(super) starts: usize,
+}
+
+impl Env {
+    pub(super) fn start(
+        &mut self,
+        server: &str,
+        write_delay_ms: Option<u64>,
+    ) -> Result<ServerProc, String> {
+        self.starts += 1;
+        let port = free_port()?;
+        let log = self.tmp.join(format!("{server}-{}.log", self.starts));
+        let logf = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+        let logf2 = logf.try_clone().map_err(|e| e.to_string())?;
+        let (program, argv) = match server {
+            "roomcast" => self.roomcast_command(port)?,
+            "floor" => {
+                let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
+                (
+                    exe.display().to_string(),
+                    vec!["floor-server".into(), "--port".into(), port.to_string()],
+                )
+            }
+            _ => (
+                self.args.node.clone(),
+                vec![
+                    self.args.reference.display().to_string(),
+                    "--port".into(),
+                    port.to_string(),
+                ],
+            ),
+        };
+        let mut command = Command::new(&program);
+        if let Some(ms) = write_delay_ms {
+            command.env("ROOMCAST_ENGINE_WRITE_DELAY_MS", ms.to_string());
+        }
+        let child = command
+            .args(&argv)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(logf))
+            .stderr(Stdio::from(logf2))
+            .spawn()
+            .map_err(|e| format!("cannot start {program}: {e}"))?;
+        let mut command = vec![program];
+        command.extend(argv);
+        Ok(ServerProc {
+            child,
+            port,
+            log,
+            command,
+        })
+    }
+
+    /// roomcast's program and arguments, after writing its config (server on `port`, admin on
+    /// another free port, logs at warn, plus --roomcast-config-extra).
+    fn roomcast_command(&self, port: u16) -> Result<(String, Vec<String>), String> {
+        let admin = free_port()?;
+        let config = self.tmp.join(format!("roomcast-{}.toml", self.starts));
+        let mut toml = format!(
+            "[server]\nbind = \"127.0.0.1:{port}\"\n\n[admin]\nbind = \"127.0.0.1:{admin}\"\n\n[log]\nlevel = \"warn\"\n"
+        );
+        if let Some(extra) = &self.args.roomcast_config_extra {
+            toml.push('\n');
+            toml.push_str(&extra.replace("\\n", "\n"));
+            toml.push('\n');
+        }
+        std::fs::write(&config, toml).map_err(|e| e.to_string())?;
+        let argv = self
+            .args
+            .roomcast_args
+            .split_whitespace()
+            .map(|a| {
+                a.replace("{config}", &config.display().to_string())
+                    .replace("{port}", &port.to_string())
+                    .replace("{admin_port}", &admin.to_string())
+            })
+            .collect();
+        Ok((self.args.roomcast_bin.display().to_string(), argv))
+    }
+
+    pub(super) fn ctx(&self, port: u16, pid: u32) -> Result<Ctx, String> {
+        let a = &self.args;
+        Ok(Ctx {
+            target: Target::parse(
+                &format!("http://127.0.0.1:{port}"),
+                None,
+                "/",
+                &a.client.sources,
+            )?,
+            names: self.names.clone(),
+            connect: ConnectOpts {
+                read_buffer: 16 * 1024,
+                auth: None,
+                verify_accept: true,
+            },
+            connect_timeout: Duration::from_secs(10),
+            concurrency: 128,
+            probe: Probe {
+                server_pid: Some(pid),
+            },
+            quiet: a.report.quiet,
+        })
+    }
+}
+
+/// Waits until the server accepts TCP connections (or exits).
+pub(super) async fn wait_ready(p: &mut ServerProc) -> Result<(), String> {
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(Some(status)) = p.child.try_wait() {
+            return Err(format!(
+                "{} exited ({status}) before listening:\n{}",
+                p.command.join(" "),
+                p.log_tail()
+            ));
+        }
+        if tokio::net::TcpStream::connect(("127.0.0.1", p.port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        if Instant::now() > until {
+            return Err(format!(
+                "{} did not listen on port {} within 20s:\n{}",
+                p.command.join(" "),
+                p.port,
+                p.log_tail()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One client connects and joins a room: does this server speak the room API at all?
+pub(super) async fn preflight(ctx: &Ctx) -> Result<(), String> {
+    let mut c = ctx
+        .connect(0, 4096)
+        .await
+        .map_err(|e| format!("preflight connect: {e}"))?;
+    let ack = c
+        .call(&ctx.names.join, "\"preflight\"", Duration::from_secs(3))
+        .await
+        .map_err(|e| format!("preflight {:?}: {e}", ctx.names.join))?;
+    if !crate::scan::ack_ok(&ack) {
+        return Err(format!(
+            "preflight {:?} refused: {}",
+            ctx.names.join,
+            String::from_utf8_lossy(&ack)
+        ));
+    }
+    Ok(())
+}

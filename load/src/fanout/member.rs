@@ -1,0 +1,299 @@
+//! One client of a fanout run: a subscriber or a publisher in one room. It connects and joins,
+//! checks every delivery against a per-publisher sliding window (duplicates, reordering, foreign
+//! messages), times it, and a publisher publishes stamped messages when the shared client loop
+//! says they are due.
+
+use std::rc::Rc;
+
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+
+use super::fleet::{PhaseCmd, Shared};
+use super::FanoutParams;
+use crate::client::{self, Paced, SendWindow};
+use crate::common::{AckRing, Ctx};
+use crate::scan::{self, Stamp};
+use crate::sys::now_us;
+use crate::ws::{Conn, Handler};
+
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Subscriber {
+        room: usize,
+    },
+    Publisher {
+        id: usize,
+        room: usize,
+        receivers: u64,
+    },
+}
+
+struct Client {
+    ctx: Rc<Ctx>,
+    shared: Rc<Shared>,
+    params: FanoutParams,
+    index: usize,
+    role: Role,
+    pubs_per_room: usize,
+}
+
+/// Sliding window over one publisher's sequence numbers as seen by one receiver.
+#[derive(Default, Clone, Copy)]
+struct Window {
+    max: u64,
+    bits: u64,
+}
+
+enum Seen {
+    New,
+    Reordered,
+    Duplicate,
+}
+
+impl Window {
+    #[inline]
+    fn see(&mut self, s: u64) -> Seen {
+        if s > self.max {
+            let shift = s - self.max;
+            self.bits = if shift >= 64 { 0 } else { self.bits << shift };
+            self.bits |= 1;
+            self.max = s;
+            Seen::New
+        } else {
+            let d = self.max - s;
+            if d >= 64 {
+                // Too old to tell: counted as a (late) new delivery.
+                Seen::Reordered
+            } else if self.bits & (1 << d) != 0 {
+                Seen::Duplicate
+            } else {
+                self.bits |= 1 << d;
+                Seen::Reordered
+            }
+        }
+    }
+}
+
+/// A connected client of a fanout run: it checks what it receives against its room's publishers,
+/// and a publisher also publishes into its room.
+struct Member<'a> {
+    shared: &'a Shared,
+    publish: &'a str,
+    deliver: &'a [u8],
+    room: usize,
+    room_name: String,
+    rooms: usize,
+    windows: Vec<Window>,
+    ring: AckRing,
+    /// The publisher's id and the receivers of each of its publishes (0 and 0 for a subscriber).
+    pub_id: u64,
+    receivers: u64,
+    phase: u32,
+    seq: u64,
+    payload_bytes: usize,
+    with_ack: bool,
+}
+
+impl Handler for Member<'_> {
+    fn on_event(&mut self, name: &[u8], args: &[u8]) {
+        if name != self.deliver {
+            self.shared
+                .other_events
+                .set(self.shared.other_events.get() + 1);
+            return;
+        }
+        let now = now_us();
+        let st = match scan::read_stamp(args) {
+            Some(st) => st,
+            None => {
+                self.shared.foreign.set(self.shared.foreign.get() + 1);
+                return;
+            }
+        };
+        let local = (st.p as usize) / self.rooms;
+        if (st.p as usize) % self.rooms != self.room || local >= self.windows.len() {
+            self.shared.foreign.set(self.shared.foreign.get() + 1);
+            return;
+        }
+        let mut phases = self.shared.phases.borrow_mut();
+        let Some(ph) = phases.get_mut(st.k as usize) else {
+            self.shared.foreign.set(self.shared.foreign.get() + 1);
+            return;
+        };
+        match self.windows[local].see(st.s) {
+            Seen::Duplicate => {
+                ph.duplicates += 1;
+                return;
+            }
+            Seen::Reordered => ph.reordered += 1,
+            Seen::New => {}
+        }
+        ph.delivered += 1;
+        if st.t >= ph.measure_from_us {
+            ph.measured += 1;
+            ph.lat.record(now.saturating_sub(st.t));
+        }
+    }
+
+    fn on_ack(&mut self, id: u64, args: &[u8]) {
+        let Some((t, k)) = self.ring.take(id) else {
+            return;
+        };
+        let now = now_us();
+        let mut phases = self.shared.phases.borrow_mut();
+        let Some(ph) = phases.get_mut(k as usize) else {
+            return;
+        };
+        if scan::ack_ok(args) {
+            ph.acks_ok += 1;
+        } else {
+            ph.acks_err += 1;
+            if ph.first_ack_error.is_none() {
+                ph.first_ack_error = Some(String::from_utf8_lossy(args).into_owned());
+            }
+        }
+        if t >= ph.measure_from_us {
+            ph.ack_lat.record(now.saturating_sub(t));
+        }
+    }
+}
+
+impl Paced for Member<'_> {
+    type Cmd = PhaseCmd;
+
+    fn command(&mut self, cmd: PhaseCmd) -> SendWindow {
+        self.phase = cmd.phase;
+        cmd.window
+    }
+
+    fn send(&mut self, conn: &mut Conn, due: u64) {
+        let shared = self.shared;
+        let mut ph_stats = shared.phases.borrow_mut();
+        let ph = &mut ph_stats[self.phase as usize];
+        let (room_name, deliver, payload) = (&self.room_name, self.deliver, self.payload_bytes);
+        for _ in 0..due {
+            self.seq += 1;
+            let t = now_us();
+            let st = Stamp {
+                p: self.pub_id,
+                k: self.phase as u64,
+                s: self.seq,
+                t,
+            };
+            let id = conn.emit(self.publish, self.with_ack, |b| {
+                b.push(b'"');
+                b.extend_from_slice(room_name.as_bytes());
+                b.extend_from_slice(b"\",\"");
+                b.extend_from_slice(deliver);
+                b.extend_from_slice(b"\",");
+                scan::write_stamp(b, &st, payload);
+            });
+            if self.with_ack {
+                self.ring.put(id, t, self.phase);
+            }
+        }
+        ph.publishes += due;
+        ph.expected += due * self.receivers;
+    }
+
+    fn finished(&mut self) {
+        self.shared.pubs_done.set(self.shared.pubs_done.get() + 1);
+    }
+}
+
+/// Spawns the fleet's clients, subscribers then publishers (client `i` of either), each
+/// connecting and joining with bounded concurrency.
+pub(super) fn spawn(
+    ctx: &Rc<Ctx>,
+    p: &FanoutParams,
+    shared: &Rc<Shared>,
+    ctl: &watch::Sender<Option<PhaseCmd>>,
+    receivers_per_publish: &[u64],
+) -> Vec<JoinHandle<()>> {
+    let sem = Rc::new(Semaphore::new(ctx.concurrency.max(1)));
+    let pubs_per_room = p.publishers.div_ceil(p.rooms);
+    let mut tasks = Vec::with_capacity(p.subscribers + p.publishers);
+    for i in 0..p.subscribers + p.publishers {
+        let role = if i < p.subscribers {
+            Role::Subscriber { room: i % p.rooms }
+        } else {
+            let j = i - p.subscribers;
+            Role::Publisher {
+                id: j,
+                room: j % p.rooms,
+                receivers: receivers_per_publish[j],
+            }
+        };
+        let client = Client {
+            ctx: ctx.clone(),
+            shared: shared.clone(),
+            params: p.clone(),
+            index: i,
+            role,
+            pubs_per_room,
+        };
+        let sem = sem.clone();
+        // Only publishers take commands; subscribers just receive.
+        let rx = matches!(role, Role::Publisher { .. }).then(|| ctl.subscribe());
+        tasks.push(tokio::task::spawn_local(client.run(sem, rx)));
+    }
+    tasks
+}
+
+impl Client {
+    async fn run(self, sem: Rc<Semaphore>, ctl: Option<watch::Receiver<Option<PhaseCmd>>>) {
+        let ctx = &self.ctx;
+        let counts = &self.shared.setup;
+        let room = match self.role {
+            Role::Subscriber { room } | Role::Publisher { room, .. } => room,
+        };
+        // Setup: connect and join, with bounded concurrency.
+        let conn = {
+            let Ok(_permit) = sem.acquire().await else {
+                return;
+            };
+            let mut conn = match ctx.connect(self.index, self.params.read_buffer).await {
+                Ok(c) => c,
+                Err(e) => return counts.fail("connect", e),
+            };
+            let room_json = format!("\"{}\"", ctx.room(room));
+            match conn
+                .call(&ctx.names.join, &room_json, ctx.connect_timeout)
+                .await
+            {
+                Ok(ack) if scan::ack_ok(&ack) => {}
+                Ok(ack) => {
+                    return counts.fail("join refused", String::from_utf8_lossy(&ack).into_owned())
+                }
+                Err(e) => return counts.fail("join", e),
+            }
+            conn
+        };
+        counts.ready.set(counts.ready.get() + 1);
+
+        let (pub_id, receivers) = match self.role {
+            Role::Publisher { id, receivers, .. } => (id as u64, receivers),
+            Role::Subscriber { .. } => (0, 0),
+        };
+        let mut member = Member {
+            shared: &self.shared,
+            publish: &ctx.names.publish,
+            deliver: ctx.names.deliver.as_bytes(),
+            room,
+            room_name: ctx.room(room),
+            rooms: self.params.rooms,
+            windows: vec![Window::default(); self.pubs_per_room],
+            ring: AckRing::new(match self.role {
+                Role::Publisher { .. } => 1024,
+                Role::Subscriber { .. } => 16,
+            }),
+            pub_id,
+            receivers,
+            phase: 0,
+            seq: 0,
+            payload_bytes: self.params.payload_bytes,
+            with_ack: self.params.publish_ack,
+        };
+        client::run(conn, &mut member, ctl, self.index, counts).await;
+    }
+}
