@@ -22,7 +22,7 @@ use crate::protocol::engineio::Frame;
 use crate::room::supervisor::{
     AddSocket, Broadcast, Bulk, BulkOp, Fetch, JoinRooms, LeaveRooms, ListRooms, RemoveSocket,
 };
-use crate::room::{Room, RoomShard, Selector};
+use crate::room::{Room, RoomSupervisor, Selector};
 use crate::socket::Socket;
 
 /// Arbiters the room supervisors run on, started on first use (inside the actix system).
@@ -84,7 +84,7 @@ impl AdapterFactory for LocalAdapterFactory {
 
 /// The adapter of one namespace in one process.
 pub struct LocalAdapter {
-    shards: Vec<Addr<RoomShard>>,
+    supervisors: Vec<Addr<RoomSupervisor>>,
     hasher: std::collections::hash_map::RandomState,
     /// Broadcast messages sent to supervisors and not yet handled.
     pending: Arc<AtomicUsize>,
@@ -94,37 +94,37 @@ impl LocalAdapter {
     /// One room supervisor on each of `arbiters`.
     pub fn new(arbiters: &[ArbiterHandle], metrics: &Arc<Metrics>) -> Self {
         let pending = Arc::new(AtomicUsize::new(0));
-        let shards = arbiters
+        let supervisors = arbiters
             .iter()
             .map(|a| {
                 let (metrics, pending) = (metrics.clone(), pending.clone());
-                RoomShard::start_in_arbiter(a, move |_| RoomShard::new(metrics, pending))
+                RoomSupervisor::start_in_arbiter(a, move |_| RoomSupervisor::new(metrics, pending))
             })
             .collect();
         LocalAdapter {
-            shards,
+            supervisors,
             hasher: Default::default(),
             pending,
         }
     }
 
     /// Runs `f` on the supervisor that owns `socket`.
-    fn owner(&self, socket: &Socket, f: impl FnOnce(&Addr<RoomShard>)) {
-        if let Some(addr) = self.shards.get(socket.adapter_slot()) {
+    fn owner(&self, socket: &Socket, f: impl FnOnce(&Addr<RoomSupervisor>)) {
+        if let Some(addr) = self.supervisors.get(socket.adapter_slot()) {
             f(addr);
         }
     }
 
-    fn all(&self) -> &[Addr<RoomShard>] {
-        &self.shards
+    fn all(&self) -> &[Addr<RoomSupervisor>] {
+        &self.supervisors
     }
 
     fn bulk(&self, selector: Arc<Selector>, op: BulkOp) -> BoxFuture<usize> {
         let requests: Vec<_> = self
             .all()
             .iter()
-            .map(|shard| {
-                shard.send(Bulk {
+            .map(|supervisor| {
+                supervisor.send(Bulk {
                     selector: selector.clone(),
                     op: op.clone(),
                 })
@@ -136,10 +136,10 @@ impl LocalAdapter {
 
 impl Adapter for LocalAdapter {
     fn add_socket(&self, socket: Socket) {
-        // The modulo keeps the index below `shards.len()`, which is at least one.
-        let slot = (self.hasher.hash_one(socket.id()) as usize) % self.shards.len();
+        // The modulo keeps the index below `supervisors.len()`, which is at least one.
+        let slot = (self.hasher.hash_one(socket.id()) as usize) % self.supervisors.len();
         socket.set_adapter_slot(slot);
-        self.shards[slot].do_send(AddSocket { socket });
+        self.supervisors[slot].do_send(AddSocket { socket });
     }
 
     fn remove_socket(&self, socket: &Socket) {
@@ -158,9 +158,9 @@ impl Adapter for LocalAdapter {
     }
 
     fn broadcast(&self, frames: Arc<[Frame]>, selector: Arc<Selector>, volatile: bool) {
-        for shard in &self.shards {
+        for supervisor in &self.supervisors {
             self.pending.fetch_add(1, Ordering::Relaxed);
-            shard.do_send(Broadcast {
+            supervisor.do_send(Broadcast {
                 frames: frames.clone(),
                 selector: selector.clone(),
                 volatile,
@@ -177,9 +177,9 @@ impl Adapter for LocalAdapter {
         let requests: Vec<_> = self
             .all()
             .iter()
-            .map(|shard| {
+            .map(|supervisor| {
                 self.pending.fetch_add(1, Ordering::Relaxed);
-                shard.send(Broadcast {
+                supervisor.send(Broadcast {
                     frames: frames.clone(),
                     selector: selector.clone(),
                     volatile,
@@ -239,10 +239,10 @@ impl Adapter for LocalAdapter {
 }
 
 /// Adds up the supervisors' answers (a supervisor that is gone counts nothing).
-fn sum<M>(requests: Vec<actix::dev::Request<RoomShard, M>>) -> BoxFuture<usize>
+fn sum<M>(requests: Vec<actix::dev::Request<RoomSupervisor, M>>) -> BoxFuture<usize>
 where
     M: actix::Message<Result = usize> + Send + 'static,
-    RoomShard: actix::Handler<M>,
+    RoomSupervisor: actix::Handler<M>,
 {
     // Awaited by a task of its own: a supervisor skips a request whose caller has gone, so a
     // caller that drops the future (it need not await the count) must not cancel the operation.

@@ -5,4 +5,4 @@ pub mod index;
 pub mod supervisor;
 
 pub use index::{Room, RoomIndex, Selector};
-pub use supervisor::RoomShard;
+pub use supervisor::RoomSupervisor;

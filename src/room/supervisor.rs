@@ -102,18 +102,18 @@ pub struct Fetch {
 pub struct ListRooms;
 
 /// The actor.
-pub struct RoomShard {
+pub struct RoomSupervisor {
     index: RoomIndex<Socket>,
     metrics: Arc<Metrics>,
     /// The adapter's count of broadcasts not yet handled; decremented as each is.
     pending: Arc<AtomicUsize>,
 }
 
-impl RoomShard {
+impl RoomSupervisor {
     /// An empty supervisor that counts its deliveries in `metrics` and its handled broadcasts
     /// off `pending`.
     pub fn new(metrics: Arc<Metrics>, pending: Arc<AtomicUsize>) -> Self {
-        RoomShard {
+        RoomSupervisor {
             index: RoomIndex::default(),
             metrics,
             pending,
@@ -121,7 +121,7 @@ impl RoomShard {
     }
 }
 
-impl Actor for RoomShard {
+impl Actor for RoomSupervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
@@ -129,7 +129,7 @@ impl Actor for RoomShard {
     }
 }
 
-impl Handler<AddSocket> for RoomShard {
+impl Handler<AddSocket> for RoomSupervisor {
     type Result = ();
     fn handle(&mut self, msg: AddSocket, _: &mut Self::Context) {
         let sid = msg.socket.id();
@@ -139,28 +139,28 @@ impl Handler<AddSocket> for RoomShard {
     }
 }
 
-impl Handler<RemoveSocket> for RoomShard {
+impl Handler<RemoveSocket> for RoomSupervisor {
     type Result = ();
     fn handle(&mut self, msg: RemoveSocket, _: &mut Self::Context) {
         self.index.remove(&msg.sid);
     }
 }
 
-impl Handler<JoinRooms> for RoomShard {
+impl Handler<JoinRooms> for RoomSupervisor {
     type Result = ();
     fn handle(&mut self, msg: JoinRooms, _: &mut Self::Context) {
         self.index.join(&msg.sid, &msg.rooms);
     }
 }
 
-impl Handler<LeaveRooms> for RoomShard {
+impl Handler<LeaveRooms> for RoomSupervisor {
     type Result = ();
     fn handle(&mut self, msg: LeaveRooms, _: &mut Self::Context) {
         self.index.leave(&msg.sid, &msg.rooms);
     }
 }
 
-impl Handler<Broadcast> for RoomShard {
+impl Handler<Broadcast> for RoomSupervisor {
     type Result = usize;
     fn handle(&mut self, msg: Broadcast, _: &mut Self::Context) -> usize {
         self.pending.fetch_sub(1, Ordering::Relaxed);
@@ -177,7 +177,7 @@ impl Handler<Broadcast> for RoomShard {
     }
 }
 
-impl Handler<Bulk> for RoomShard {
+impl Handler<Bulk> for RoomSupervisor {
     type Result = usize;
     fn handle(&mut self, msg: Bulk, _: &mut Self::Context) -> usize {
         let targets = self.index.targets(&msg.selector);
@@ -211,7 +211,7 @@ impl Handler<Bulk> for RoomShard {
     }
 }
 
-impl Handler<Fetch> for RoomShard {
+impl Handler<Fetch> for RoomSupervisor {
     type Result = MessageResult<Fetch>;
     fn handle(&mut self, msg: Fetch, _: &mut Self::Context) -> Self::Result {
         let mut out = Vec::new();
@@ -221,7 +221,7 @@ impl Handler<Fetch> for RoomShard {
     }
 }
 
-impl Handler<ListRooms> for RoomShard {
+impl Handler<ListRooms> for RoomSupervisor {
     type Result = MessageResult<ListRooms>;
     fn handle(&mut self, _: ListRooms, _: &mut Self::Context) -> Self::Result {
         MessageResult(self.index.room_sizes())
