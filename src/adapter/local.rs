@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use actix::{Actor, Addr, Arbiter};
@@ -22,7 +21,7 @@ use crate::protocol::engineio::Frame;
 use crate::room::supervisor::{
     AddSocket, Broadcast, Bulk, BulkOp, Fetch, JoinRooms, LeaveRooms, ListRooms, RemoveSocket,
 };
-use crate::room::{Room, RoomSupervisor, Selector};
+use crate::room::{Backlog, Room, RoomSupervisor, Selector};
 use crate::socket::Socket;
 
 /// Arbiters the room supervisors run on, started on first use (inside the actix system).
@@ -87,24 +86,23 @@ pub struct LocalAdapter {
     supervisors: Vec<Addr<RoomSupervisor>>,
     hasher: std::collections::hash_map::RandomState,
     /// Broadcast messages sent to supervisors and not yet handled.
-    pending: Arc<AtomicUsize>,
+    backlog: Arc<Backlog>,
 }
 
 impl LocalAdapter {
     /// One room supervisor on each of `arbiters`.
     pub fn new(arbiters: &[ArbiterHandle], metrics: &Arc<Metrics>) -> Self {
-        let pending = Arc::new(AtomicUsize::new(0));
         let supervisors = arbiters
             .iter()
             .map(|a| {
-                let (metrics, pending) = (metrics.clone(), pending.clone());
-                RoomSupervisor::start_in_arbiter(a, move |_| RoomSupervisor::new(metrics, pending))
+                let metrics = metrics.clone();
+                RoomSupervisor::start_in_arbiter(a, move |_| RoomSupervisor::new(metrics))
             })
             .collect();
         LocalAdapter {
             supervisors,
             hasher: Default::default(),
-            pending,
+            backlog: Arc::default(),
         }
     }
 
@@ -159,11 +157,11 @@ impl Adapter for LocalAdapter {
 
     fn broadcast(&self, frames: Arc<[Frame]>, selector: Arc<Selector>, volatile: bool) {
         for supervisor in &self.supervisors {
-            self.pending.fetch_add(1, Ordering::Relaxed);
             supervisor.do_send(Broadcast {
                 frames: frames.clone(),
                 selector: selector.clone(),
                 volatile,
+                ticket: self.backlog.ticket(),
             });
         }
     }
@@ -178,11 +176,11 @@ impl Adapter for LocalAdapter {
             .all()
             .iter()
             .map(|supervisor| {
-                self.pending.fetch_add(1, Ordering::Relaxed);
                 supervisor.send(Broadcast {
                     frames: frames.clone(),
                     selector: selector.clone(),
                     volatile,
+                    ticket: self.backlog.ticket(),
                 })
             })
             .collect();
@@ -221,7 +219,15 @@ impl Adapter for LocalAdapter {
     }
 
     fn backlog(&self) -> usize {
-        self.pending.load(Ordering::Relaxed)
+        self.backlog.len()
+    }
+
+    fn backpressure(&self) -> Option<BoxFuture<()>> {
+        if !self.backlog.over_high() {
+            return None;
+        }
+        let backlog = self.backlog.clone();
+        Some(Box::pin(async move { backlog.drained().await }))
     }
 
     fn rooms(&self) -> BoxFuture<Vec<(Room, usize)>> {
@@ -259,6 +265,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapter::BACKLOG_HIGH;
+    use std::time::Duration;
 
     #[test]
     fn backlog_counts_broadcasts_until_handled() {
@@ -284,6 +292,34 @@ mod tests {
                 "every broadcast was handled and counted off"
             );
             pool.stop();
+        });
+    }
+
+    #[test]
+    fn a_stopped_supervisor_does_not_hold_publishers_back() {
+        actix_rt::System::new().block_on(async {
+            let pool = ArbiterPool::new(1);
+            // The supervisor's thread is busy until its arbiter is told to stop, so the
+            // broadcasts queued meanwhile are never handled, only dropped with its mailbox.
+            pool.handles()[0].spawn(async { std::thread::sleep(Duration::from_millis(100)) });
+            let adapter = LocalAdapter::new(&pool.handles(), &Arc::new(Metrics::new()));
+            let frames: Arc<[Frame]> = vec![Frame::message("2[\"x\"]")].into();
+            let selector = Arc::new(Selector::default());
+            for _ in 0..=BACKLOG_HIGH {
+                adapter.broadcast(frames.clone(), selector.clone(), false);
+            }
+            let drained = adapter.backpressure().expect("past the high mark");
+            pool.stop();
+            tokio::time::timeout(Duration::from_secs(5), drained)
+                .await
+                .expect("the unhandled broadcasts were counted off");
+            // Refused by the stopped supervisor: counted off at once.
+            adapter.broadcast(frames, selector, false);
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while adapter.backlog() > 0 && std::time::Instant::now() < deadline {
+                actix_rt::time::sleep(Duration::from_millis(5)).await;
+            }
+            assert_eq!(adapter.backlog(), 0);
         });
     }
 }

@@ -46,17 +46,19 @@ pub trait Adapter: Send + Sync + 'static {
     fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<Socket>>;
     /// Named rooms and their sizes.
     fn rooms(&self) -> BoxFuture<Vec<(Room, usize)>>;
-    /// Broadcasts handed over but not yet fanned out (the socket actor that publishes waits while
-    /// this is high, so fan-out backlogs stay bounded).
+    /// Broadcasts handed over but not yet fanned out.
     fn backlog(&self) -> usize {
         0
     }
+    /// While the fan-out backlog is past [`BACKLOG_HIGH`]: a future that resolves once it is down
+    /// to [`BACKLOG_LOW`] (never later than the supervisors' end), which a socket whose client
+    /// publishes waits for, so fan-out backlogs stay bounded. `None` when nobody needs to wait.
+    fn backpressure(&self) -> Option<BoxFuture<()>> {
+        None
+    }
 }
 
-/// Past this many pending broadcasts a publishing socket waits...
-pub const BACKLOG_HIGH: usize = 4096;
-/// ...until they are down to this many.
-pub const BACKLOG_LOW: usize = 1024;
+pub use crate::room::backlog::{BACKLOG_HIGH, BACKLOG_LOW};
 
 /// Makes the adapter of each namespace.
 pub trait AdapterFactory: Send + Sync + 'static {

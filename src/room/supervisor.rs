@@ -2,7 +2,6 @@
 //! each on its own arbiter, so fan-out uses every core; a broadcast is one message per supervisor,
 //! and each supervisor writes the one shared encoding into its members' bounded outbound queues.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Message, MessageResult};
@@ -11,7 +10,7 @@ use crate::engine::PushOutcome;
 use crate::metrics::Metrics;
 use crate::protocol::engineio::Frame;
 use crate::protocol::ids::Sid;
-use crate::room::{Room, RoomIndex, Selector};
+use crate::room::{BacklogTicket, Room, RoomIndex, Selector};
 use crate::socket::Socket;
 
 /// Registers a connected socket. Sent by the socket actor once its CONNECT succeeded.
@@ -61,6 +60,9 @@ pub struct Broadcast {
     pub selector: Arc<Selector>,
     /// Drop instead of disconnecting when a recipient's queue is full.
     pub volatile: bool,
+    /// Counts the message in the namespace's fan-out backlog until it is handled (or dropped
+    /// unhandled).
+    pub ticket: BacklogTicket,
 }
 
 /// A bulk operation on the selected members. Sent by the adapter (`socketsJoin` and friends);
@@ -105,18 +107,14 @@ pub struct ListRooms;
 pub struct RoomSupervisor {
     index: RoomIndex<Socket>,
     metrics: Arc<Metrics>,
-    /// The adapter's count of broadcasts not yet handled; decremented as each is.
-    pending: Arc<AtomicUsize>,
 }
 
 impl RoomSupervisor {
-    /// An empty supervisor that counts its deliveries in `metrics` and its handled broadcasts
-    /// off `pending`.
-    pub fn new(metrics: Arc<Metrics>, pending: Arc<AtomicUsize>) -> Self {
+    /// An empty supervisor that counts its deliveries in `metrics`.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
         RoomSupervisor {
             index: RoomIndex::default(),
             metrics,
-            pending,
         }
     }
 }
@@ -163,7 +161,7 @@ impl Handler<LeaveRooms> for RoomSupervisor {
 impl Handler<Broadcast> for RoomSupervisor {
     type Result = usize;
     fn handle(&mut self, msg: Broadcast, _: &mut Self::Context) -> usize {
-        self.pending.fetch_sub(1, Ordering::Relaxed);
+        drop(msg.ticket); // taken: off the backlog
         let mut delivered = 0;
         self.index.for_each_target(&msg.selector, |_, socket| {
             if socket.conn().push(&msg.frames, msg.volatile) == PushOutcome::Queued {
