@@ -120,7 +120,7 @@ impl Server {
     }
 
     /// A server whose namespaces use adapters from `factory`.
-    pub fn with_adapter(options: ServerOptions, factory: Arc<dyn AdapterFactory>) -> Self {
+    pub fn with_adapter(options: ServerOptions, factory: Arc<dyn AdapterFactory<Socket>>) -> Self {
         let metrics = Arc::new(Metrics::new());
         Self::build(options, factory, Arc::new(ArbiterPool::new(1)), metrics)
     }
@@ -137,7 +137,7 @@ impl Server {
 
     fn build(
         options: ServerOptions,
-        factory: Arc<dyn AdapterFactory>,
+        factory: Arc<dyn AdapterFactory<Socket>>,
         pool: Arc<ArbiterPool>,
         metrics: Arc<Metrics>,
     ) -> Self {

@@ -8,6 +8,7 @@
 //! fraction of the throughput).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
@@ -18,11 +19,11 @@ use parking_lot::Mutex;
 use crate::adapter::{Adapter, AdapterFactory, BoxFuture};
 use crate::metrics::Metrics;
 use crate::protocol::engineio::Frame;
+use crate::protocol::ids::Sid;
 use crate::room::supervisor::{
-    AddSocket, Broadcast, Bulk, BulkOp, Fetch, JoinRooms, LeaveRooms, ListRooms, RemoveSocket,
+    AddMember, Broadcast, Bulk, BulkOp, Fetch, JoinRooms, LeaveRooms, ListRooms, RemoveMember,
 };
-use crate::room::{Backlog, Room, RoomSupervisor, Selector};
-use crate::socket::Socket;
+use crate::room::{Backlog, Member, Room, RoomSupervisor, Selector};
 
 /// Arbiters the room supervisors run on, started on first use (inside the actix system).
 pub struct ArbiterPool {
@@ -75,21 +76,21 @@ impl LocalAdapterFactory {
     }
 }
 
-impl AdapterFactory for LocalAdapterFactory {
-    fn create(&self, _nsp: &str) -> Arc<dyn Adapter> {
+impl<M: Member> AdapterFactory<M> for LocalAdapterFactory {
+    fn create(&self, _nsp: &str) -> Arc<dyn Adapter<M>> {
         Arc::new(LocalAdapter::new(&self.pool.handles(), &self.metrics))
     }
 }
 
-/// The adapter of one namespace in one process.
-pub struct LocalAdapter {
-    supervisors: Vec<Addr<RoomSupervisor>>,
+/// The adapter of one namespace in one process, for members `M`.
+pub struct LocalAdapter<M: Member> {
+    supervisors: Vec<Addr<RoomSupervisor<M>>>,
     hasher: std::collections::hash_map::RandomState,
     /// Broadcast messages sent to supervisors and not yet handled.
     backlog: Arc<Backlog>,
 }
 
-impl LocalAdapter {
+impl<M: Member> LocalAdapter<M> {
     /// One room supervisor on each of `arbiters`.
     pub fn new(arbiters: &[ArbiterHandle], metrics: &Arc<Metrics>) -> Self {
         let supervisors = arbiters
@@ -106,14 +107,14 @@ impl LocalAdapter {
         }
     }
 
-    /// Runs `f` on the supervisor that owns `socket`.
-    fn owner(&self, socket: &Socket, f: impl FnOnce(&Addr<RoomSupervisor>)) {
-        if let Some(addr) = self.supervisors.get(socket.adapter_slot()) {
-            f(addr);
-        }
+    /// The supervisor that owns socket `sid`: chosen by a hash of the id, so every operation on
+    /// the socket finds the same one without the socket having to remember it.
+    fn owner(&self, sid: &Sid) -> Option<&Addr<RoomSupervisor<M>>> {
+        let slot = (self.hasher.hash_one(sid) as usize).checked_rem(self.supervisors.len())?;
+        self.supervisors.get(slot)
     }
 
-    fn all(&self) -> &[Addr<RoomSupervisor>] {
+    fn all(&self) -> &[Addr<RoomSupervisor<M>>] {
         &self.supervisors
     }
 
@@ -132,27 +133,29 @@ impl LocalAdapter {
     }
 }
 
-impl Adapter for LocalAdapter {
-    fn add_socket(&self, socket: Socket) {
-        // The modulo keeps the index below `supervisors.len()`, which is at least one.
-        let slot = (self.hasher.hash_one(socket.id()) as usize) % self.supervisors.len();
-        socket.set_adapter_slot(slot);
-        self.supervisors[slot].do_send(AddSocket { socket });
+impl<M: Member> Adapter<M> for LocalAdapter<M> {
+    fn add_socket(&self, socket: M) {
+        if let Some(owner) = self.owner(&socket.id()) {
+            owner.do_send(AddMember { member: socket });
+        }
     }
 
-    fn remove_socket(&self, socket: &Socket) {
-        let sid = socket.id();
-        self.owner(socket, |s| s.do_send(RemoveSocket { sid }));
+    fn remove_socket(&self, sid: Sid) {
+        if let Some(owner) = self.owner(&sid) {
+            owner.do_send(RemoveMember { sid });
+        }
     }
 
-    fn join(&self, socket: &Socket, rooms: Vec<Room>) {
-        let sid = socket.id();
-        self.owner(socket, |s| s.do_send(JoinRooms { sid, rooms }));
+    fn join(&self, sid: Sid, rooms: Vec<Room>) {
+        if let Some(owner) = self.owner(&sid) {
+            owner.do_send(JoinRooms { sid, rooms });
+        }
     }
 
-    fn leave(&self, socket: &Socket, rooms: Vec<Room>) {
-        let sid = socket.id();
-        self.owner(socket, |s| s.do_send(LeaveRooms { sid, rooms }));
+    fn leave(&self, sid: Sid, rooms: Vec<Room>) {
+        if let Some(owner) = self.owner(&sid) {
+            owner.do_send(LeaveRooms { sid, rooms });
+        }
     }
 
     fn broadcast(&self, frames: Arc<[Frame]>, selector: Arc<Selector>, volatile: bool) {
@@ -199,15 +202,11 @@ impl Adapter for LocalAdapter {
         self.bulk(selector, BulkOp::Disconnect { close })
     }
 
-    fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<Socket>> {
+    fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<M>> {
         let requests: Vec<_> = self
             .all()
             .iter()
-            .map(|s| {
-                s.send(Fetch {
-                    selector: selector.clone(),
-                })
-            })
+            .map(|s| s.send(Fetch::new(selector.clone())))
             .collect();
         Box::pin(async move {
             let mut out = Vec::new();
@@ -245,10 +244,9 @@ impl Adapter for LocalAdapter {
 }
 
 /// Adds up the supervisors' answers (a supervisor that is gone counts nothing).
-fn sum<M>(requests: Vec<actix::dev::Request<RoomSupervisor, M>>) -> BoxFuture<usize>
+fn sum<R>(requests: Vec<R>) -> BoxFuture<usize>
 where
-    M: actix::Message<Result = usize> + Send + 'static,
-    RoomSupervisor: actix::Handler<M>,
+    R: Future<Output = Result<usize, actix::MailboxError>> + 'static,
 {
     // Awaited by a task of its own: a supervisor skips a request whose caller has gone, so a
     // caller that drops the future (it need not await the count) must not cancel the operation.
@@ -266,13 +264,58 @@ where
 mod tests {
     use super::*;
     use crate::adapter::BACKLOG_HIGH;
+    use crate::room::test_member::TestMember;
     use std::time::Duration;
+
+    fn select(rooms: &[&str]) -> Arc<Selector> {
+        Arc::new(Selector {
+            rooms: rooms.iter().map(|r| Room::from(*r)).collect(),
+            ..Selector::default()
+        })
+    }
+
+    #[test]
+    fn each_member_is_found_by_its_id_on_the_supervisor_that_owns_it() {
+        actix_rt::System::new().block_on(async {
+            let pool = ArbiterPool::new(2);
+            let adapter: LocalAdapter<TestMember> =
+                LocalAdapter::new(&pool.handles(), &Arc::new(Metrics::new()));
+            let members: Vec<TestMember> = (0..8).map(|_| TestMember::new(1)).collect();
+            for m in &members {
+                adapter.add_socket(m.clone());
+            }
+            let a = [Room::from("a")];
+            for m in &members[..4] {
+                m.record_joined(&a).expect("under the limit");
+                adapter.join(m.id(), a.to_vec());
+            }
+            let frames: Arc<[Frame]> = vec![Frame::message("2[\"x\"]")].into();
+            let count = adapter.broadcast_counted(frames.clone(), select(&["a"]), false);
+            assert_eq!(count.await, 4);
+            assert_eq!(members[0].delivered(), 1);
+            assert_eq!(members[7].delivered(), 0);
+            let joined = adapter.sockets_join(select(&[]), vec![Room::from("b")]);
+            assert_eq!(joined.await, 4, "the members in \"a\" are at their limit");
+            assert_eq!(adapter.fetch_sockets(select(&["b"])).await.len(), 4);
+            adapter.leave(members[0].id(), a.to_vec());
+            adapter.remove_socket(members[1].id());
+            let count = adapter.broadcast_counted(frames, select(&["a"]), false);
+            assert_eq!(count.await, 2);
+            let own_room = members[2].id();
+            let closed = adapter.disconnect_sockets(select(&[own_room.as_str()]), true);
+            assert_eq!(closed.await, 1);
+            assert_eq!(members[2].disconnected(), Some(true));
+            assert_eq!(members[3].disconnected(), None);
+            pool.stop();
+        });
+    }
 
     #[test]
     fn backlog_counts_broadcasts_until_handled() {
         actix_rt::System::new().block_on(async {
             let pool = ArbiterPool::new(2);
-            let adapter = LocalAdapter::new(&pool.handles(), &Arc::new(Metrics::new()));
+            let adapter: LocalAdapter<TestMember> =
+                LocalAdapter::new(&pool.handles(), &Arc::new(Metrics::new()));
             let frames: Arc<[Frame]> = vec![Frame::message("2[\"x\"]")].into();
             let selector = Arc::new(Selector::default());
             for _ in 0..10 {
@@ -302,7 +345,8 @@ mod tests {
             // The supervisor's thread is busy until its arbiter is told to stop, so the
             // broadcasts queued meanwhile are never handled, only dropped with its mailbox.
             pool.handles()[0].spawn(async { std::thread::sleep(Duration::from_millis(100)) });
-            let adapter = LocalAdapter::new(&pool.handles(), &Arc::new(Metrics::new()));
+            let adapter: LocalAdapter<TestMember> =
+                LocalAdapter::new(&pool.handles(), &Arc::new(Metrics::new()));
             let frames: Arc<[Frame]> = vec![Frame::message("2[\"x\"]")].into();
             let selector = Arc::new(Selector::default());
             for _ in 0..=BACKLOG_HIGH {

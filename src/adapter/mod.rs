@@ -9,22 +9,23 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::protocol::engineio::Frame;
-use crate::room::{Room, Selector};
-use crate::socket::Socket;
+use crate::protocol::ids::Sid;
+use crate::room::{Member, Room, Selector};
 
 /// A boxed future, as adapters return them.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-/// The operations a namespace delegates.
-pub trait Adapter: Send + Sync + 'static {
-    /// A socket connected (it starts in no named room).
-    fn add_socket(&self, socket: Socket);
-    /// A socket disconnected: forget it and its rooms.
-    fn remove_socket(&self, socket: &Socket);
-    /// A socket joins rooms.
-    fn join(&self, socket: &Socket, rooms: Vec<Room>);
-    /// A socket leaves rooms.
-    fn leave(&self, socket: &Socket, rooms: Vec<Room>);
+/// The operations a namespace delegates, on its sockets as members `M` (the namespace layer picks
+/// the type: `dyn Adapter<crate::Socket>`).
+pub trait Adapter<M: Member>: Send + Sync + 'static {
+    /// A socket connected (in the named rooms it recorded already, usually none).
+    fn add_socket(&self, socket: M);
+    /// The socket `sid` disconnected: forget it and its rooms.
+    fn remove_socket(&self, sid: Sid);
+    /// The socket `sid` joins rooms.
+    fn join(&self, sid: Sid, rooms: Vec<Room>);
+    /// The socket `sid` leaves rooms.
+    fn leave(&self, sid: Sid, rooms: Vec<Room>);
     /// Deliver one encoded packet to the selected sockets.
     fn broadcast(&self, frames: Arc<[Frame]>, selector: Arc<Selector>, volatile: bool);
     /// [`Adapter::broadcast`], resolving to the number of recipients (the delivery itself starts
@@ -43,7 +44,7 @@ pub trait Adapter: Send + Sync + 'static {
     /// resolves to how many were selected.
     fn disconnect_sockets(&self, selector: Arc<Selector>, close: bool) -> BoxFuture<usize>;
     /// The selected sockets.
-    fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<Socket>>;
+    fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<M>>;
     /// Named rooms and their sizes.
     fn rooms(&self) -> BoxFuture<Vec<(Room, usize)>>;
     /// Broadcasts handed over but not yet fanned out.
@@ -61,7 +62,7 @@ pub trait Adapter: Send + Sync + 'static {
 pub use crate::room::backlog::{BACKLOG_HIGH, BACKLOG_LOW};
 
 /// Makes the adapter of each namespace.
-pub trait AdapterFactory: Send + Sync + 'static {
+pub trait AdapterFactory<M: Member>: Send + Sync + 'static {
     /// The adapter for namespace `nsp`.
-    fn create(&self, nsp: &str) -> Arc<dyn Adapter>;
+    fn create(&self, nsp: &str) -> Arc<dyn Adapter<M>>;
 }

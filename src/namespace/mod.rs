@@ -121,8 +121,8 @@ impl NamespaceLimits {
 pub struct Namespace {
     name: String,
     handlers: Arc<NsHandlers>,
-    adapter: OnceLock<Arc<dyn Adapter>>,
-    factory: Arc<dyn AdapterFactory>,
+    adapter: OnceLock<Arc<dyn Adapter<Socket>>>,
+    factory: Arc<dyn AdapterFactory<Socket>>,
     limits: NamespaceLimits,
     metrics: Arc<Metrics>,
     sockets: AtomicUsize,
@@ -159,7 +159,7 @@ impl Namespace {
     }
 
     /// Its adapter (created on first use, inside the actix system).
-    pub fn adapter(&self) -> &Arc<dyn Adapter> {
+    pub fn adapter(&self) -> &Arc<dyn Adapter<Socket>> {
         self.adapter.get_or_init(|| self.factory.create(&self.name))
     }
 
@@ -230,7 +230,7 @@ pub struct Namespaces {
     /// How many of `by_name` were created from patterns.
     dynamic: AtomicUsize,
     patterns: RwLock<Vec<(String, Arc<NsHandlers>)>>,
-    factory: Arc<dyn AdapterFactory>,
+    factory: Arc<dyn AdapterFactory<Socket>>,
     limits: NamespaceLimits,
     /// `max_dynamic_namespaces` of the server options.
     max_dynamic: usize,
@@ -241,7 +241,7 @@ pub struct Namespaces {
 impl Namespaces {
     /// An empty set of namespaces whose adapters come from `factory`.
     pub fn new(
-        factory: Arc<dyn AdapterFactory>,
+        factory: Arc<dyn AdapterFactory<Socket>>,
         options: Arc<ServerOptions>,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {

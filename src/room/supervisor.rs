@@ -2,6 +2,7 @@
 //! each on its own arbiter, so fan-out uses every core; a broadcast is one message per supervisor,
 //! and each supervisor writes the one shared encoding into its members' bounded outbound queues.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Message, MessageResult};
@@ -10,26 +11,26 @@ use crate::engine::PushOutcome;
 use crate::metrics::Metrics;
 use crate::protocol::engineio::Frame;
 use crate::protocol::ids::Sid;
-use crate::room::{BacklogTicket, Room, RoomIndex, Selector};
-use crate::socket::Socket;
+use crate::room::{BacklogTicket, Member, Room, RoomIndex, Selector};
 
-/// Registers a connected socket. Sent by the socket actor once its CONNECT succeeded.
+/// Registers a connected socket (in the named rooms it recorded already). Sent by the adapter when
+/// the socket's CONNECT succeeded.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct AddSocket {
+pub struct AddMember<M: Member> {
     /// The socket.
-    pub socket: Socket,
+    pub member: M,
 }
 
-/// Forgets a socket and leaves all its rooms. Sent by the socket actor when it disconnects.
+/// Forgets a socket and leaves all its rooms. Sent by the adapter when the socket disconnects.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct RemoveSocket {
+pub struct RemoveMember {
     /// The socket id.
     pub sid: Sid,
 }
 
-/// Adds a socket to rooms. Sent by `Socket::join`.
+/// Adds a socket to rooms. Sent by the adapter when the socket joins them.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct JoinRooms {
@@ -39,7 +40,7 @@ pub struct JoinRooms {
     pub rooms: Vec<Room>,
 }
 
-/// Removes a socket from rooms. Sent by `Socket::leave`.
+/// Removes a socket from rooms. Sent by the adapter when the socket leaves them.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct LeaveRooms {
@@ -91,11 +92,24 @@ pub enum BulkOp {
 }
 
 /// Lists the selected members. Sent by the adapter for `fetchSockets`.
-#[derive(Message)]
-#[rtype(result = "Vec<Socket>")]
-pub struct Fetch {
+pub struct Fetch<M> {
     /// Who to list.
     pub selector: Arc<Selector>,
+    member: PhantomData<fn() -> M>,
+}
+
+impl<M> Fetch<M> {
+    /// Lists the members `selector` selects.
+    pub fn new(selector: Arc<Selector>) -> Self {
+        Fetch {
+            selector,
+            member: PhantomData,
+        }
+    }
+}
+
+impl<M: Member> Message for Fetch<M> {
+    type Result = Vec<M>;
 }
 
 /// Lists named rooms with member counts. Sent by the adapter for admin listings.
@@ -104,12 +118,12 @@ pub struct Fetch {
 pub struct ListRooms;
 
 /// The actor.
-pub struct RoomSupervisor {
-    index: RoomIndex<Socket>,
+pub struct RoomSupervisor<M> {
+    index: RoomIndex<M>,
     metrics: Arc<Metrics>,
 }
 
-impl RoomSupervisor {
+impl<M: Member> RoomSupervisor<M> {
     /// An empty supervisor that counts its deliveries in `metrics`.
     pub fn new(metrics: Arc<Metrics>) -> Self {
         RoomSupervisor {
@@ -119,7 +133,7 @@ impl RoomSupervisor {
     }
 }
 
-impl Actor for RoomSupervisor {
+impl<M: Member> Actor for RoomSupervisor<M> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
@@ -127,44 +141,44 @@ impl Actor for RoomSupervisor {
     }
 }
 
-impl Handler<AddSocket> for RoomSupervisor {
+impl<M: Member> Handler<AddMember<M>> for RoomSupervisor<M> {
     type Result = ();
-    fn handle(&mut self, msg: AddSocket, _: &mut Self::Context) {
-        let sid = msg.socket.id();
-        let rooms = msg.socket.named_rooms();
-        self.index.insert(sid, msg.socket);
+    fn handle(&mut self, msg: AddMember<M>, _: &mut Self::Context) {
+        let sid = msg.member.id();
+        let rooms = msg.member.named_rooms();
+        self.index.insert(sid, msg.member);
         self.index.join(&sid, &rooms);
     }
 }
 
-impl Handler<RemoveSocket> for RoomSupervisor {
+impl<M: Member> Handler<RemoveMember> for RoomSupervisor<M> {
     type Result = ();
-    fn handle(&mut self, msg: RemoveSocket, _: &mut Self::Context) {
+    fn handle(&mut self, msg: RemoveMember, _: &mut Self::Context) {
         self.index.remove(&msg.sid);
     }
 }
 
-impl Handler<JoinRooms> for RoomSupervisor {
+impl<M: Member> Handler<JoinRooms> for RoomSupervisor<M> {
     type Result = ();
     fn handle(&mut self, msg: JoinRooms, _: &mut Self::Context) {
         self.index.join(&msg.sid, &msg.rooms);
     }
 }
 
-impl Handler<LeaveRooms> for RoomSupervisor {
+impl<M: Member> Handler<LeaveRooms> for RoomSupervisor<M> {
     type Result = ();
     fn handle(&mut self, msg: LeaveRooms, _: &mut Self::Context) {
         self.index.leave(&msg.sid, &msg.rooms);
     }
 }
 
-impl Handler<Broadcast> for RoomSupervisor {
+impl<M: Member> Handler<Broadcast> for RoomSupervisor<M> {
     type Result = usize;
     fn handle(&mut self, msg: Broadcast, _: &mut Self::Context) -> usize {
         drop(msg.ticket); // taken: off the backlog
         let mut delivered = 0;
-        self.index.for_each_target(&msg.selector, |_, socket| {
-            if socket.conn().push(&msg.frames, msg.volatile) == PushOutcome::Queued {
+        self.index.for_each_target(&msg.selector, |_, member| {
+            if member.deliver(&msg.frames, msg.volatile) == PushOutcome::Queued {
                 delivered += 1;
             }
         });
@@ -175,7 +189,7 @@ impl Handler<Broadcast> for RoomSupervisor {
     }
 }
 
-impl Handler<Bulk> for RoomSupervisor {
+impl<M: Member> Handler<Bulk> for RoomSupervisor<M> {
     type Result = usize;
     fn handle(&mut self, msg: Bulk, _: &mut Self::Context) -> usize {
         let targets = self.index.targets(&msg.selector);
@@ -185,22 +199,22 @@ impl Handler<Bulk> for RoomSupervisor {
             match &msg.op {
                 BulkOp::Join(rooms) => {
                     // Under the socket's and the server's room limits, like a join of its own.
-                    let recorded = self.index.get(&sid).map(|s| s.record_joined(rooms));
-                    if recorded == Some(Ok(())) {
+                    let recorded = self.index.get(&sid).map(|m| m.record_joined(rooms));
+                    if matches!(recorded, Some(Ok(()))) {
                         self.index.join(&sid, rooms);
                     } else {
                         refused += 1;
                     }
                 }
                 BulkOp::Leave(rooms) => {
-                    if let Some(socket) = self.index.get(&sid) {
-                        socket.record_left(rooms);
+                    if let Some(member) = self.index.get(&sid) {
+                        member.record_left(rooms);
                     }
                     self.index.leave(&sid, rooms);
                 }
                 BulkOp::Disconnect { close } => {
-                    if let Some(socket) = self.index.get(&sid) {
-                        socket.disconnect(*close);
+                    if let Some(member) = self.index.get(&sid) {
+                        member.disconnect(*close);
                     }
                 }
             }
@@ -209,9 +223,9 @@ impl Handler<Bulk> for RoomSupervisor {
     }
 }
 
-impl Handler<Fetch> for RoomSupervisor {
-    type Result = MessageResult<Fetch>;
-    fn handle(&mut self, msg: Fetch, _: &mut Self::Context) -> Self::Result {
+impl<M: Member> Handler<Fetch<M>> for RoomSupervisor<M> {
+    type Result = MessageResult<Fetch<M>>;
+    fn handle(&mut self, msg: Fetch<M>, _: &mut Self::Context) -> Self::Result {
         let mut out = Vec::new();
         self.index
             .for_each_target(&msg.selector, |_, s| out.push(s.clone()));
@@ -219,7 +233,7 @@ impl Handler<Fetch> for RoomSupervisor {
     }
 }
 
-impl Handler<ListRooms> for RoomSupervisor {
+impl<M: Member> Handler<ListRooms> for RoomSupervisor<M> {
     type Result = MessageResult<ListRooms>;
     fn handle(&mut self, _: ListRooms, _: &mut Self::Context) -> Self::Result {
         MessageResult(self.index.room_sizes())

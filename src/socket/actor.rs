@@ -206,7 +206,7 @@ impl SocketActor {
         }
         socket.set_connected(false);
         let ns = socket.namespace().clone();
-        ns.adapter().remove_socket(&socket);
+        ns.adapter().remove_socket(socket.id());
         socket.clear_rooms();
         ns.socket_removed();
         for (callback, timer) in self.acks.drain() {
