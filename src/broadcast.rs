@@ -10,7 +10,7 @@ use crate::payload::Payload;
 use crate::protocol::engineio::Frame;
 use crate::protocol::ids::Sid;
 use crate::protocol::socketio::is_reserved_event;
-use crate::room::{Room, Selector};
+use crate::room::{Room, Selector, SocketDescription};
 use crate::socket::{EmitError, Socket};
 
 /// Targets of a broadcast.
@@ -164,12 +164,24 @@ impl BroadcastOperator {
         self.each(|ns, sel| ns.adapter().disconnect_sockets(sel, close))
     }
 
-    /// The targets.
-    pub async fn fetch_sockets(&self) -> Vec<Socket> {
+    /// The targets, described as plain data (with a cluster adapter, those of every node).
+    pub async fn fetch_sockets(&self) -> Vec<SocketDescription> {
         let selector = Arc::new(self.selector.clone());
         let mut out = Vec::new();
         for ns in &self.namespaces {
             out.extend(ns.adapter().fetch_sockets(selector.clone()).await);
+        }
+        out
+    }
+
+    /// The targets connected to this node, as live sockets. Local only: with a cluster adapter,
+    /// the targets on other nodes are not among them ([`BroadcastOperator::fetch_sockets`]
+    /// describes them all).
+    pub async fn local_sockets(&self) -> Vec<Socket> {
+        let selector = Arc::new(self.selector.clone());
+        let mut out = Vec::new();
+        for ns in &self.namespaces {
+            out.extend(ns.adapter().local_sockets(selector.clone()).await);
         }
         out
     }

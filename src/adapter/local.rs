@@ -23,7 +23,7 @@ use crate::protocol::ids::Sid;
 use crate::room::supervisor::{
     AddMember, Broadcast, Bulk, BulkOp, Fetch, JoinRooms, LeaveRooms, ListRooms, RemoveMember,
 };
-use crate::room::{Backlog, Member, Room, RoomSupervisor, Selector};
+use crate::room::{Backlog, Member, Room, RoomSupervisor, Selector, SocketDescription};
 
 /// Arbiters the room supervisors run on, started on first use (inside the actix system).
 pub struct ArbiterPool {
@@ -202,7 +202,13 @@ impl<M: Member> Adapter<M> for LocalAdapter<M> {
         self.bulk(selector, BulkOp::Disconnect { close })
     }
 
-    fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<M>> {
+    fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<SocketDescription>> {
+        // Described by the caller's task, not on the supervisors' threads.
+        let members = self.local_sockets(selector);
+        Box::pin(async move { members.await.iter().map(M::describe).collect() })
+    }
+
+    fn local_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<M>> {
         let requests: Vec<_> = self
             .all()
             .iter()

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::protocol::engineio::Frame;
 use crate::protocol::ids::Sid;
-use crate::room::{Member, Room, Selector};
+use crate::room::{Member, Room, Selector, SocketDescription};
 
 /// A boxed future, as adapters return them.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -43,8 +43,13 @@ pub trait Adapter<M: Member>: Send + Sync + 'static {
     /// The selected sockets are disconnected (their connections closed too when `close`);
     /// resolves to how many were selected.
     fn disconnect_sockets(&self, selector: Arc<Selector>, close: bool) -> BoxFuture<usize>;
-    /// The selected sockets.
-    fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<M>>;
+    /// The selected sockets, described as plain data (a cluster adapter gathers them from every
+    /// node).
+    fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<SocketDescription>>;
+    /// The selected sockets connected to this node, as live members. Local only: never a socket
+    /// of another node, whatever the adapter; for what needs the socket itself (an emit that
+    /// waits for acknowledgements).
+    fn local_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<M>>;
     /// Named rooms and their sizes.
     fn rooms(&self) -> BoxFuture<Vec<(Room, usize)>>;
     /// Broadcasts handed over but not yet fanned out.

@@ -4,7 +4,11 @@
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
 use crate::engine::PushOutcome;
+use crate::handshake::HandshakeDescription;
 use crate::protocol::engineio::Frame;
 use crate::protocol::ids::Sid;
 use crate::room::Room;
@@ -37,4 +41,30 @@ pub trait Member: Clone + Send + Sync + Unpin + 'static {
 
     /// Disconnects it from its namespace (and closes its whole connection when `close`).
     fn disconnect(&self, close: bool);
+
+    /// What it is now, as plain data.
+    fn describe(&self) -> SocketDescription;
+}
+
+/// A socket as plain data that can be serialised: what `fetchSockets` returns, whether the socket
+/// is connected to this node or (through a cluster adapter) to another one. It is a snapshot, not
+/// a handle: acting on the socket goes through the broadcast operators.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SocketDescription {
+    /// The socket id.
+    pub id: Sid,
+    /// Its namespace.
+    pub nsp: String,
+    /// Its handshake.
+    pub handshake: HandshakeDescription,
+    /// Its named rooms, sorted (its own id room is not listed).
+    pub rooms: Vec<String>,
+    /// Its data.
+    pub data: Value,
+    /// The Engine.IO session id of its connection (Socket.IO's client id).
+    pub engine_id: Sid,
+    /// The transport that carried the connection when it was described: `polling` or `websocket`.
+    pub transport: String,
+    /// When the socket was created, in milliseconds since the Unix epoch.
+    pub connected_at: u64,
 }

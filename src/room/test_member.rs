@@ -5,11 +5,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+use serde_json::json;
 
 use crate::engine::PushOutcome;
+use crate::handshake::{ConnInfo, Handshake};
 use crate::protocol::engineio::Frame;
 use crate::protocol::ids::Sid;
-use crate::room::{Member, Room};
+use crate::room::{Member, Room, SocketDescription};
 
 /// The refusal of a join past the limit.
 #[derive(Debug, thiserror::Error)]
@@ -87,5 +89,23 @@ impl Member for TestMember {
 
     fn disconnect(&self, close: bool) {
         self.state.lock().disconnected = Some(close);
+    }
+
+    fn describe(&self) -> SocketDescription {
+        let conn = ConnInfo::new([("host", "test")], "/socket.io/?EIO=4", None, false);
+        SocketDescription {
+            id: self.id,
+            nsp: "/".to_owned(),
+            handshake: Handshake {
+                conn: Arc::new(conn),
+                auth: json!({}),
+            }
+            .describe(),
+            rooms: self.named_rooms().iter().map(|r| r.to_string()).collect(),
+            data: json!({}),
+            engine_id: self.id,
+            transport: "polling".to_owned(),
+            connected_at: 0,
+        }
     }
 }
