@@ -16,9 +16,8 @@ use actix::{Actor, Addr, Arbiter};
 use actix_rt::ArbiterHandle;
 use parking_lot::Mutex;
 
-use crate::adapter::{Adapter, AdapterFactory, BoxFuture};
+use crate::adapter::{Adapter, AdapterFactory, BoxFuture, BroadcastMessage};
 use crate::metrics::Metrics;
-use crate::protocol::engineio::Frame;
 use crate::protocol::ids::Sid;
 use crate::room::supervisor::{
     AddMember, Broadcast, Bulk, BulkOp, Fetch, JoinRooms, LeaveRooms, ListRooms, RemoveMember,
@@ -158,31 +157,33 @@ impl<M: Member> Adapter<M> for LocalAdapter<M> {
         }
     }
 
-    fn broadcast(&self, frames: Arc<[Frame]>, selector: Arc<Selector>, volatile: bool) {
+    fn broadcast(&self, message: BroadcastMessage) {
+        // The packet itself is for other nodes: here only its encoding travels on.
+        let BroadcastMessage {
+            frames, options, ..
+        } = message;
         for supervisor in &self.supervisors {
             supervisor.do_send(Broadcast {
                 frames: frames.clone(),
-                selector: selector.clone(),
-                volatile,
+                selector: options.selector.clone(),
+                volatile: options.volatile,
                 ticket: self.backlog.ticket(),
             });
         }
     }
 
-    fn broadcast_counted(
-        &self,
-        frames: Arc<[Frame]>,
-        selector: Arc<Selector>,
-        volatile: bool,
-    ) -> BoxFuture<usize> {
+    fn broadcast_counted(&self, message: BroadcastMessage) -> BoxFuture<usize> {
+        let BroadcastMessage {
+            frames, options, ..
+        } = message;
         let requests: Vec<_> = self
             .all()
             .iter()
             .map(|supervisor| {
                 supervisor.send(Broadcast {
                     frames: frames.clone(),
-                    selector: selector.clone(),
-                    volatile,
+                    selector: options.selector.clone(),
+                    volatile: options.volatile,
                     ticket: self.backlog.ticket(),
                 })
             })
@@ -269,7 +270,9 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapter::BACKLOG_HIGH;
+    use crate::adapter::{BroadcastOptions, BACKLOG_HIGH};
+    use crate::payload::Payload;
+    use crate::protocol::socketio::Parser;
     use crate::room::test_member::TestMember;
     use std::time::Duration;
 
@@ -278,6 +281,14 @@ mod tests {
             rooms: rooms.iter().map(|r| Room::from(*r)).collect(),
             ..Selector::default()
         })
+    }
+
+    fn message(rooms: &[&str]) -> BroadcastMessage {
+        let options = BroadcastOptions {
+            selector: select(rooms),
+            volatile: false,
+        };
+        BroadcastMessage::event(Parser::Default, "/", "x", Payload::new(), options)
     }
 
     #[test]
@@ -295,8 +306,7 @@ mod tests {
                 m.record_joined(&a).expect("under the limit");
                 adapter.join(m.id(), a.to_vec());
             }
-            let frames: Arc<[Frame]> = vec![Frame::message("2[\"x\"]")].into();
-            let count = adapter.broadcast_counted(frames.clone(), select(&["a"]), false);
+            let count = adapter.broadcast_counted(message(&["a"]));
             assert_eq!(count.await, 4);
             assert_eq!(members[0].delivered(), 1);
             assert_eq!(members[7].delivered(), 0);
@@ -305,7 +315,7 @@ mod tests {
             assert_eq!(adapter.fetch_sockets(select(&["b"])).await.len(), 4);
             adapter.leave(members[0].id(), a.to_vec());
             adapter.remove_socket(members[1].id());
-            let count = adapter.broadcast_counted(frames, select(&["a"]), false);
+            let count = adapter.broadcast_counted(message(&["a"]));
             assert_eq!(count.await, 2);
             let own_room = members[2].id();
             let closed = adapter.disconnect_sockets(select(&[own_room.as_str()]), true);
@@ -322,10 +332,8 @@ mod tests {
             let pool = ArbiterPool::new(2);
             let adapter: LocalAdapter<TestMember> =
                 LocalAdapter::new(&pool.handles(), &Arc::new(Metrics::new()));
-            let frames: Arc<[Frame]> = vec![Frame::message("2[\"x\"]")].into();
-            let selector = Arc::new(Selector::default());
             for _ in 0..10 {
-                adapter.broadcast(frames.clone(), selector.clone(), false);
+                adapter.broadcast(message(&[]));
             }
             assert!(
                 adapter.backlog() <= 20,
@@ -333,7 +341,7 @@ mod tests {
             );
             // A counted broadcast queues behind the others on each supervisor: once it is
             // answered, everything before it was handled.
-            let recipients = adapter.broadcast_counted(frames, selector, false).await;
+            let recipients = adapter.broadcast_counted(message(&[])).await;
             assert_eq!(recipients, 0);
             assert_eq!(
                 adapter.backlog(),
@@ -353,10 +361,8 @@ mod tests {
             pool.handles()[0].spawn(async { std::thread::sleep(Duration::from_millis(100)) });
             let adapter: LocalAdapter<TestMember> =
                 LocalAdapter::new(&pool.handles(), &Arc::new(Metrics::new()));
-            let frames: Arc<[Frame]> = vec![Frame::message("2[\"x\"]")].into();
-            let selector = Arc::new(Selector::default());
             for _ in 0..=BACKLOG_HIGH {
-                adapter.broadcast(frames.clone(), selector.clone(), false);
+                adapter.broadcast(message(&[]));
             }
             let drained = adapter.backpressure().expect("past the high mark");
             pool.stop();
@@ -364,7 +370,7 @@ mod tests {
                 .await
                 .expect("the unhandled broadcasts were counted off");
             // Refused by the stopped supervisor: counted off at once.
-            adapter.broadcast(frames, selector, false);
+            adapter.broadcast(message(&[]));
             let deadline = std::time::Instant::now() + Duration::from_secs(5);
             while adapter.backlog() > 0 && std::time::Instant::now() < deadline {
                 actix_rt::time::sleep(Duration::from_millis(5)).await;
