@@ -65,8 +65,8 @@ pub struct BroadcastOptions {
     pub volatile: bool,
 }
 
-/// The operations a namespace delegates, on its sockets as members `M` (the namespace layer picks
-/// the type: `dyn Adapter<crate::Socket>`).
+/// The operations a namespace delegates, on its sockets as members `M` (the namespace layer, above
+/// this one, picks the type).
 pub trait Adapter<M: Member>: Send + Sync + 'static {
     /// A socket connected (in the named rooms it recorded already, usually none).
     fn add_socket(&self, socket: M);

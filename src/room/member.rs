@@ -1,6 +1,6 @@
 //! What a room supervisor needs from the members of its rooms. The room and adapter layers work on
-//! any [`Member`]; the namespace layer picks the concrete one (`crate::Socket`), so the rooms never
-//! depend on the sockets above them.
+//! any [`Member`]; the namespace layer above them picks the concrete one (its sockets), so the rooms
+//! never depend on the socket layer.
 
 use std::sync::Arc;
 
