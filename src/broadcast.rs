@@ -4,13 +4,12 @@
 
 use std::sync::Arc;
 
-use crate::adapter::BoxFuture;
+use crate::adapter::{BoxFuture, BroadcastMessage, BroadcastOptions};
 use crate::namespace::Namespace;
 use crate::payload::Payload;
-use crate::protocol::engineio::Frame;
 use crate::protocol::ids::Sid;
 use crate::protocol::socketio::is_reserved_event;
-use crate::room::{Room, Selector};
+use crate::room::{Room, Selector, SocketDescription};
 use crate::socket::{EmitError, Socket};
 
 /// Targets of a broadcast.
@@ -86,16 +85,11 @@ impl BroadcastOperator {
             return Err(EmitError::Reserved(event.to_owned()));
         }
         let payload = payload.into();
-        let selector = Arc::new(self.selector.clone());
+        let options = self.options();
         for ns in &self.namespaces {
             ns.metrics().broadcasts.increment(1);
-            let parser = ns.limits().parser;
-            let frames: Arc<[Frame]> = payload
-                .clone()
-                .event_frames(parser, ns.name(), event, None)
-                .into();
             ns.adapter()
-                .broadcast(frames, selector.clone(), self.volatile);
+                .broadcast(self.message(ns, event, payload.clone(), &options));
         }
         Ok(())
     }
@@ -111,22 +105,37 @@ impl BroadcastOperator {
             return Err(EmitError::Reserved(event.to_owned()));
         }
         let payload = payload.into();
-        let selector = Arc::new(self.selector.clone());
+        let options = self.options();
         let counts: Vec<_> = self
             .namespaces
             .iter()
             .map(|ns| {
                 ns.metrics().broadcasts.increment(1);
-                let parser = ns.limits().parser;
-                let frames: Arc<[Frame]> = payload
-                    .clone()
-                    .event_frames(parser, ns.name(), event, None)
-                    .into();
                 ns.adapter()
-                    .broadcast_counted(frames, selector.clone(), self.volatile)
+                    .broadcast_counted(self.message(ns, event, payload.clone(), &options))
             })
             .collect();
         Ok(Box::pin(total(counts)))
+    }
+
+    /// The targets and flags, shared by the messages to every namespace.
+    fn options(&self) -> BroadcastOptions {
+        BroadcastOptions {
+            selector: Arc::new(self.selector.clone()),
+            volatile: self.volatile,
+        }
+    }
+
+    /// The broadcast of `event` on namespace `ns`, encoded with its parser.
+    fn message(
+        &self,
+        ns: &Namespace,
+        event: &str,
+        payload: Payload,
+        options: &BroadcastOptions,
+    ) -> BroadcastMessage {
+        let parser = ns.limits().parser;
+        BroadcastMessage::event(parser, ns.name(), event, payload, options.clone())
     }
 
     fn each(&self, f: impl Fn(&Namespace, Arc<Selector>) -> BoxFuture<usize>) -> BoxFuture<usize> {
@@ -164,12 +173,24 @@ impl BroadcastOperator {
         self.each(|ns, sel| ns.adapter().disconnect_sockets(sel, close))
     }
 
-    /// The targets.
-    pub async fn fetch_sockets(&self) -> Vec<Socket> {
+    /// The targets, described as plain data (with a cluster adapter, those of every node).
+    pub async fn fetch_sockets(&self) -> Vec<SocketDescription> {
         let selector = Arc::new(self.selector.clone());
         let mut out = Vec::new();
         for ns in &self.namespaces {
             out.extend(ns.adapter().fetch_sockets(selector.clone()).await);
+        }
+        out
+    }
+
+    /// The targets connected to this node, as live sockets. Local only: with a cluster adapter,
+    /// the targets on other nodes are not among them ([`BroadcastOperator::fetch_sockets`]
+    /// describes them all).
+    pub async fn local_sockets(&self) -> Vec<Socket> {
+        let selector = Arc::new(self.selector.clone());
+        let mut out = Vec::new();
+        for ns in &self.namespaces {
+            out.extend(ns.adapter().local_sockets(selector.clone()).await);
         }
         out
     }

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Facts about the connection, fixed at the Engine.IO handshake.
@@ -129,6 +130,60 @@ pub struct Handshake {
     pub auth: Value,
 }
 
+impl Handshake {
+    /// The handshake as plain, serialisable data.
+    pub fn describe(&self) -> HandshakeDescription {
+        let info = &self.conn;
+        HandshakeDescription {
+            headers: info
+                .headers()
+                .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                .collect(),
+            url: info.url.to_string(),
+            peer: info.peer,
+            issued: info.issued,
+            secure: info.secure,
+            xdomain: info.xdomain,
+            auth: self.auth.clone(),
+        }
+    }
+}
+
+/// A [`Handshake`] as plain data that can be serialised (to describe a socket to another node).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandshakeDescription {
+    /// Request headers as (lower-case name, value), in the order they came (a repeated header
+    /// appears once per line).
+    pub headers: Vec<(String, String)>,
+    /// Request URL of the first request (path and query).
+    pub url: String,
+    /// Remote address.
+    pub peer: Option<SocketAddr>,
+    /// Milliseconds since the Unix epoch when the connection was opened.
+    pub issued: u64,
+    /// Whether the request came over TLS.
+    pub secure: bool,
+    /// Whether the request was cross-origin (it had an `Origin` header).
+    pub xdomain: bool,
+    /// The CONNECT payload (`{}` when the client sent none).
+    pub auth: Value,
+}
+
+impl HandshakeDescription {
+    /// The value of header `name` (lower-case), if present (the first, when repeated).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The remote address as text (`ip:port`, empty if unknown).
+    pub fn address(&self) -> String {
+        self.peer.map(|a| a.to_string()).unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +212,36 @@ mod tests {
         assert_eq!(query_param("v=%", "v").as_deref(), Some("%"));
         assert_eq!(query_param("v=%4", "v").as_deref(), Some("%4"));
         assert_eq!(query_param("v=%41", "v").as_deref(), Some("A"));
+    }
+
+    #[test]
+    fn a_described_handshake_keeps_every_fact_and_round_trips() {
+        let info = ConnInfo::new(
+            [
+                ("Accept", "a"),
+                ("X-Forwarded-For", "10.0.0.1"),
+                ("Accept", "b"),
+            ],
+            "/socket.io/?EIO=4",
+            Some("127.0.0.1:4000".parse().expect("an address")),
+            true,
+        );
+        let handshake = Handshake {
+            conn: Arc::new(info),
+            auth: serde_json::json!({"token": "t"}),
+        };
+        let d = handshake.describe();
+        assert_eq!(d.headers.len(), 3);
+        assert_eq!(d.header("accept"), Some("a"));
+        assert_eq!(d.header("x-forwarded-for"), Some("10.0.0.1"));
+        assert_eq!(d.address(), "127.0.0.1:4000");
+        assert_eq!(
+            (d.url.as_str(), d.secure, d.xdomain),
+            ("/socket.io/?EIO=4", true, false)
+        );
+        assert_eq!(d.issued, handshake.conn.issued);
+        let json = serde_json::to_string(&d).expect("plain data");
+        let back: HandshakeDescription = serde_json::from_str(&json).expect("and back");
+        assert_eq!(back, d);
     }
 }

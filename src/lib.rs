@@ -81,11 +81,12 @@ pub mod transport;
 
 pub use broadcast::BroadcastOperator;
 pub use front::HttpFront;
-pub use handshake::Handshake;
+pub use handshake::{Handshake, HandshakeDescription};
 pub use namespace::ConnectError;
 pub use options::{Cors, Parser, ServerOptions, Transports};
 pub use payload::Payload;
 pub use protocol::ids::Sid;
+pub use room::SocketDescription;
 pub use server::{NamespaceRef, Server};
 pub use socket::{AckError, AckSender, DisconnectReason, EmitError, JoinError, Socket};
 

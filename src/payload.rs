@@ -96,8 +96,15 @@ impl Payload {
         event: &str,
         id: Option<u64>,
     ) -> Vec<Frame> {
+        let (packet, binary) = self.event_packet(nsp, event, id);
+        frames_of(parser, &packet, binary)
+    }
+
+    /// The EVENT (or BINARY_EVENT) packet of `event` with this payload for namespace `nsp`, and
+    /// its attachments.
+    pub fn event_packet(self, nsp: &str, event: &str, id: Option<u64>) -> (Packet, Vec<Bytes>) {
         let packet = Packet::event(nsp, event, self.args, id, self.binary.len());
-        frames_of(parser, &packet, self.binary)
+        (packet, self.binary)
     }
 
     /// Encodes an ACK with this payload for namespace `nsp` and ack id `id`.
@@ -110,8 +117,14 @@ impl Payload {
 /// One Socket.IO packet as Engine.IO frames. Default parser: `4<packet>` and its attachments;
 /// msgpack: one binary message with the attachments inline.
 pub fn frames_of(parser: Parser, packet: &Packet, binary: Vec<Bytes>) -> Vec<Frame> {
+    encode_frames(parser, packet, &binary)
+}
+
+/// [`frames_of`] for a packet whose attachments stay with the caller (the frames share their
+/// bytes).
+pub fn encode_frames(parser: Parser, packet: &Packet, binary: &[Bytes]) -> Vec<Frame> {
     if parser == Parser::Msgpack {
-        let bytes = socketio::msgpack::encode(packet, &binary);
+        let bytes = socketio::msgpack::encode(packet, binary);
         return vec![Frame::Binary(Bytes::from(bytes))];
     }
     let mut text = String::with_capacity(64);
@@ -119,7 +132,7 @@ pub fn frames_of(parser: Parser, packet: &Packet, binary: Vec<Bytes>) -> Vec<Fra
     socketio::encode_into(packet, &mut text);
     let mut frames = Vec::with_capacity(1 + binary.len());
     frames.push(Frame::Text(ByteString::from(text)));
-    frames.extend(binary.into_iter().map(Frame::Binary));
+    frames.extend(binary.iter().cloned().map(Frame::Binary));
     frames
 }
 

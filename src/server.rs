@@ -82,7 +82,7 @@ impl Server {
     }
 
     /// A server whose namespaces use adapters from `factory`.
-    pub fn with_adapter(options: ServerOptions, factory: Arc<dyn AdapterFactory>) -> Self {
+    pub fn with_adapter(options: ServerOptions, factory: Arc<dyn AdapterFactory<Socket>>) -> Self {
         let metrics = Arc::new(Metrics::new());
         Self::build(
             options,
@@ -103,7 +103,7 @@ impl Server {
 
     fn build(
         options: ServerOptions,
-        factory: Arc<dyn AdapterFactory>,
+        factory: Arc<dyn AdapterFactory<Socket>>,
         pool: Arc<ArbiterPool>,
         metrics: Arc<Metrics>,
         raw: Option<Arc<dyn HandlerFactory>>,

@@ -8,22 +8,21 @@
 //! fraction of the throughput).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use actix::{Actor, Addr, Arbiter};
 use actix_rt::ArbiterHandle;
 use parking_lot::Mutex;
 
-use crate::adapter::{Adapter, AdapterFactory, BoxFuture};
+use crate::adapter::{Adapter, AdapterFactory, BoxFuture, BroadcastMessage};
 use crate::metrics::Metrics;
-use crate::protocol::engineio::Frame;
+use crate::protocol::ids::Sid;
 use crate::room::supervisor::{
-    AddSocket, Broadcast, Bulk, BulkOp, Fetch, JoinRooms, LeaveRooms, ListRooms, RemoveSocket,
+    AddMember, Broadcast, Bulk, BulkOp, Fetch, JoinRooms, LeaveRooms, ListRooms, RemoveMember,
 };
-use crate::room::{Room, RoomShard, Selector};
-use crate::socket::Socket;
+use crate::room::{Backlog, Member, Room, RoomSupervisor, Selector, SocketDescription};
 
 /// Arbiters the room supervisors run on, started on first use (inside the actix system).
 pub struct ArbiterPool {
@@ -76,55 +75,54 @@ impl LocalAdapterFactory {
     }
 }
 
-impl AdapterFactory for LocalAdapterFactory {
-    fn create(&self, _nsp: &str) -> Arc<dyn Adapter> {
+impl<M: Member> AdapterFactory<M> for LocalAdapterFactory {
+    fn create(&self, _nsp: &str) -> Arc<dyn Adapter<M>> {
         Arc::new(LocalAdapter::new(&self.pool.handles(), &self.metrics))
     }
 }
 
-/// The adapter of one namespace in one process.
-pub struct LocalAdapter {
-    shards: Vec<Addr<RoomShard>>,
+/// The adapter of one namespace in one process, for members `M`.
+pub struct LocalAdapter<M: Member> {
+    supervisors: Vec<Addr<RoomSupervisor<M>>>,
     hasher: std::collections::hash_map::RandomState,
     /// Broadcast messages sent to supervisors and not yet handled.
-    pending: Arc<AtomicUsize>,
+    backlog: Arc<Backlog>,
 }
 
-impl LocalAdapter {
+impl<M: Member> LocalAdapter<M> {
     /// One room supervisor on each of `arbiters`.
     pub fn new(arbiters: &[ArbiterHandle], metrics: &Arc<Metrics>) -> Self {
-        let pending = Arc::new(AtomicUsize::new(0));
-        let shards = arbiters
+        let supervisors = arbiters
             .iter()
             .map(|a| {
-                let (metrics, pending) = (metrics.clone(), pending.clone());
-                RoomShard::start_in_arbiter(a, move |_| RoomShard::new(metrics, pending))
+                let metrics = metrics.clone();
+                RoomSupervisor::start_in_arbiter(a, move |_| RoomSupervisor::new(metrics))
             })
             .collect();
         LocalAdapter {
-            shards,
+            supervisors,
             hasher: Default::default(),
-            pending,
+            backlog: Arc::default(),
         }
     }
 
-    /// Runs `f` on the supervisor that owns `socket`.
-    fn owner(&self, socket: &Socket, f: impl FnOnce(&Addr<RoomShard>)) {
-        if let Some(addr) = self.shards.get(socket.adapter_slot()) {
-            f(addr);
-        }
+    /// The supervisor that owns socket `sid`: chosen by a hash of the id, so every operation on
+    /// the socket finds the same one without the socket having to remember it.
+    fn owner(&self, sid: &Sid) -> Option<&Addr<RoomSupervisor<M>>> {
+        let slot = (self.hasher.hash_one(sid) as usize).checked_rem(self.supervisors.len())?;
+        self.supervisors.get(slot)
     }
 
-    fn all(&self) -> &[Addr<RoomShard>] {
-        &self.shards
+    fn all(&self) -> &[Addr<RoomSupervisor<M>>] {
+        &self.supervisors
     }
 
     fn bulk(&self, selector: Arc<Selector>, op: BulkOp) -> BoxFuture<usize> {
         let requests: Vec<_> = self
             .all()
             .iter()
-            .map(|shard| {
-                shard.send(Bulk {
+            .map(|supervisor| {
+                supervisor.send(Bulk {
                     selector: selector.clone(),
                     op: op.clone(),
                 })
@@ -134,55 +132,59 @@ impl LocalAdapter {
     }
 }
 
-impl Adapter for LocalAdapter {
-    fn add_socket(&self, socket: Socket) {
-        // The modulo keeps the index below `shards.len()`, which is at least one.
-        let slot = (self.hasher.hash_one(socket.id()) as usize) % self.shards.len();
-        socket.set_adapter_slot(slot);
-        self.shards[slot].do_send(AddSocket { socket });
+impl<M: Member> Adapter<M> for LocalAdapter<M> {
+    fn add_socket(&self, socket: M) {
+        if let Some(owner) = self.owner(&socket.id()) {
+            owner.do_send(AddMember { member: socket });
+        }
     }
 
-    fn remove_socket(&self, socket: &Socket) {
-        let sid = socket.id();
-        self.owner(socket, |s| s.do_send(RemoveSocket { sid }));
+    fn remove_socket(&self, sid: Sid) {
+        if let Some(owner) = self.owner(&sid) {
+            owner.do_send(RemoveMember { sid });
+        }
     }
 
-    fn join(&self, socket: &Socket, rooms: Vec<Room>) {
-        let sid = socket.id();
-        self.owner(socket, |s| s.do_send(JoinRooms { sid, rooms }));
+    fn join(&self, sid: Sid, rooms: Vec<Room>) {
+        if let Some(owner) = self.owner(&sid) {
+            owner.do_send(JoinRooms { sid, rooms });
+        }
     }
 
-    fn leave(&self, socket: &Socket, rooms: Vec<Room>) {
-        let sid = socket.id();
-        self.owner(socket, |s| s.do_send(LeaveRooms { sid, rooms }));
+    fn leave(&self, sid: Sid, rooms: Vec<Room>) {
+        if let Some(owner) = self.owner(&sid) {
+            owner.do_send(LeaveRooms { sid, rooms });
+        }
     }
 
-    fn broadcast(&self, frames: Arc<[Frame]>, selector: Arc<Selector>, volatile: bool) {
-        for shard in &self.shards {
-            self.pending.fetch_add(1, Ordering::Relaxed);
-            shard.do_send(Broadcast {
+    fn broadcast(&self, message: BroadcastMessage) {
+        // The packet itself is for other nodes: here only its encoding travels on.
+        let BroadcastMessage {
+            frames, options, ..
+        } = message;
+        for supervisor in &self.supervisors {
+            supervisor.do_send(Broadcast {
                 frames: frames.clone(),
-                selector: selector.clone(),
-                volatile,
+                selector: options.selector.clone(),
+                volatile: options.volatile,
+                ticket: self.backlog.ticket(),
             });
         }
     }
 
-    fn broadcast_counted(
-        &self,
-        frames: Arc<[Frame]>,
-        selector: Arc<Selector>,
-        volatile: bool,
-    ) -> BoxFuture<usize> {
+    fn broadcast_counted(&self, message: BroadcastMessage) -> BoxFuture<usize> {
+        let BroadcastMessage {
+            frames, options, ..
+        } = message;
         let requests: Vec<_> = self
             .all()
             .iter()
-            .map(|shard| {
-                self.pending.fetch_add(1, Ordering::Relaxed);
-                shard.send(Broadcast {
+            .map(|supervisor| {
+                supervisor.send(Broadcast {
                     frames: frames.clone(),
-                    selector: selector.clone(),
-                    volatile,
+                    selector: options.selector.clone(),
+                    volatile: options.volatile,
+                    ticket: self.backlog.ticket(),
                 })
             })
             .collect();
@@ -201,15 +203,17 @@ impl Adapter for LocalAdapter {
         self.bulk(selector, BulkOp::Disconnect { close })
     }
 
-    fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<Socket>> {
+    fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<SocketDescription>> {
+        // Described by the caller's task, not on the supervisors' threads.
+        let members = self.local_sockets(selector);
+        Box::pin(async move { members.await.iter().map(M::describe).collect() })
+    }
+
+    fn local_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<M>> {
         let requests: Vec<_> = self
             .all()
             .iter()
-            .map(|s| {
-                s.send(Fetch {
-                    selector: selector.clone(),
-                })
-            })
+            .map(|s| s.send(Fetch::new(selector.clone())))
             .collect();
         Box::pin(async move {
             let mut out = Vec::new();
@@ -221,7 +225,15 @@ impl Adapter for LocalAdapter {
     }
 
     fn backlog(&self) -> usize {
-        self.pending.load(Ordering::Relaxed)
+        self.backlog.len()
+    }
+
+    fn backpressure(&self) -> Option<BoxFuture<()>> {
+        if !self.backlog.over_high() {
+            return None;
+        }
+        let backlog = self.backlog.clone();
+        Some(Box::pin(async move { backlog.drained().await }))
     }
 
     fn rooms(&self) -> BoxFuture<Vec<(Room, usize)>> {
@@ -239,10 +251,9 @@ impl Adapter for LocalAdapter {
 }
 
 /// Adds up the supervisors' answers (a supervisor that is gone counts nothing).
-fn sum<M>(requests: Vec<actix::dev::Request<RoomShard, M>>) -> BoxFuture<usize>
+fn sum<R>(requests: Vec<R>) -> BoxFuture<usize>
 where
-    M: actix::Message<Result = usize> + Send + 'static,
-    RoomShard: actix::Handler<M>,
+    R: Future<Output = Result<usize, actix::MailboxError>> + 'static,
 {
     // Awaited by a task of its own: a supervisor skips a request whose caller has gone, so a
     // caller that drops the future (it need not await the count) must not cancel the operation.
@@ -259,16 +270,70 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapter::{BroadcastOptions, BACKLOG_HIGH};
+    use crate::payload::Payload;
+    use crate::protocol::socketio::Parser;
+    use crate::room::test_member::TestMember;
+    use std::time::Duration;
+
+    fn select(rooms: &[&str]) -> Arc<Selector> {
+        Arc::new(Selector {
+            rooms: rooms.iter().map(|r| Room::from(*r)).collect(),
+            ..Selector::default()
+        })
+    }
+
+    fn message(rooms: &[&str]) -> BroadcastMessage {
+        let options = BroadcastOptions {
+            selector: select(rooms),
+            volatile: false,
+        };
+        BroadcastMessage::event(Parser::Default, "/", "x", Payload::new(), options)
+    }
+
+    #[test]
+    fn each_member_is_found_by_its_id_on_the_supervisor_that_owns_it() {
+        actix_rt::System::new().block_on(async {
+            let pool = ArbiterPool::new(2);
+            let adapter: LocalAdapter<TestMember> =
+                LocalAdapter::new(&pool.handles(), &Arc::new(Metrics::new()));
+            let members: Vec<TestMember> = (0..8).map(|_| TestMember::new(1)).collect();
+            for m in &members {
+                adapter.add_socket(m.clone());
+            }
+            let a = [Room::from("a")];
+            for m in &members[..4] {
+                m.record_joined(&a).expect("under the limit");
+                adapter.join(m.id(), a.to_vec());
+            }
+            let count = adapter.broadcast_counted(message(&["a"]));
+            assert_eq!(count.await, 4);
+            assert_eq!(members[0].delivered(), 1);
+            assert_eq!(members[7].delivered(), 0);
+            let joined = adapter.sockets_join(select(&[]), vec![Room::from("b")]);
+            assert_eq!(joined.await, 4, "the members in \"a\" are at their limit");
+            assert_eq!(adapter.fetch_sockets(select(&["b"])).await.len(), 4);
+            adapter.leave(members[0].id(), a.to_vec());
+            adapter.remove_socket(members[1].id());
+            let count = adapter.broadcast_counted(message(&["a"]));
+            assert_eq!(count.await, 2);
+            let own_room = members[2].id();
+            let closed = adapter.disconnect_sockets(select(&[own_room.as_str()]), true);
+            assert_eq!(closed.await, 1);
+            assert_eq!(members[2].disconnected(), Some(true));
+            assert_eq!(members[3].disconnected(), None);
+            pool.stop();
+        });
+    }
 
     #[test]
     fn backlog_counts_broadcasts_until_handled() {
         actix_rt::System::new().block_on(async {
             let pool = ArbiterPool::new(2);
-            let adapter = LocalAdapter::new(&pool.handles(), &Arc::new(Metrics::new()));
-            let frames: Arc<[Frame]> = vec![Frame::message("2[\"x\"]")].into();
-            let selector = Arc::new(Selector::default());
+            let adapter: LocalAdapter<TestMember> =
+                LocalAdapter::new(&pool.handles(), &Arc::new(Metrics::new()));
             for _ in 0..10 {
-                adapter.broadcast(frames.clone(), selector.clone(), false);
+                adapter.broadcast(message(&[]));
             }
             assert!(
                 adapter.backlog() <= 20,
@@ -276,7 +341,7 @@ mod tests {
             );
             // A counted broadcast queues behind the others on each supervisor: once it is
             // answered, everything before it was handled.
-            let recipients = adapter.broadcast_counted(frames, selector, false).await;
+            let recipients = adapter.broadcast_counted(message(&[])).await;
             assert_eq!(recipients, 0);
             assert_eq!(
                 adapter.backlog(),
@@ -284,6 +349,33 @@ mod tests {
                 "every broadcast was handled and counted off"
             );
             pool.stop();
+        });
+    }
+
+    #[test]
+    fn a_stopped_supervisor_does_not_hold_publishers_back() {
+        actix_rt::System::new().block_on(async {
+            let pool = ArbiterPool::new(1);
+            // The supervisor's thread is busy until its arbiter is told to stop, so the
+            // broadcasts queued meanwhile are never handled, only dropped with its mailbox.
+            pool.handles()[0].spawn(async { std::thread::sleep(Duration::from_millis(100)) });
+            let adapter: LocalAdapter<TestMember> =
+                LocalAdapter::new(&pool.handles(), &Arc::new(Metrics::new()));
+            for _ in 0..=BACKLOG_HIGH {
+                adapter.broadcast(message(&[]));
+            }
+            let drained = adapter.backpressure().expect("past the high mark");
+            pool.stop();
+            tokio::time::timeout(Duration::from_secs(5), drained)
+                .await
+                .expect("the unhandled broadcasts were counted off");
+            // Refused by the stopped supervisor: counted off at once.
+            adapter.broadcast(message(&[]));
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while adapter.backlog() > 0 && std::time::Instant::now() < deadline {
+                actix_rt::time::sleep(Duration::from_millis(5)).await;
+            }
+            assert_eq!(adapter.backlog(), 0);
         });
     }
 }

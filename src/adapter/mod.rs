@@ -8,33 +8,79 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
+use crate::payload::{encode_frames, Payload};
 use crate::protocol::engineio::Frame;
-use crate::room::{Room, Selector};
-use crate::socket::Socket;
+use crate::protocol::ids::Sid;
+use crate::protocol::socketio::{Packet, Parser};
+use crate::room::{Member, Room, Selector, SocketDescription};
 
 /// A boxed future, as adapters return them.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-/// The operations a namespace delegates.
-pub trait Adapter: Send + Sync + 'static {
-    /// A socket connected (it starts in no named room).
-    fn add_socket(&self, socket: Socket);
-    /// A socket disconnected: forget it and its rooms.
-    fn remove_socket(&self, socket: &Socket);
-    /// A socket joins rooms.
-    fn join(&self, socket: &Socket, rooms: Vec<Room>);
-    /// A socket leaves rooms.
-    fn leave(&self, socket: &Socket, rooms: Vec<Room>);
-    /// Deliver one encoded packet to the selected sockets.
-    fn broadcast(&self, frames: Arc<[Frame]>, selector: Arc<Selector>, volatile: bool);
+/// One broadcast as an adapter receives it: the packet itself, which a cluster adapter publishes
+/// for the other nodes to encode for their own sockets (as msgpack for Redis, say), and its
+/// encoding for this node's sockets, made once and shared by every recipient.
+#[derive(Debug, Clone)]
+pub struct BroadcastMessage {
+    /// The Socket.IO packet (EVENT or BINARY_EVENT, with its namespace); binary arguments are
+    /// placeholders in its data.
+    pub packet: Packet,
+    /// The packet's binary attachments.
+    pub binary: Vec<Bytes>,
+    /// Who receives it, and how.
+    pub options: BroadcastOptions,
+    /// The packet encoded with this server's parser (the text frame, then the attachments).
+    pub frames: Arc<[Frame]>,
+}
+
+impl BroadcastMessage {
+    /// The broadcast of `event` with `payload` on namespace `nsp`, encoded with `parser`.
+    pub fn event(
+        parser: Parser,
+        nsp: &str,
+        event: &str,
+        payload: Payload,
+        options: BroadcastOptions,
+    ) -> Self {
+        let (packet, binary) = payload.event_packet(nsp, event, None);
+        let frames = encode_frames(parser, &packet, &binary).into();
+        BroadcastMessage {
+            packet,
+            binary,
+            options,
+            frames,
+        }
+    }
+}
+
+/// Who receives a broadcast, and how.
+#[derive(Debug, Clone, Default)]
+pub struct BroadcastOptions {
+    /// The rooms, the rooms excepted, the sender excepted.
+    pub selector: Arc<Selector>,
+    /// The one flag so far: a recipient whose queue is full misses the packet instead of being
+    /// disconnected.
+    pub volatile: bool,
+}
+
+/// The operations a namespace delegates, on its sockets as members `M` (the namespace layer, above
+/// this one, picks the type).
+pub trait Adapter<M: Member>: Send + Sync + 'static {
+    /// A socket connected (in the named rooms it recorded already, usually none).
+    fn add_socket(&self, socket: M);
+    /// The socket `sid` disconnected: forget it and its rooms.
+    fn remove_socket(&self, sid: Sid);
+    /// The socket `sid` joins rooms.
+    fn join(&self, sid: Sid, rooms: Vec<Room>);
+    /// The socket `sid` leaves rooms.
+    fn leave(&self, sid: Sid, rooms: Vec<Room>);
+    /// Deliver one packet to the selected sockets.
+    fn broadcast(&self, message: BroadcastMessage);
     /// [`Adapter::broadcast`], resolving to the number of recipients (the delivery itself starts
     /// at once, whether or not the future is awaited).
-    fn broadcast_counted(
-        &self,
-        frames: Arc<[Frame]>,
-        selector: Arc<Selector>,
-        volatile: bool,
-    ) -> BoxFuture<usize>;
+    fn broadcast_counted(&self, message: BroadcastMessage) -> BoxFuture<usize>;
     /// The selected sockets join `rooms`; resolves to how many were selected.
     fn sockets_join(&self, selector: Arc<Selector>, rooms: Vec<Room>) -> BoxFuture<usize>;
     /// The selected sockets leave `rooms`; resolves to how many were selected.
@@ -42,24 +88,54 @@ pub trait Adapter: Send + Sync + 'static {
     /// The selected sockets are disconnected (their connections closed too when `close`);
     /// resolves to how many were selected.
     fn disconnect_sockets(&self, selector: Arc<Selector>, close: bool) -> BoxFuture<usize>;
-    /// The selected sockets.
-    fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<Socket>>;
+    /// The selected sockets, described as plain data (a cluster adapter gathers them from every
+    /// node).
+    fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<SocketDescription>>;
+    /// The selected sockets connected to this node, as live members. Local only: never a socket
+    /// of another node, whatever the adapter; for what needs the socket itself (an emit that
+    /// waits for acknowledgements).
+    fn local_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<M>>;
     /// Named rooms and their sizes.
     fn rooms(&self) -> BoxFuture<Vec<(Room, usize)>>;
-    /// Broadcasts handed over but not yet fanned out (the socket actor that publishes waits while
-    /// this is high, so fan-out backlogs stay bounded).
+    /// Broadcasts handed over but not yet fanned out.
     fn backlog(&self) -> usize {
         0
     }
+    /// While the fan-out backlog is past [`BACKLOG_HIGH`]: a future that resolves once it is down
+    /// to [`BACKLOG_LOW`] (never later than the supervisors' end), which a socket whose client
+    /// publishes waits for, so fan-out backlogs stay bounded. `None` when nobody needs to wait.
+    fn backpressure(&self) -> Option<BoxFuture<()>> {
+        None
+    }
 }
 
-/// Past this many pending broadcasts a publishing socket waits...
-pub const BACKLOG_HIGH: usize = 4096;
-/// ...until they are down to this many.
-pub const BACKLOG_LOW: usize = 1024;
+pub use crate::room::backlog::{BACKLOG_HIGH, BACKLOG_LOW};
 
 /// Makes the adapter of each namespace.
-pub trait AdapterFactory: Send + Sync + 'static {
+pub trait AdapterFactory<M: Member>: Send + Sync + 'static {
     /// The adapter for namespace `nsp`.
-    fn create(&self, nsp: &str) -> Arc<dyn Adapter>;
+    fn create(&self, nsp: &str) -> Arc<dyn Adapter<M>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::socketio::PacketType;
+    use serde_json::json;
+
+    #[test]
+    fn a_broadcast_carries_its_packet_and_the_encoding_of_an_emit() {
+        let payload = Payload::new().arg("a").bin(vec![1u8, 2]);
+        for parser in [Parser::Default, Parser::Msgpack] {
+            let options = BroadcastOptions::default();
+            let m = BroadcastMessage::event(parser, "/chat", "e", payload.clone(), options);
+            assert_eq!(m.packet.kind, PacketType::BinaryEvent);
+            assert_eq!((m.packet.nsp.as_str(), m.packet.id), ("/chat", None));
+            let placeholder = json!({"_placeholder": true, "num": 0});
+            assert_eq!(m.packet.data, Some(json!(["e", "a", placeholder])));
+            assert_eq!((m.packet.attachments, &m.binary), (1, &payload.binary));
+            let emitted = payload.clone().event_frames(parser, "/chat", "e", None);
+            assert_eq!(&*m.frames, emitted.as_slice());
+        }
+    }
 }

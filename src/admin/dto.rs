@@ -182,7 +182,7 @@ pub struct SocketDto {
     /// Named rooms.
     pub rooms: Vec<String>,
     /// `polling` or `websocket`.
-    pub transport: &'static str,
+    pub transport: String,
     /// Remote address.
     pub address: String,
     /// When it connected (RFC 3339, UTC).

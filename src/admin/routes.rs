@@ -1,7 +1,7 @@
 //! The admin route handlers.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
@@ -14,8 +14,8 @@ use crate::admin::dto::{
 use crate::admin::AdminState;
 use crate::broadcast::BroadcastOperator;
 use crate::protocol::socketio::is_reserved_event;
+use crate::room::SocketDescription;
 use crate::server::NamespaceRef;
-use crate::socket::Socket;
 use crate::Payload;
 
 type State = web::Data<AdminState>;
@@ -28,15 +28,15 @@ fn namespace(state: &AdminState, name: &str) -> Result<NamespaceRef, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no namespace {name:?}")))
 }
 
-fn dto(socket: &Socket) -> SocketDto {
+fn dto(socket: SocketDescription) -> SocketDto {
     SocketDto {
-        id: socket.id().to_string(),
-        namespace: socket.ns().to_owned(),
-        rooms: socket.named_rooms().iter().map(|r| r.to_string()).collect(),
-        transport: socket.transport(),
-        address: socket.handshake().conn.address(),
-        connected_at: rfc3339(socket.connected_at()),
-        data: socket.data(),
+        id: socket.id.to_string(),
+        namespace: socket.nsp,
+        rooms: socket.rooms,
+        transport: socket.transport,
+        address: socket.handshake.address(),
+        connected_at: rfc3339(UNIX_EPOCH + Duration::from_millis(socket.connected_at)),
+        data: socket.data,
     }
 }
 
@@ -168,9 +168,9 @@ pub(super) async fn sockets(state: State, q: web::Query<ListQuery>) -> ApiResult
         Some(_) => Vec::new(),
         None => ns.fetch_sockets().await,
     };
-    found.sort_by_key(|s| s.id());
+    found.sort_by_key(|s| s.id);
     let total = found.len();
-    let sockets: Vec<SocketDto> = page(found, offset, limit).iter().map(dto).collect();
+    let sockets: Vec<SocketDto> = page(found, offset, limit).into_iter().map(dto).collect();
     Ok(HttpResponse::Ok().json(json!({ "sockets": sockets, "total": total })))
 }
 
@@ -186,11 +186,11 @@ pub(super) async fn socket(
             .fetch_sockets()
             .await
             .into_iter()
-            .find(|s| s.id() == sid),
+            .find(|s| s.id == sid),
         None => None,
     };
     let socket = found.ok_or_else(|| ApiError::not_found(format!("no socket {:?}", *id)))?;
-    Ok(HttpResponse::Ok().json(dto(&socket)))
+    Ok(HttpResponse::Ok().json(dto(socket)))
 }
 
 fn targets(ns: &NamespaceRef, rooms: &[String], except: &[String]) -> BroadcastOperator {
@@ -223,7 +223,8 @@ pub(super) async fn emit(state: State, body: web::Json<EmitRequest>) -> ApiResul
             "ack_timeout_ms must be between 1 and {MAX_ACK_TIMEOUT_MS}"
         )));
     }
-    let recipients = op.fetch_sockets().await;
+    // The acknowledgements come back to the socket actors: only this node's sockets can be asked.
+    let recipients = op.local_sockets().await;
     let (tx, mut rx) = mpsc::channel(recipients.len().max(1));
     let timeout = Duration::from_millis(timeout_ms);
     let mut asked = 0;

@@ -6,21 +6,21 @@
 use serde_json::{json, Map, Value};
 
 use crate::handshake::query_param;
+use crate::room::SocketDescription;
 use crate::server::Server;
-use crate::socket::Socket;
 
 /// `socket` as the UI expects it.
-pub fn serialize_socket(socket: &Socket) -> Value {
-    let info = &socket.handshake().conn;
+pub fn serialize_socket(socket: &SocketDescription) -> Value {
+    let info = &socket.handshake;
     let mut headers = Map::new();
-    for (name, value) in info.headers() {
+    for (name, value) in &info.headers {
         match headers.get_mut(name) {
             Some(Value::String(prev)) => {
                 prev.push_str(", ");
                 prev.push_str(value);
             }
             _ => {
-                headers.insert(name.to_owned(), Value::String(value.to_owned()));
+                headers.insert(name.clone(), Value::String(value.clone()));
             }
         }
     }
@@ -29,13 +29,16 @@ pub fn serialize_socket(socket: &Socket) -> Value {
         .or_else(|| info.header("x-forwarded-for"))
         .map(str::to_owned)
         .unwrap_or_else(|| info.peer.map(|p| p.ip().to_string()).unwrap_or_default());
-    let engine_id = socket.engine_id().to_string();
+    let engine_id = socket.engine_id.as_str();
+    let mut rooms = Vec::with_capacity(socket.rooms.len() + 1);
+    rooms.push(socket.id.as_str());
+    rooms.extend(socket.rooms.iter().map(String::as_str));
     json!({
-        "id": socket.id().as_str(),
-        "clientId": engine_id.get(..12).unwrap_or(&engine_id),
-        "transport": socket.transport(),
-        "nsp": socket.ns(),
-        "data": socket.data(),
+        "id": socket.id.as_str(),
+        "clientId": engine_id.get(..12).unwrap_or(engine_id),
+        "transport": socket.transport,
+        "nsp": socket.nsp,
+        "data": socket.data,
         "handshake": {
             "address": address,
             "headers": headers,
@@ -46,7 +49,7 @@ pub fn serialize_socket(socket: &Socket) -> Value {
             "url": &*info.url,
             "xdomain": info.xdomain,
         },
-        "rooms": socket.rooms(),
+        "rooms": rooms,
     })
 }
 

@@ -23,7 +23,7 @@ use crate::metrics::EngineObserver;
 use crate::namespace::Namespace;
 use crate::observer::Observer;
 use crate::payload::Payload;
-use crate::room::Room;
+use crate::room::{Member, Room};
 use crate::server::Server;
 use crate::socket::{DisconnectReason, Socket};
 
@@ -203,7 +203,7 @@ impl Observer for Watcher {
             Self::emit(
                 ns,
                 "socket_connected",
-                vec![serialize_socket(socket), json!(iso_time())],
+                vec![serialize_socket(&socket.describe()), json!(iso_time())],
             );
         }
     }

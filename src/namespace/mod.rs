@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::adapter::{Adapter, AdapterFactory, BoxFuture};
 use crate::metrics::Metrics;
 use crate::observer::{Observer, ObserverSlot};
-use crate::options::ServerOptions;
+use crate::options::{Parser, ServerOptions};
 use crate::socket::{EventHandler, Socket};
 
 /// A connection middleware: return an error to refuse the socket (the client gets CONNECT_ERROR).
@@ -98,13 +98,35 @@ impl NsHandlers {
     }
 }
 
+/// The limits a namespace applies to its sockets: the part of the server options it uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamespaceLimits {
+    /// The parser its packets are encoded with (the server's).
+    pub parser: Parser,
+    /// Most rooms a socket may join (its own id room not counted).
+    pub max_rooms_per_socket: usize,
+    /// Most named-room memberships the server holds at once (shared by every namespace).
+    pub max_memberships: usize,
+}
+
+impl NamespaceLimits {
+    /// The namespace limits of `options`.
+    pub fn of(options: &ServerOptions) -> Self {
+        NamespaceLimits {
+            parser: options.parser,
+            max_rooms_per_socket: options.max_rooms_per_socket,
+            max_memberships: options.max_memberships,
+        }
+    }
+}
+
 /// One namespace.
 pub struct Namespace {
     name: String,
     handlers: Arc<NsHandlers>,
-    adapter: OnceLock<Arc<dyn Adapter>>,
-    factory: Arc<dyn AdapterFactory>,
-    options: Arc<ServerOptions>,
+    adapter: OnceLock<Arc<dyn Adapter<Socket>>>,
+    factory: Arc<dyn AdapterFactory<Socket>>,
+    limits: NamespaceLimits,
     metrics: Arc<Metrics>,
     observer: Arc<ObserverSlot>,
     sockets: AtomicUsize,
@@ -141,13 +163,13 @@ impl Namespace {
         self.observer.get()
     }
 
-    /// The server options (limits).
-    pub fn limits(&self) -> &ServerOptions {
-        &self.options
+    /// The limits it applies to its sockets.
+    pub fn limits(&self) -> &NamespaceLimits {
+        &self.limits
     }
 
     /// Its adapter (created on first use, inside the actix system).
-    pub fn adapter(&self) -> &Arc<dyn Adapter> {
+    pub fn adapter(&self) -> &Arc<dyn Adapter<Socket>> {
         self.adapter.get_or_init(|| self.factory.create(&self.name))
     }
 
@@ -218,8 +240,10 @@ pub struct Namespaces {
     /// How many of `by_name` were created from patterns.
     dynamic: AtomicUsize,
     patterns: RwLock<Vec<(String, Arc<NsHandlers>)>>,
-    factory: Arc<dyn AdapterFactory>,
-    options: Arc<ServerOptions>,
+    factory: Arc<dyn AdapterFactory<Socket>>,
+    limits: NamespaceLimits,
+    /// `max_dynamic_namespaces` of the server options.
+    max_dynamic: usize,
     metrics: Arc<Metrics>,
     /// The server's Socket.IO observer slot, shared by every namespace.
     observer: Arc<ObserverSlot>,
@@ -229,7 +253,7 @@ pub struct Namespaces {
 impl Namespaces {
     /// An empty set of namespaces whose adapters come from `factory`.
     pub fn new(
-        factory: Arc<dyn AdapterFactory>,
+        factory: Arc<dyn AdapterFactory<Socket>>,
         options: Arc<ServerOptions>,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
@@ -238,7 +262,8 @@ impl Namespaces {
             dynamic: AtomicUsize::new(0),
             patterns: RwLock::new(Vec::new()),
             factory,
-            options,
+            limits: NamespaceLimits::of(&options),
+            max_dynamic: options.max_dynamic_namespaces,
             metrics,
             observer: Arc::default(),
             this: this.clone(),
@@ -252,7 +277,7 @@ impl Namespaces {
             handlers,
             adapter: OnceLock::new(),
             factory: self.factory.clone(),
-            options: self.options.clone(),
+            limits: self.limits,
             metrics: self.metrics.clone(),
             observer: self.observer.clone(),
             sockets: AtomicUsize::new(0),
@@ -302,14 +327,14 @@ impl Namespaces {
         let (prefix, handlers) = handlers;
         // Refused without the write lock, so a flood of names past the bound does not hold up
         // the resolution of every other CONNECT.
-        if self.dynamic.load(Ordering::Relaxed) >= self.options.max_dynamic_namespaces {
+        if self.dynamic.load(Ordering::Relaxed) >= self.max_dynamic {
             return Err(Unresolved::Limit);
         }
         let mut by_name = self.by_name.write();
         if let Some(ns) = by_name.get(name) {
             return Ok(ns.clone());
         }
-        if self.dynamic.load(Ordering::Relaxed) >= self.options.max_dynamic_namespaces {
+        if self.dynamic.load(Ordering::Relaxed) >= self.max_dynamic {
             return Err(Unresolved::Limit);
         }
         self.dynamic.fetch_add(1, Ordering::Relaxed);

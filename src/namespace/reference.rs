@@ -109,8 +109,8 @@ impl NamespaceRef {
         self.broadcast().emit(event, payload)
     }
 
-    /// Every socket.
-    pub async fn fetch_sockets(&self) -> Vec<Socket> {
+    /// Every socket, described (see [`BroadcastOperator::fetch_sockets`]).
+    pub async fn fetch_sockets(&self) -> Vec<crate::room::SocketDescription> {
         self.broadcast().fetch_sockets().await
     }
 

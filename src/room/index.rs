@@ -21,7 +21,7 @@ pub struct Selector {
     pub except_sid: Option<Sid>,
 }
 
-struct Member<M> {
+struct Entry<M> {
     value: M,
     rooms: HashSet<Room>,
 }
@@ -29,7 +29,7 @@ struct Member<M> {
 /// Rooms and members.
 pub struct RoomIndex<M> {
     rooms: HashMap<Room, HashSet<Sid>>,
-    members: HashMap<Sid, Member<M>>,
+    members: HashMap<Sid, Entry<M>>,
 }
 
 impl<M> Default for RoomIndex<M> {
@@ -46,7 +46,7 @@ impl<M> RoomIndex<M> {
     pub fn insert(&mut self, sid: Sid, value: M) {
         self.members.insert(
             sid,
-            Member {
+            Entry {
                 value,
                 rooms: HashSet::new(),
             },
@@ -98,7 +98,7 @@ impl<M> RoomIndex<M> {
     }
 
     /// Whether `sid` is selected by one of `rooms` (named membership or its own id).
-    fn in_any(&self, sid: &Sid, member: &Member<M>, rooms: &[Room]) -> bool {
+    fn in_any(&self, sid: &Sid, member: &Entry<M>, rooms: &[Room]) -> bool {
         rooms
             .iter()
             .any(|r| member.rooms.contains(r) || **r == *sid.as_str())
@@ -106,7 +106,7 @@ impl<M> RoomIndex<M> {
 
     /// Calls `f` once for each member `sel` selects (rooms are a union; each member at most once).
     pub fn for_each_target(&self, sel: &Selector, mut f: impl FnMut(&Sid, &M)) {
-        let excluded = |sid: &Sid, member: &Member<M>| {
+        let excluded = |sid: &Sid, member: &Entry<M>| {
             sel.except_sid.as_ref() == Some(sid) || self.in_any(sid, member, &sel.except)
         };
         if sel.rooms.is_empty() {

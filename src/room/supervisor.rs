@@ -2,7 +2,7 @@
 //! each on its own arbiter, so fan-out uses every core; a broadcast is one message per supervisor,
 //! and each supervisor writes the one shared encoding into its members' bounded outbound queues.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Message, MessageResult};
@@ -11,26 +11,26 @@ use crate::engine::PushOutcome;
 use crate::metrics::Metrics;
 use crate::protocol::engineio::Frame;
 use crate::protocol::ids::Sid;
-use crate::room::{Room, RoomIndex, Selector};
-use crate::socket::Socket;
+use crate::room::{BacklogTicket, Member, Room, RoomIndex, Selector};
 
-/// Registers a connected socket. Sent by the socket actor once its CONNECT succeeded.
+/// Registers a connected socket (in the named rooms it recorded already). Sent by the adapter when
+/// the socket's CONNECT succeeded.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct AddSocket {
+pub struct AddMember<M: Member> {
     /// The socket.
-    pub socket: Socket,
+    pub member: M,
 }
 
-/// Forgets a socket and leaves all its rooms. Sent by the socket actor when it disconnects.
+/// Forgets a socket and leaves all its rooms. Sent by the adapter when the socket disconnects.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct RemoveSocket {
+pub struct RemoveMember {
     /// The socket id.
     pub sid: Sid,
 }
 
-/// Adds a socket to rooms. Sent by `Socket::join`.
+/// Adds a socket to rooms. Sent by the adapter when the socket joins them.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct JoinRooms {
@@ -40,7 +40,7 @@ pub struct JoinRooms {
     pub rooms: Vec<Room>,
 }
 
-/// Removes a socket from rooms. Sent by `Socket::leave`.
+/// Removes a socket from rooms. Sent by the adapter when the socket leaves them.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct LeaveRooms {
@@ -61,6 +61,9 @@ pub struct Broadcast {
     pub selector: Arc<Selector>,
     /// Drop instead of disconnecting when a recipient's queue is full.
     pub volatile: bool,
+    /// Counts the message in the namespace's fan-out backlog until it is handled (or dropped
+    /// unhandled).
+    pub ticket: BacklogTicket,
 }
 
 /// A bulk operation on the selected members. Sent by the adapter (`socketsJoin` and friends);
@@ -89,11 +92,24 @@ pub enum BulkOp {
 }
 
 /// Lists the selected members. Sent by the adapter for `fetchSockets`.
-#[derive(Message)]
-#[rtype(result = "Vec<Socket>")]
-pub struct Fetch {
+pub struct Fetch<M> {
     /// Who to list.
     pub selector: Arc<Selector>,
+    member: PhantomData<fn() -> M>,
+}
+
+impl<M> Fetch<M> {
+    /// Lists the members `selector` selects.
+    pub fn new(selector: Arc<Selector>) -> Self {
+        Fetch {
+            selector,
+            member: PhantomData,
+        }
+    }
+}
+
+impl<M: Member> Message for Fetch<M> {
+    type Result = Vec<M>;
 }
 
 /// Lists named rooms with member counts. Sent by the adapter for admin listings.
@@ -102,26 +118,22 @@ pub struct Fetch {
 pub struct ListRooms;
 
 /// The actor.
-pub struct RoomShard {
-    index: RoomIndex<Socket>,
+pub struct RoomSupervisor<M> {
+    index: RoomIndex<M>,
     metrics: Arc<Metrics>,
-    /// The adapter's count of broadcasts not yet handled; decremented as each is.
-    pending: Arc<AtomicUsize>,
 }
 
-impl RoomShard {
-    /// An empty supervisor that counts its deliveries in `metrics` and its handled broadcasts
-    /// off `pending`.
-    pub fn new(metrics: Arc<Metrics>, pending: Arc<AtomicUsize>) -> Self {
-        RoomShard {
+impl<M: Member> RoomSupervisor<M> {
+    /// An empty supervisor that counts its deliveries in `metrics`.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        RoomSupervisor {
             index: RoomIndex::default(),
             metrics,
-            pending,
         }
     }
 }
 
-impl Actor for RoomShard {
+impl<M: Member> Actor for RoomSupervisor<M> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
@@ -129,44 +141,44 @@ impl Actor for RoomShard {
     }
 }
 
-impl Handler<AddSocket> for RoomShard {
+impl<M: Member> Handler<AddMember<M>> for RoomSupervisor<M> {
     type Result = ();
-    fn handle(&mut self, msg: AddSocket, _: &mut Self::Context) {
-        let sid = msg.socket.id();
-        let rooms = msg.socket.named_rooms();
-        self.index.insert(sid, msg.socket);
+    fn handle(&mut self, msg: AddMember<M>, _: &mut Self::Context) {
+        let sid = msg.member.id();
+        let rooms = msg.member.named_rooms();
+        self.index.insert(sid, msg.member);
         self.index.join(&sid, &rooms);
     }
 }
 
-impl Handler<RemoveSocket> for RoomShard {
+impl<M: Member> Handler<RemoveMember> for RoomSupervisor<M> {
     type Result = ();
-    fn handle(&mut self, msg: RemoveSocket, _: &mut Self::Context) {
+    fn handle(&mut self, msg: RemoveMember, _: &mut Self::Context) {
         self.index.remove(&msg.sid);
     }
 }
 
-impl Handler<JoinRooms> for RoomShard {
+impl<M: Member> Handler<JoinRooms> for RoomSupervisor<M> {
     type Result = ();
     fn handle(&mut self, msg: JoinRooms, _: &mut Self::Context) {
         self.index.join(&msg.sid, &msg.rooms);
     }
 }
 
-impl Handler<LeaveRooms> for RoomShard {
+impl<M: Member> Handler<LeaveRooms> for RoomSupervisor<M> {
     type Result = ();
     fn handle(&mut self, msg: LeaveRooms, _: &mut Self::Context) {
         self.index.leave(&msg.sid, &msg.rooms);
     }
 }
 
-impl Handler<Broadcast> for RoomShard {
+impl<M: Member> Handler<Broadcast> for RoomSupervisor<M> {
     type Result = usize;
     fn handle(&mut self, msg: Broadcast, _: &mut Self::Context) -> usize {
-        self.pending.fetch_sub(1, Ordering::Relaxed);
+        drop(msg.ticket); // taken: off the backlog
         let mut delivered = 0;
-        self.index.for_each_target(&msg.selector, |_, socket| {
-            if socket.conn().push(&msg.frames, msg.volatile) == PushOutcome::Queued {
+        self.index.for_each_target(&msg.selector, |_, member| {
+            if member.deliver(&msg.frames, msg.volatile) == PushOutcome::Queued {
                 delivered += 1;
             }
         });
@@ -177,7 +189,7 @@ impl Handler<Broadcast> for RoomShard {
     }
 }
 
-impl Handler<Bulk> for RoomShard {
+impl<M: Member> Handler<Bulk> for RoomSupervisor<M> {
     type Result = usize;
     fn handle(&mut self, msg: Bulk, _: &mut Self::Context) -> usize {
         let targets = self.index.targets(&msg.selector);
@@ -187,22 +199,22 @@ impl Handler<Bulk> for RoomShard {
             match &msg.op {
                 BulkOp::Join(rooms) => {
                     // Under the socket's and the server's room limits, like a join of its own.
-                    let recorded = self.index.get(&sid).map(|s| s.record_joined(rooms));
-                    if recorded == Some(Ok(())) {
+                    let recorded = self.index.get(&sid).map(|m| m.record_joined(rooms));
+                    if matches!(recorded, Some(Ok(()))) {
                         self.index.join(&sid, rooms);
                     } else {
                         refused += 1;
                     }
                 }
                 BulkOp::Leave(rooms) => {
-                    if let Some(socket) = self.index.get(&sid) {
-                        socket.record_left(rooms);
+                    if let Some(member) = self.index.get(&sid) {
+                        member.record_left(rooms);
                     }
                     self.index.leave(&sid, rooms);
                 }
                 BulkOp::Disconnect { close } => {
-                    if let Some(socket) = self.index.get(&sid) {
-                        socket.disconnect(*close);
+                    if let Some(member) = self.index.get(&sid) {
+                        member.disconnect(*close);
                     }
                 }
             }
@@ -211,9 +223,9 @@ impl Handler<Bulk> for RoomShard {
     }
 }
 
-impl Handler<Fetch> for RoomShard {
-    type Result = MessageResult<Fetch>;
-    fn handle(&mut self, msg: Fetch, _: &mut Self::Context) -> Self::Result {
+impl<M: Member> Handler<Fetch<M>> for RoomSupervisor<M> {
+    type Result = MessageResult<Fetch<M>>;
+    fn handle(&mut self, msg: Fetch<M>, _: &mut Self::Context) -> Self::Result {
         let mut out = Vec::new();
         self.index
             .for_each_target(&msg.selector, |_, s| out.push(s.clone()));
@@ -221,7 +233,7 @@ impl Handler<Fetch> for RoomShard {
     }
 }
 
-impl Handler<ListRooms> for RoomShard {
+impl<M: Member> Handler<ListRooms> for RoomSupervisor<M> {
     type Result = MessageResult<ListRooms>;
     fn handle(&mut self, _: ListRooms, _: &mut Self::Context) -> Self::Result {
         MessageResult(self.index.room_sizes())

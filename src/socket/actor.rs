@@ -11,7 +11,6 @@ use actix::{
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use crate::adapter::{BACKLOG_HIGH, BACKLOG_LOW};
 use crate::engine::CloseReason;
 use crate::namespace::ConnectError;
 use crate::payload::{frames_of, Payload};
@@ -195,7 +194,7 @@ impl SocketActor {
         }
         socket.set_connected(false);
         let ns = socket.namespace().clone();
-        ns.adapter().remove_socket(&socket);
+        ns.adapter().remove_socket(socket.id());
         socket.clear_rooms();
         ns.socket_removed();
         for (callback, timer) in self.acks.drain() {
@@ -245,16 +244,8 @@ impl Handler<Incoming> for SocketActor {
         }
         // A client publishing faster than the room supervisors fan out waits here (and, through
         // this actor's mailbox and its transport, at TCP), so their backlog stays bounded.
-        if self.socket().namespace().adapter().backlog() > BACKLOG_HIGH {
-            let adapter = self.socket().namespace().adapter().clone();
-            ctx.wait(
-                async move {
-                    while adapter.backlog() > BACKLOG_LOW {
-                        actix_rt::time::sleep(Duration::from_millis(1)).await;
-                    }
-                }
-                .into_actor(self),
-            );
+        if let Some(drained) = self.socket().namespace().adapter().backpressure() {
+            ctx.wait(drained.into_actor(self));
         }
     }
 }

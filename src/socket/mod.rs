@@ -5,10 +5,11 @@
 pub mod ack;
 pub mod actor;
 pub mod client;
+mod member;
 
 use std::any::{Any, TypeId};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -118,7 +119,6 @@ pub(crate) struct SocketShared {
     addr: Addr<SocketActor>,
     handshake: Handshake,
     connected: AtomicBool,
-    adapter_slot: AtomicUsize,
     connected_at: SystemTime,
     data: Mutex<Value>,
     extensions: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
@@ -153,7 +153,6 @@ impl Socket {
             addr,
             handshake,
             connected: AtomicBool::new(false),
-            adapter_slot: AtomicUsize::new(usize::MAX),
             connected_at: SystemTime::now(),
             data: Mutex::new(Value::Object(Default::default())),
             extensions: Mutex::new(HashMap::new()),
@@ -212,16 +211,6 @@ impl Socket {
     /// Whether the socket is connected.
     pub fn connected(&self) -> bool {
         self.0.connected.load(Ordering::Acquire)
-    }
-
-    /// Where the adapter keeps this socket (the adapter sets it when the socket connects).
-    pub fn adapter_slot(&self) -> usize {
-        self.0.adapter_slot.load(Ordering::Acquire)
-    }
-
-    /// Records where the adapter keeps this socket.
-    pub fn set_adapter_slot(&self, slot: usize) {
-        self.0.adapter_slot.store(slot, Ordering::Release);
     }
 
     pub(crate) fn set_connected(&self, v: bool) {
@@ -373,7 +362,7 @@ impl Socket {
                 }
             }
         };
-        self.0.ns.adapter().join(self, rooms);
+        self.0.ns.adapter().join(self.0.id, rooms);
         if let (Some(observer), false) = (self.observer(), added.is_empty()) {
             observer.rooms_joined(self, &added);
         }
@@ -384,7 +373,7 @@ impl Socket {
     pub fn leave<R: Into<Room>>(&self, rooms: impl IntoIterator<Item = R>) {
         let rooms: Vec<Room> = rooms.into_iter().map(Into::into).collect();
         self.record_left(&rooms);
-        self.0.ns.adapter().leave(self, rooms);
+        self.0.ns.adapter().leave(self.0.id, rooms);
     }
 
     /// Registers the handler of `event` (replacing an earlier one).
