@@ -4,6 +4,8 @@
 
 pub mod local;
 
+pub use crate::room::backlog::{BACKLOG_HIGH, BACKLOG_LOW};
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -108,8 +110,6 @@ pub trait Adapter<M: Member>: Send + Sync + 'static {
         None
     }
 }
-
-pub use crate::room::backlog::{BACKLOG_HIGH, BACKLOG_LOW};
 
 /// Makes the adapter of each namespace.
 pub trait AdapterFactory<M: Member>: Send + Sync + 'static {
