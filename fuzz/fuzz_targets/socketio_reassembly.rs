@@ -13,18 +13,18 @@
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use roomcast::protocol::engineio::{decode_text, Packet as EioPacket, SEPARATOR};
-use roomcast::protocol::socketio::{decode, Decoder, Inbound, Packet, ParseError, MAX_ATTACHMENTS};
+use roomcast::protocol::socketio::{decode, Decoded, Decoder, Packet, ParseError, MAX_ATTACHMENTS};
 
 /// What the model holds: the packet waiting for attachments and those received so far.
 type Waiting = Option<(Packet, Vec<Bytes>)>;
 
-fn expect_text(model: &mut Waiting, text: &str) -> Result<Option<Inbound>, ParseError> {
+fn expect_text(model: &mut Waiting, text: &str) -> Result<Option<Decoded>, ParseError> {
     if model.is_some() {
         return Err(ParseError::UnexpectedText);
     }
     let packet = decode(text)?;
     if packet.attachments == 0 {
-        return Ok(Some(Inbound {
+        return Ok(Some(Decoded {
             packet,
             binary: Vec::new(),
         }));
@@ -33,13 +33,13 @@ fn expect_text(model: &mut Waiting, text: &str) -> Result<Option<Inbound>, Parse
     Ok(None)
 }
 
-fn expect_binary(model: &mut Waiting, data: Bytes) -> Result<Option<Inbound>, ParseError> {
+fn expect_binary(model: &mut Waiting, data: Bytes) -> Result<Option<Decoded>, ParseError> {
     let Some((packet, mut binary)) = model.take() else {
         return Err(ParseError::UnexpectedBinary);
     };
     binary.push(data);
     if binary.len() == packet.attachments {
-        return Ok(Some(Inbound { packet, binary }));
+        return Ok(Some(Decoded { packet, binary }));
     }
     *model = Some((packet, binary));
     Ok(None)

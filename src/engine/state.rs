@@ -63,11 +63,12 @@ impl EngineState {
     }
 
     /// Whether a session closing now with `reason` stays reachable for one more polling GET (which
-    /// fetches what is queued and the close packet, or a noop), within a grace period: a polling
-    /// session closed on purpose, by a client's POST while its GET may be on the way, or for a
-    /// protocol error the client is to be told about (`poll_gets_close`).
+    /// fetches what is queued and the close packet, or a noop), within a grace period: a session
+    /// that still takes polls (an upgrade under way included: its client may be waiting on a poll
+    /// until the upgrade completes) closed on purpose, by a client's POST while its GET may be on
+    /// the way, or for a protocol error the client is to be told about (`poll_gets_close`).
     pub fn lingers_for_poll(&self, reason: CloseReason, poll_gets_close: bool) -> bool {
-        self.polling_drains()
+        self.accepts_polling()
             && (poll_gets_close || reason.flushes() || reason == CloseReason::TransportClose)
     }
 
@@ -216,9 +217,16 @@ mod tests {
         }
     }
 
+    /// The states in which a session still answers polls.
+    const POLLED: [EngineState; 3] = [
+        EngineState::Polling,
+        EngineState::UpgradePending { ws: 1 },
+        EngineState::Upgrading { ws: 1 },
+    ];
+
     #[test]
     fn polling_session_lingers_for_deliberate_and_client_closes() {
-        for state in [EngineState::Polling, EngineState::UpgradePending { ws: 1 }] {
+        for state in POLLED {
             for reason in ALL_REASONS {
                 assert_eq!(
                     state.lingers_for_poll(reason, false),
@@ -231,7 +239,7 @@ mod tests {
 
     #[test]
     fn polling_session_lingers_when_the_poll_is_to_get_the_close() {
-        for state in [EngineState::Polling, EngineState::UpgradePending { ws: 1 }] {
+        for state in POLLED {
             for reason in ALL_REASONS {
                 assert!(state.lingers_for_poll(reason, true), "{state:?}, {reason}");
             }
@@ -239,9 +247,8 @@ mod tests {
     }
 
     #[test]
-    fn session_not_drained_by_polling_never_lingers() {
+    fn session_not_taking_polls_never_lingers() {
         let states = [
-            EngineState::Upgrading { ws: 1 },
             EngineState::WebSocket { ws: 1 },
             EngineState::Closed {
                 reason: CloseReason::ForcedClose,
