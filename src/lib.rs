@@ -22,17 +22,17 @@
 //! Imports only go down this list of layers (`scripts/check-layers.sh` checks the lower ones):
 //!
 //! ```text
-//! protocol, time                      import nothing of the crate but each other
-//! options, metrics, handshake         protocol
+//! protocol, time, handshake           protocol imports only time
+//! options, metrics, payload           protocol
 //! engine                              protocol, options, metrics, handshake
 //! transport                           engine (+ the above)
-//! room                                engine (a member's outbound queue), protocol, metrics
-//! adapter                             room (+ the above)
+//! room                                engine (a member's outbound queue), handshake, protocol, metrics
+//! adapter                             room, payload (+ the above)
 //! socket, namespace, broadcast,       adapter, room, engine (the Socket.IO layer: they name
-//!   payload, observer                   each other)
+//!   observer                            each other)
 //! server                              the Socket.IO layer, engine, transport
 //! front, admin, admin_ui, broker      server (+ below)
-//! config, app                         everything (wiring)
+//! config, app                         wiring (config reads admin_ui's option types)
 //! ```
 //!
 //! ```no_run
