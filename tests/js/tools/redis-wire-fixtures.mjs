@@ -1,0 +1,45 @@
+// Prints, one per line as `name hex`, the bytes notepack.io (the msgpack codec that
+// @socket.io/redis-adapter 8.x and @socket.io/redis-emitter use) writes for the fixture messages
+// pinned in roomcast's Redis wire-format unit tests (src/adapter/redis/*_tests.rs). The objects are
+// built with the key order the adapter uses. Regenerate with:
+//   cd tests/js && node tools/redis-wire-fixtures.mjs
+import notepack from "notepack.io";
+
+const fixtures = {
+  // broadcast(): [uid, packet, {rooms, except, flags}], packet.nsp set by the adapter
+  plain_broadcast: ["abc123", { type: 2, data: ["hello", "world"], nsp: "/" }, { rooms: [], except: [], flags: {} }],
+  room_broadcast: [
+    "abc123",
+    { type: 2, data: ["news", 42], nsp: "/chat" },
+    { rooms: ["room1"], except: ["room2", "s1"], flags: { volatile: true } },
+  ],
+  binary_broadcast: [
+    "abc123",
+    { type: 2, data: ["file", Buffer.from([1, 2, 3]), "name"], nsp: "/" },
+    { rooms: ["a", "b"], except: [], flags: { compress: true } },
+  ],
+  nested_broadcast: [
+    "abc123",
+    {
+      type: 2,
+      data: ["obj", { one: 1, minus: -1, big: 300, half: 1.5, text: "héllo", none: null, list: [true, false] }],
+      nsp: "/",
+    },
+    { rooms: [], except: [], flags: { timeout: 5000 } },
+  ],
+  // broadcastWithAck(): the BROADCAST request (type 7), msgpack
+  broadcast_with_ack: {
+    uid: "abc123",
+    requestId: "req456",
+    type: 7,
+    packet: { type: 2, data: ["ask", Buffer.from([255])], nsp: "/" },
+    opts: { rooms: ["r"], except: [], flags: { timeout: 1000 } },
+  },
+  // one client's acknowledgement (type 9), msgpack
+  broadcast_ack: { type: 9, requestId: "req456", packet: { ok: true, n: 7 } },
+  broadcast_ack_binary: { type: 9, requestId: "req456", packet: Buffer.from([9, 8]) },
+};
+
+for (const [name, value] of Object.entries(fixtures)) {
+  console.log(name, notepack.encode(value).toString("hex"));
+}
