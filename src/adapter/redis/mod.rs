@@ -27,3 +27,7 @@ pub mod wire;
 #[cfg(test)]
 #[path = "wire_tests.rs"]
 mod wire_tests;
+
+#[cfg(test)]
+#[path = "request_tests.rs"]
+mod request_tests;

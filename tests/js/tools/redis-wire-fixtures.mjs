@@ -43,3 +43,26 @@ const fixtures = {
 for (const [name, value] of Object.entries(fixtures)) {
   console.log(name, notepack.encode(value).toString("hex"));
 }
+
+// The JSON requests and responses, as the adapter (and the emitter, without uid) stringifies them.
+const opts = { rooms: ["a"], except: ["b"] };
+const json = {
+  sockets: { uid: "abc123", requestId: "req456", type: 0, rooms: ["a", "b"] },
+  all_rooms: { uid: "abc123", requestId: "req456", type: 1 },
+  remote_join: { uid: "abc123", type: 2, opts, rooms: ["c"] },
+  emitter_leave: { type: 3, opts: { rooms: [], except: [] }, rooms: ["c"] },
+  remote_disconnect: { uid: "abc123", type: 4, opts, close: true },
+  legacy_join: { uid: "abc123", requestId: "req456", type: 2, sid: "s1", room: "c" },
+  legacy_disconnect: { uid: "abc123", requestId: "req456", type: 4, sid: "s1", close: false },
+  remote_fetch: { uid: "abc123", requestId: "req456", type: 5, opts },
+  server_side_emit: { uid: "abc123", type: 6, data: ["hi", 1, { x: null }] },
+  server_side_emit_ack: { uid: "abc123", requestId: "req456", type: 6, data: ["hi"] },
+  sockets_response: { requestId: "req456", sockets: ["s1", "s2"] },
+  all_rooms_response: { requestId: "req456", rooms: ["a"] },
+  done_response: { requestId: "req456" },
+  server_side_emit_response: { type: 6, requestId: "req456", data: { ok: 1 } },
+  client_count_response: { type: 8, requestId: "req456", clientCount: 3 },
+};
+for (const [name, value] of Object.entries(json)) {
+  console.log(name, JSON.stringify(value));
+}
