@@ -17,8 +17,13 @@
 //! The msgpack is notepack.io 3's (maps with string keys, smallest integers, float 64 otherwise,
 //! binary as `bin`), written by `protocol::msgpack`; decoding accepts any valid msgpack and a
 //! first byte `{` means JSON, as in Node. [`channel`] builds and parses the names.
+//!
+//! The sharded adapter (`SSUBSCRIBE`/`SPUBLISH` on `socket.io#<nsp>#`, one-room channels
+//! `socket.io#<nsp>#<room>#` and response channels `socket.io#<nsp>#<uid>#`) speaks the
+//! `ClusterAdapter` format instead: [`cluster_wire::ClusterMessage`].
 
 pub mod channel;
+pub mod cluster_wire;
 pub mod node_socket;
 pub mod request;
 pub mod response;
@@ -31,3 +36,7 @@ mod wire_tests;
 #[cfg(test)]
 #[path = "request_tests.rs"]
 mod request_tests;
+
+#[cfg(test)]
+#[path = "cluster_wire_tests.rs"]
+mod cluster_wire_tests;

@@ -38,6 +38,13 @@ const fixtures = {
   // one client's acknowledgement (type 9), msgpack
   broadcast_ack: { type: 9, requestId: "req456", packet: { ok: true, n: 7 } },
   broadcast_ack_binary: { type: 9, requestId: "req456", packet: Buffer.from([9, 8]) },
+  // the ClusterAdapter format (sharded adapter): msgpack only when binary is present
+  cluster_broadcast_binary: {
+    type: 3,
+    data: { opts: { rooms: ["r"], except: [], flags: {} }, packet: { type: 2, data: ["b", Buffer.from([1])], nsp: "/" } },
+    uid: "0123456789abcdef",
+    nsp: "/",
+  },
 };
 
 for (const [name, value] of Object.entries(fixtures)) {
@@ -62,6 +69,17 @@ const json = {
   done_response: { requestId: "req456" },
   server_side_emit_response: { type: 6, requestId: "req456", data: { ok: 1 } },
   client_count_response: { type: 8, requestId: "req456", clientCount: 3 },
+  cluster_heartbeat: { type: 2, uid: "0123456789abcdef", nsp: "/" },
+  cluster_join: { type: 4, data: { opts, rooms: ["c"] }, uid: "0123456789abcdef", nsp: "/chat" },
+  cluster_broadcast_ack_request: {
+    type: 3,
+    data: { opts: { rooms: [], except: [], flags: { timeout: 100 } }, packet: { type: 2, data: ["e"], nsp: "/" }, requestId: "r1" },
+    uid: "0123456789abcdef",
+    nsp: "/",
+  },
+  cluster_fetch: { type: 7, data: { opts, requestId: "r1" }, uid: "0123456789abcdef", nsp: "/" },
+  cluster_client_count: { type: 11, data: { requestId: "r1", clientCount: 2 }, uid: "0123456789abcdef", nsp: "/" },
+  cluster_unknown: { type: 99, uid: "emitter", nsp: "/" },
 };
 for (const [name, value] of Object.entries(json)) {
   console.log(name, JSON.stringify(value));
