@@ -12,7 +12,7 @@
 //!   broadcast with acknowledgements (msgpack). Every subscriber counts as a server
 //!   (`PUBSUB NUMSUB`) and must answer.
 //! * `socket.io-response#<nsp>#` (or `...#<uid>#` with `publishOnSpecificResponseChannel`): the
-//!   answers ([`request::Response`]), JSON except the acknowledgements of a broadcast (msgpack).
+//!   answers ([`response::Response`]), JSON except the acknowledgements of a broadcast (msgpack).
 //!
 //! The msgpack is notepack.io 3's (maps with string keys, smallest integers, float 64 otherwise,
 //! binary as `bin`), written by `protocol::msgpack`; decoding accepts any valid msgpack and a

@@ -201,6 +201,12 @@ fn decoding_accepts_other_msgpack_and_refuses_nonsense() {
     assert_eq!((b.uid.as_str(), b.packet.packet.nsp.as_str()), ("u", "/"));
     assert_eq!(b.packet.packet.data, Some(json!(["e"])));
     assert_eq!(b.flags, Flags::default());
+    // nil namespace, and notepack 2's undefined inside the data: null, as JavaScript reads it.
+    let input = unhex("93a17583a474797065cb4000000000000000a46461746192a165d40000a36e7370c080");
+    let b = Broadcast::decode(&input).unwrap();
+    assert_eq!(b.packet.packet.nsp, "/");
+    assert_eq!(b.packet.packet.data, Some(json!(["e", null])));
+    assert_eq!(b.targets, Targets::default());
     for bad in [
         "",
         "c1",
