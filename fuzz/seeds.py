@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of every fuzz target into corpus/<target>/ from the wire strings the
-unit tests use (src/protocol/**, src/transport/frames.rs, src/config/tests.rs, src/broker/jwt.rs)
-and the repository's config.toml. Files are named by the SHA-1 of their content, as libFuzzer
+unit tests use (src/protocol/**, src/transport/frames.rs, src/config/tests.rs, src/broker/jwt.rs,
+src/adapter/redis/*_tests.rs) and the repository's config.toml. Files are named by the SHA-1 of their content, as libFuzzer
 names its own, so re-running is idempotent. Run from anywhere: python3 fuzz/seeds.py
 """
 import base64, hashlib, hmac, json, os, struct, sys
@@ -114,6 +114,60 @@ def config_seeds():
     return out
 
 
+# The Redis adapter messages of src/adapter/redis/*_tests.rs: notepack bytes (hex) and JSON.
+REDIS_WIRE_HEX = [
+    "84a47479706503a46461746182a46f70747383a5726f6f6d7391a172a665786365707490a5666c61677380a67061636b657483a47479706502a46461746192a162c40101a36e7370a12fa3756964b030313233343536373839616263646566a36e7370a12f",
+    "93a661626331323383a47479706502a46461746192a568656c6c6fa5776f726c64a36e7370a12f83a5726f6f6d7390a665786365707490a5666c61677380",
+    "93a661626331323383a47479706502a46461746192a46e6577732aa36e7370a52f6368617483a5726f6f6d7391a5726f6f6d31a665786365707492a5726f6f6d32a27331a5666c61677381a8766f6c6174696c65c3",
+    "93a661626331323383a47479706502a46461746193a466696c65c403010203a46e616d65a36e7370a12f83a5726f6f6d7392a161a162a665786365707490a5666c61677381a8636f6d7072657373c3",
+    "93a661626331323383a47479706502a46461746192a36f626a87a36f6e6501a56d696e7573ffa3626967cd012ca468616c66cb3ff8000000000000a474657874a668c3a96c6c6fa46e6f6e65c0a46c69737492c3c2a36e7370a12f83a5726f6f6d7390a665786365707490a5666c61677381a774696d656f7574cd1388",
+    "85a3756964a6616263313233a9726571756573744964a6726571343536a47479706507a67061636b657483a47479706502a46461746192a361736bc401ffa36e7370a12fa46f70747383a5726f6f6d7391a172a665786365707490a5666c61677381a774696d656f7574cd03e8",
+    "83a47479706509a9726571756573744964a6726571343536a67061636b657482a26f6bc3a16e07",
+    "83a47479706509a9726571756573744964a6726571343536a67061636b6574c4020908",
+    "93a17582a474797065ca40000000a46461746191a16581a5666c616773d40000",
+]
+REDIS_WIRE_JSON = [
+    '{"type":2,"uid":"0123456789abcdef","nsp":"/"}',
+    '{"type":4,"data":{"opts":{"rooms":["a"],"except":["b"]},"rooms":["c"]},"uid":"0123456789abcdef","nsp":"/chat"}',
+    '{"type":3,"data":{"opts":{"rooms":[],"except":[],"flags":{"timeout":100}},"packet":{"type":2,"data":["e"],"nsp":"/"},"requestId":"r1"},"uid":"0123456789abcdef","nsp":"/"}',
+    '{"type":7,"data":{"opts":{"rooms":["a"],"except":["b"]},"requestId":"r1"},"uid":"0123456789abcdef","nsp":"/"}',
+    '{"type":11,"data":{"requestId":"r1","clientCount":2},"uid":"0123456789abcdef","nsp":"/"}',
+    '{"type":3,"data":{"opts":{"rooms":[],"except":[]},"packet":{"type":2,"data":["e"]}},"uid":"u","nsp":"/x"}',
+    '{"type":99,"uid":"emitter","nsp":"/"}',
+    '{"type":2,"nsp":"/"}',
+    '{"type":7,"data":{"opts":{}},"uid":"u","nsp":"/"}',
+    '{"type":9,"data":{"packet":1},"uid":"u","nsp":"/"}',
+    '{"type":3,"data":{},"uid":"u","nsp":"/"}',
+    '{"uid":"abc123","requestId":"req456","type":0,"rooms":["a","b"]}',
+    '{"uid":"abc123","requestId":"req456","type":1}',
+    '{"uid":"abc123","type":2,"opts":{"rooms":["a"],"except":["b"]},"rooms":["c"]}',
+    '{"type":3,"opts":{"rooms":[],"except":[]},"rooms":["c"]}',
+    '{"uid":"abc123","type":4,"opts":{"rooms":["a"],"except":["b"]},"close":true}',
+    '{"uid":"abc123","requestId":"req456","type":2,"sid":"s1","room":"c"}',
+    '{"uid":"abc123","requestId":"req456","type":4,"sid":"s1","close":false}',
+    '{"uid":"abc123","requestId":"req456","type":5,"opts":{"rooms":["a"],"except":["b"]}}',
+    '{"uid":"abc123","type":6,"data":["hi",1,{"x":null}]}',
+    '{"uid":"abc123","requestId":"req456","type":6,"data":["hi"]}',
+    '{"uid":"u","type":42}',
+    '{"uid":"u","type":8,"requestId":"r","clientCount":1}',
+    '{"uid":"u"}',
+    '{"type":"0"}',
+    '{"type":0,"requestId":"r"}',
+    '{"uid":"u","requestId":"r","type":0,"rooms":[1]}',
+    '{"uid":"u","type":2,"opts":5,"rooms":[]}',
+    '{"uid":"u","type":6,"data":"x"}',
+    '{"uid":"u","requestId":"r","type":2,"sid":"s"}',
+    '{"requestId":"req456","sockets":["s1","s2"]}',
+    '{"requestId":"req456","rooms":["a"]}',
+    '{"requestId":"req456"}',
+    '{"type":6,"requestId":"req456","data":{"ok":1}}',
+    '{"type":8,"requestId":"req456","clientCount":3}',
+    '{"requestId":"other","sockets":[]}',
+    '{"type":7,"requestId":"r"}',
+    '{"sockets":[]}',
+]
+
+
 def write(target, seeds):
     folder = os.path.join(HERE, "corpus", target)
     os.makedirs(folder, exist_ok=True)
@@ -131,6 +185,7 @@ def main():
     write("ws_frames", ws_seeds())
     write("config", config_seeds())
     write("jwt", jwt_seeds())
+    write("redis_wire", [bytes.fromhex(h) for h in REDIS_WIRE_HEX] + REDIS_WIRE_JSON)
     return 0
 
 

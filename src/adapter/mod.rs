@@ -3,6 +3,7 @@
 //! adapter (Redis) will also publish them to the other nodes.
 
 pub mod local;
+pub mod redis;
 
 pub use crate::room::backlog::{BACKLOG_HIGH, BACKLOG_LOW};
 

@@ -136,7 +136,7 @@ pub fn decode(input: &Bytes) -> Result<Decoded, ParseError> {
 /// The binaries `data`'s placeholders name, in the order they appear, with the placeholders
 /// numbered so: a binary whose value a later duplicate key replaced (JavaScript keeps the last)
 /// is not carried as an attachment nobody refers to.
-fn renumber(data: &mut Value, binary: Vec<Bytes>) -> Vec<Bytes> {
+pub(crate) fn renumber(data: &mut Value, binary: Vec<Bytes>) -> Vec<Bytes> {
     fn walk(v: &mut Value, binary: &[Bytes], out: &mut Vec<Bytes>) {
         match v {
             Value::Array(items) => items.iter_mut().for_each(|i| walk(i, binary, out)),

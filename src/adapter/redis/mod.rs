@@ -1,0 +1,42 @@
+//! The wire format of Node's Redis adapters, so roomcast nodes and Node.js servers can share one
+//! Redis: `@socket.io/redis-adapter` 8.x (`createAdapter`, the "classic" adapter), its emitter
+//! (`@socket.io/redis-emitter` 5.x) and, later, the sharded adapter (`createShardedAdapter`). Pure
+//! code: channel names and message encodings, no Redis connection (reference section 4).
+//!
+//! What travels where, for namespace `<nsp>` and the default key `socket.io`:
+//!
+//! * `socket.io#<nsp>#` and `socket.io#<nsp>#<room>#` (one-room broadcasts), subscribed with the
+//!   pattern `socket.io#<nsp>#*`: broadcasts without acknowledgements, msgpack
+//!   `[uid, packet, {rooms, except, flags}]` ([`wire::Broadcast`]).
+//! * `socket.io-request#<nsp>#`: requests between servers ([`request::Request`]), JSON except the
+//!   broadcast with acknowledgements (msgpack). Every subscriber counts as a server
+//!   (`PUBSUB NUMSUB`) and must answer.
+//! * `socket.io-response#<nsp>#` (or `...#<uid>#` with `publishOnSpecificResponseChannel`): the
+//!   answers ([`response::Response`]), JSON except the acknowledgements of a broadcast (msgpack).
+//!
+//! The msgpack is notepack.io 3's (maps with string keys, smallest integers, float 64 otherwise,
+//! binary as `bin`), written by `protocol::msgpack`; decoding accepts any valid msgpack and a
+//! first byte `{` means JSON, as in Node. [`channel`] builds and parses the names.
+//!
+//! The sharded adapter (`SSUBSCRIBE`/`SPUBLISH` on `socket.io#<nsp>#`, one-room channels
+//! `socket.io#<nsp>#<room>#` and response channels `socket.io#<nsp>#<uid>#`) speaks the
+//! `ClusterAdapter` format instead: [`cluster_wire::ClusterMessage`].
+
+pub mod channel;
+pub mod cluster_wire;
+pub mod node_socket;
+pub mod request;
+pub mod response;
+pub mod wire;
+
+#[cfg(test)]
+#[path = "wire_tests.rs"]
+mod wire_tests;
+
+#[cfg(test)]
+#[path = "request_tests.rs"]
+mod request_tests;
+
+#[cfg(test)]
+#[path = "cluster_wire_tests.rs"]
+mod cluster_wire_tests;
