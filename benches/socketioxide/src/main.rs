@@ -22,7 +22,11 @@ struct Opts {
 }
 
 const USAGE: &str =
-    "roomcast-bench-socketioxide [--port N] [--host ADDR] [--publish-policy joined|any]";
+    "roomcast-bench-socketioxide [--port N] [--host ADDR] [--publish-policy joined|any] [--version]";
+
+/// The socketioxide this is built on, for `--version` (which `compare` records with the results);
+/// a test keeps it equal to the version in Cargo.lock.
+const SOCKETIOXIDE_VERSION: &str = "0.18.9";
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Opts, String> {
     let mut opts = Opts {
@@ -45,6 +49,10 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Opts, String> {
                     "any" => PublishPolicy::Any,
                     v => return Err(format!("--publish-policy must be joined or any, got {v}")),
                 }
+            }
+            "--version" | "-V" => {
+                println!("{SOCKETIOXIDE_VERSION}");
+                std::process::exit(0);
             }
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -107,5 +115,43 @@ async fn main() {
     {
         eprintln!("server error: {e}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_it_reports_is_the_locked_one() {
+        let lock = include_str!("../../../Cargo.lock");
+        let entry = lock
+            .split("[[package]]")
+            .find(|p| p.contains("\nname = \"socketioxide\"\n"))
+            .expect("socketioxide in Cargo.lock");
+        assert!(entry.contains(&format!("\nversion = \"{SOCKETIOXIDE_VERSION}\"\n")));
+    }
+
+    #[test]
+    fn flags_parse() {
+        let args = |s: &str| {
+            parse_args(
+                s.split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            )
+        };
+        let o = args("--port 4100 --host 127.0.0.2 --publish-policy any").unwrap();
+        assert_eq!(
+            (o.port, o.host.as_str(), o.policy),
+            (4100, "127.0.0.2", PublishPolicy::Any)
+        );
+        let o = args("").unwrap();
+        assert_eq!((o.port, o.policy), (3300, PublishPolicy::Joined));
+        assert!(args("--port x").is_err());
+        assert!(args("--publish-policy some").is_err());
+        assert!(args("--bogus").is_err());
+        assert!(args("--port").is_err());
     }
 }
