@@ -101,25 +101,15 @@ type Row = Vec<String>;
 /// The title line, the comparison table, the failed runs and the generator's load of each run.
 pub(super) fn print_tables(doc: &Value, runs: &[RunRecord]) {
     let m = &doc["machine"];
-    let sx = doc["parameters"]["servers"]
-        .as_array()
-        .is_some_and(|s| s.iter().any(|v| v == "socketioxide"));
-    let sx_title = if sx {
-        format!(
-            " and socketioxide {}",
-            doc["servers"]["socketioxide"]["version"]
-                .as_str()
-                .unwrap_or("?")
-        )
-    } else {
-        String::new()
+    let ran = |name: &str| {
+        doc["parameters"]["servers"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|v| v == name))
     };
+    let sx = ran("socketioxide");
     println!(
-        "== roomcast vs Node.js reference (socket.io {}, node {}){sx_title} — {} cores, {}, kernel {}, {}",
-        doc["servers"]["reference"]["socket.io"]
-            .as_str()
-            .unwrap_or("?"),
-        doc["servers"]["reference"]["node"].as_str().unwrap_or("?"),
+        "== {} — {} cores, {}, kernel {}, {}",
+        title(doc, ran("reference"), sx),
         m["cores"],
         m["cpu_model"].as_str().unwrap_or("?"),
         m["kernel"].as_str().unwrap_or("?"),
@@ -131,6 +121,30 @@ pub(super) fn print_tables(doc: &Value, runs: &[RunRecord]) {
         .unwrap_or_default();
     print_grid(&header(sx), &rows);
     print_runs(runs);
+}
+
+/// "roomcast vs" the references that ran, with their versions.
+fn title(doc: &Value, reference: bool, sx: bool) -> String {
+    let servers = &doc["servers"];
+    let mut refs = Vec::new();
+    if reference {
+        refs.push(format!(
+            "Node.js reference (socket.io {}, node {})",
+            servers["reference"]["socket.io"].as_str().unwrap_or("?"),
+            servers["reference"]["node"].as_str().unwrap_or("?")
+        ));
+    }
+    if sx {
+        refs.push(format!(
+            "socketioxide {}",
+            servers["socketioxide"]["version"].as_str().unwrap_or("?")
+        ));
+    }
+    if refs.is_empty() {
+        "roomcast".into()
+    } else {
+        format!("roomcast vs {}", refs.join(" and "))
+    }
 }
 
 fn header(sx: bool) -> Row {
