@@ -11,6 +11,7 @@ mod contract;
 
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use contract::PublishPolicy;
 use socketioxide::handler::ConnectHandler;
 use socketioxide::SocketIo;
@@ -100,6 +101,11 @@ async fn main() {
         }
     };
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(opts.port);
+    // TCP_NODELAY on every connection, as Node's HTTP server and roomcast set it: without it a small
+    // ack waits for the client's delayed ACK (echo p99 about 20 ms instead of about 1).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     println!("LISTENING {port}");
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
