@@ -50,6 +50,30 @@ fn quick_mark(doc: &Value) -> &'static str {
     }
 }
 
+/// The title, less its quick mark (shorter with socketioxide, so that it fits the width).
+fn title(doc: &Value, sx: bool) -> String {
+    let sio = esc(doc["servers"]["reference"]["socket.io"]
+        .as_str()
+        .unwrap_or("?"));
+    if !sx {
+        return format!("roomcast vs Node.js socket.io {sio} — roomcast-load compare");
+    }
+    let sx_version = doc["servers"]["socketioxide"]["version"]
+        .as_str()
+        .unwrap_or("?");
+    let node_ran = doc["comparison"]
+        .as_array()
+        .is_some_and(|v| v.iter().any(|c| c["reference"].is_f64()));
+    if node_ran {
+        format!(
+            "roomcast vs socket.io {sio} and socketioxide {}",
+            esc(sx_version)
+        )
+    } else {
+        format!("roomcast vs socketioxide {}", esc(sx_version))
+    }
+}
+
 /// Panels per row, and a panel's width and height.
 const COLS: usize = 4;
 const PANEL_W: f64 = 240.0;
@@ -87,20 +111,8 @@ fn heading(s: &mut String, doc: &Value, width: f64, height: f64, sx: bool) {
     let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
     let _ = writeln!(
         s,
-        r#"<text x="20" y="28" font-size="18" font-weight="bold">roomcast vs Node.js socket.io {}{} — roomcast-load compare{}</text>"#,
-        esc(doc["servers"]["reference"]["socket.io"]
-            .as_str()
-            .unwrap_or("?")),
-        if sx {
-            format!(
-                " and socketioxide {}",
-                esc(doc["servers"]["socketioxide"]["version"]
-                    .as_str()
-                    .unwrap_or("?"))
-            )
-        } else {
-            String::new()
-        },
+        r#"<text x="20" y="28" font-size="18" font-weight="bold">{}{}</text>"#,
+        title(doc, sx),
         quick_mark(doc)
     );
     let _ = writeln!(
@@ -115,7 +127,7 @@ fn heading(s: &mut String, doc: &Value, width: f64, height: f64, sx: bool) {
     if sx {
         let _ = writeln!(
             s,
-            r##"<rect x="20" y="60" width="12" height="12" fill="{ROOMCAST}"/><text x="37" y="71" font-size="12">roomcast</text><rect x="110" y="60" width="12" height="12" fill="{REFERENCE}"/><text x="127" y="71" font-size="12">reference (Node.js)</text><rect x="265" y="60" width="12" height="12" fill="{SOCKETIOXIDE}"/><text x="282" y="71" font-size="12">socketioxide (Rust)</text><line x1="420" y1="66" x2="440" y2="66" stroke="{FLOOR}" stroke-dasharray="4 3" stroke-width="2"/><text x="445" y="71" font-size="12">floor (the least a server can do)</text><text x="660" y="71" font-size="12" fill="#444">ratio = roomcast / reference, sx = roomcast / socketioxide</text>"##
+            r##"<rect x="20" y="60" width="12" height="12" fill="{ROOMCAST}"/><text x="37" y="71" font-size="12">roomcast</text><rect x="110" y="60" width="12" height="12" fill="{REFERENCE}"/><text x="127" y="71" font-size="12">reference (Node.js)</text><rect x="265" y="60" width="12" height="12" fill="{SOCKETIOXIDE}"/><text x="282" y="71" font-size="12">socketioxide (Rust)</text><line x1="420" y1="66" x2="440" y2="66" stroke="{FLOOR}" stroke-dasharray="4 3" stroke-width="2"/><text x="445" y="71" font-size="12">floor (the least a server can do)</text><text x="680" y="71" font-size="12" fill="#444">ratio = rc / ref · sx = rc / socketioxide</text>"##
         );
         return;
     }
@@ -137,9 +149,13 @@ fn panel(s: &mut String, c: &Value, x0: f64, y0: f64, sx: bool) {
     if sx {
         vals.push((c["socketioxide"].as_f64(), SOCKETIOXIDE));
     }
-    // Two bars 55 wide, 65 apart (as the charts saved before socketioxide), or three 45 wide.
-    let (bw, step) = if sx { (45.0, 52.0) } else { (55.0, 65.0) };
-    let first = x0 + pw / 2.0 - (vals.len() - 1) as f64 * step / 2.0 - bw / 2.0;
+    // Two bars 55 wide, 65 apart, centred (as the charts saved before socketioxide), or three 42
+    // wide from the left, clear of the floor's label on the right.
+    let (bw, step, first, axis) = if sx {
+        (42.0, 48.0, x0 + 24.0, x0 + 16.0)
+    } else {
+        (55.0, 65.0, x0 + pw / 2.0 - 60.0, x0 + 40.0)
+    };
     let floor = c["floor"].as_f64();
     let vmax = vals
         .iter()
@@ -152,7 +168,7 @@ fn panel(s: &mut String, c: &Value, x0: f64, y0: f64, sx: bool) {
     let _ = writeln!(
         s,
         r##"<line x1="{}" y1="{base}" x2="{}" y2="{base}" stroke="#868e96"/>"##,
-        x0 + 40.0,
+        axis,
         x0 + pw - 40.0
     );
     for (j, (v, color)) in vals.iter().enumerate() {
@@ -312,7 +328,8 @@ mod tests {
         let three = render(&json!({"comparison": [item]}));
         assert!(three.contains("socketioxide (Rust)"));
         assert!(three.contains("ratio 0.50× · sx 2.00×"));
-        assert_eq!(three.matches(r#"width="45""#).count(), 3);
+        assert!(three.contains("roomcast vs socket.io ? and socketioxide ?"));
+        assert_eq!(three.matches(r#"width="42""#).count(), 3);
     }
 
     #[test]
