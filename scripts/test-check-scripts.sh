@@ -12,7 +12,8 @@ failed=0
 # new_tree NAME: a repository root for one case, with the (empty) folders both scripts read
 new_tree() {
   rm -rf "${work:?}/$1"
-  mkdir -p "$work/$1"/src/{protocol,engine,transport,room} "$work/$1/load/src"
+  mkdir -p "$work/$1"/src/{protocol,engine,transport,room} "$work/$1/load/src" \
+    "$work/$1/benches/socketioxide/src"
   cd "$work/$1"
 }
 
@@ -184,11 +185,13 @@ new_tree size-over
   echo "}"
 } >src/a.rs
 pad 401 >load/src/long.rs
+pad 401 >benches/socketioxide/src/long.rs
 expect check-size.sh 1 "src/a.rs:1 string_braces 82 lines
 src/a.rs:84 raw_string 81 lines
 src/a.rs:166 outer 85 lines
 src/a.rs:167 nested 83 lines
-load/src/long.rs 401 lines"
+load/src/long.rs 401 lines
+benches/socketioxide/src/long.rs 401 lines"
 
 if [ "$failed" != 0 ]; then
   echo "check scripts: FAILED" >&2

@@ -28,6 +28,8 @@ fn the_documented_invocations_parse() {
         "compare --servers roomcast --scenarios fanout,echo,connect --quick --no-save",
         "compare --scenarios fanout,fanout-coalesced --coalesce-ms 100 --servers roomcast,reference --rounds 2",
         "compare --roomcast-bin target/release/roomcast --node node --reference benches/reference/server.mjs",
+        "compare --servers roomcast,socketioxide --scenarios fanout,echo,connect --quick --no-save",
+        "compare --servers roomcast,reference,socketioxide,floor",
         "fanout --url http://127.0.0.1:3000",
         "echo --url http://127.0.0.1:3000",
         "connect --url http://127.0.0.1:3000 --connections 10000",
@@ -75,6 +77,30 @@ fn the_documented_invocations_parse() {
         panic!("not smoke");
     };
     assert!(common.report.json && !common.report.quiet);
+}
+
+/// The socketioxide reference is opt-in: its flags parse, and the default servers stay as they were.
+#[test]
+fn compare_takes_the_socketioxide_reference() {
+    let Cmd::Compare(a) = parse(&["compare"]).cmd else {
+        panic!("not compare");
+    };
+    assert_eq!(a.servers, ["roomcast", "reference", "floor"]);
+    assert_eq!(
+        a.socketioxide_bin,
+        std::path::Path::new("target/release/roomcast-bench-socketioxide")
+    );
+    let Cmd::Compare(a) = parse(&words(
+        "compare --servers roomcast,reference,socketioxide --socketioxide-bin bin/sx",
+    ))
+    .cmd
+    else {
+        panic!("not compare");
+    };
+    assert_eq!(a.servers, ["roomcast", "reference", "socketioxide"]);
+    assert_eq!(a.socketioxide_bin, std::path::Path::new("bin/sx"));
+    let saved = serde_json::to_value(&a).unwrap();
+    assert_eq!(saved["socketioxide_bin"], "bin/sx");
 }
 
 /// `compare` takes the shared groups' flags, and its saved parameters stay one flat object.

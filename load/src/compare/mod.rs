@@ -1,4 +1,5 @@
-//! `compare`: roomcast against the Node.js reference server, side by side on this machine.
+//! `compare`: roomcast against the Node.js reference server (and, on request, the socketioxide
+//! one), side by side on this machine.
 //!
 //! For every round and scenario it starts a fresh server process (roomcast, then the reference;
 //! the order alternates between rounds), waits for its port, checks the room API with one client,
@@ -43,6 +44,9 @@ pub struct CompareArgs {
     /// The reference server script (its node_modules: npm ci --prefix benches/reference).
     #[arg(long, default_value = "benches/reference/server.mjs")]
     pub reference: PathBuf,
+    /// The socketioxide reference server (build it first: cargo build --release --workspace).
+    #[arg(long, default_value = "target/release/roomcast-bench-socketioxide")]
+    pub socketioxide_bin: PathBuf,
     /// Scenarios, in order. `fanout-coalesced` is `fanout` against roomcast started with
     /// `write_delay_ms = --coalesce-ms` (opt-in write coalescing; the reference has no such
     /// setting, so its ratio is taken against the reference's plain `fanout`).
@@ -55,9 +59,10 @@ pub struct CompareArgs {
     /// roomcast's `engine.write_delay_ms` in the `fanout-coalesced` scenario.
     #[arg(long, default_value_t = 50)]
     pub coalesce_ms: u64,
-    /// Servers to run: roomcast, reference (one of them alone: no ratios), and floor: this
-    /// binary's `floor-server`, the least a server can do (fanout and echo only), to show what
-    /// the generator and the machine cost by themselves.
+    /// Servers to run: roomcast, reference (Node.js), socketioxide (the Rust reference, opt-in:
+    /// roomcast,reference,socketioxide,floor), and floor: this binary's `floor-server`, the least
+    /// a server can do (fanout and echo only), to show what the generator and the machine cost by
+    /// themselves. Ratios are roomcast over each reference that ran.
     #[arg(
         long,
         value_delimiter = ',',
@@ -147,7 +152,7 @@ impl CompareArgs {
     }
 }
 
-const SERVERS: [&str; 3] = ["roomcast", "reference", "floor"];
+const SERVERS: [&str; 4] = ["roomcast", "reference", "socketioxide", "floor"];
 
 /// The scenarios the floor server takes part in.
 const FLOOR_SCENARIOS: [&str; 2] = ["fanout", "echo"];
@@ -156,7 +161,9 @@ const FLOOR_SCENARIOS: [&str; 2] = ["fanout", "echo"];
 fn check(a: &CompareArgs) -> Result<(), String> {
     for s in &a.servers {
         if !SERVERS.contains(&s.as_str()) {
-            return Err(format!("unknown server {s:?} (roomcast, reference)"));
+            return Err(format!(
+                "unknown server {s:?} (roomcast, reference, socketioxide, floor)"
+            ));
         }
     }
     for s in &a.scenarios {
@@ -168,6 +175,12 @@ fn check(a: &CompareArgs) -> Result<(), String> {
         return Err(format!(
             "{} not found: build it first (cargo build --release), or pass --servers reference",
             a.roomcast_bin.display()
+        ));
+    }
+    if a.servers.iter().any(|s| s == "socketioxide") && !a.socketioxide_bin.exists() {
+        return Err(format!(
+            "{} not found: build it first (cargo build --release --workspace)",
+            a.socketioxide_bin.display()
         ));
     }
     if a.servers.iter().any(|s| s == "reference") {

@@ -38,6 +38,10 @@ pub(super) fn document(
             "floor": {
                 "what": "roomcast-load floor-server: WebSocket only, one thread, one write per delivery, nothing else",
             },
+            "socketioxide": {
+                "binary": a.socketioxide_bin,
+                "version": program_version(&a.socketioxide_bin.display().to_string()),
+            },
             "reference": {
                 "script": a.reference,
                 "node": node_version(&a.node),
@@ -62,6 +66,15 @@ fn node_version(node: &str) -> String {
         .unwrap_or_default()
 }
 
+/// What `program --version` prints (the socketioxide server: the socketioxide version it is built
+/// on), or null when it does not run.
+fn program_version(program: &str) -> Option<String> {
+    let out = Command::new(program).arg("--version").output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
 /// The version of a package installed next to the reference server script.
 pub(super) fn package_version(reference: &Path, package: &str) -> Option<String> {
     let dir = reference.parent()?;
@@ -81,18 +94,22 @@ fn fmt_value(v: f64) -> String {
     }
 }
 
-/// One table row: metric, roomcast, reference, floor, ratio, target, met.
-type Row = [String; 7];
+/// One table row: metric, roomcast, reference, [socketioxide,] floor, ratio rc/ref,
+/// [ratio rc/sioxide,] target, met. The socketioxide columns are there when it ran.
+type Row = Vec<String>;
 
 /// The title line, the comparison table, the failed runs and the generator's load of each run.
 pub(super) fn print_tables(doc: &Value, runs: &[RunRecord]) {
     let m = &doc["machine"];
+    let ran = |name: &str| {
+        doc["parameters"]["servers"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|v| v == name))
+    };
+    let sx = ran("socketioxide");
     println!(
-        "== roomcast vs Node.js reference (socket.io {}, node {}) — {} cores, {}, kernel {}, {}",
-        doc["servers"]["reference"]["socket.io"]
-            .as_str()
-            .unwrap_or("?"),
-        doc["servers"]["reference"]["node"].as_str().unwrap_or("?"),
+        "== {} — {} cores, {}, kernel {}, {}",
+        title(doc, ran("reference"), sx),
         m["cores"],
         m["cpu_model"].as_str().unwrap_or("?"),
         m["kernel"].as_str().unwrap_or("?"),
@@ -100,15 +117,57 @@ pub(super) fn print_tables(doc: &Value, runs: &[RunRecord]) {
     );
     let rows: Vec<Row> = doc["comparison"]
         .as_array()
-        .map(|v| v.iter().map(row).collect())
+        .map(|v| v.iter().map(|c| row(c, sx)).collect())
         .unwrap_or_default();
-    print_grid(&rows);
+    print_grid(&header(sx), &rows);
     print_runs(runs);
 }
 
-fn row(c: &Value) -> Row {
+/// "roomcast vs" the references that ran, with their versions.
+fn title(doc: &Value, reference: bool, sx: bool) -> String {
+    let servers = &doc["servers"];
+    let mut refs = Vec::new();
+    if reference {
+        refs.push(format!(
+            "Node.js reference (socket.io {}, node {})",
+            servers["reference"]["socket.io"].as_str().unwrap_or("?"),
+            servers["reference"]["node"].as_str().unwrap_or("?")
+        ));
+    }
+    if sx {
+        refs.push(format!(
+            "socketioxide {}",
+            servers["socketioxide"]["version"].as_str().unwrap_or("?")
+        ));
+    }
+    if refs.is_empty() {
+        "roomcast".into()
+    } else {
+        format!("roomcast vs {}", refs.join(" and "))
+    }
+}
+
+fn header(sx: bool) -> Row {
+    let mut h = vec!["metric", "roomcast", "reference"];
+    if sx {
+        h.push("socketioxide");
+    }
+    h.extend(["floor", "ratio rc/ref"]);
+    if sx {
+        h.push("ratio rc/sioxide");
+    }
+    h.extend(["target", ""]);
+    h.into_iter().map(str::to_owned).collect()
+}
+
+fn row(c: &Value, sx: bool) -> Row {
     let num = |x: &Value| x.as_f64().map(fmt_value).unwrap_or_else(|| "-".into());
-    [
+    let ratio = |x: &Value| {
+        x.as_f64()
+            .map(|r| format!("{r:.2}×"))
+            .unwrap_or_else(|| "-".into())
+    };
+    let mut r = vec![
         format!(
             "{} ({})",
             c["label"].as_str().unwrap_or(""),
@@ -116,33 +175,29 @@ fn row(c: &Value) -> Row {
         ),
         num(&c["roomcast"]),
         num(&c["reference"]),
-        num(&c["floor"]),
-        c["ratio"]
-            .as_f64()
-            .map(|r| format!("{r:.2}×"))
-            .unwrap_or_else(|| "-".into()),
-        c["target"].as_str().unwrap_or("").to_owned(),
-        match c["met"].as_bool() {
-            Some(true) => "met".into(),
-            Some(false) => "NOT MET".into(),
-            None => "".into(),
-        },
-    ]
+    ];
+    if sx {
+        r.push(num(&c["socketioxide"]));
+    }
+    r.extend([num(&c["floor"]), ratio(&c["ratio"])]);
+    if sx {
+        r.push(ratio(&c["ratio_socketioxide"]));
+    }
+    r.push(c["target"].as_str().unwrap_or("").to_owned());
+    r.push(match c["met"].as_bool() {
+        Some(true) => "met".into(),
+        Some(false) => "NOT MET".into(),
+        None => "".into(),
+    });
+    r
 }
 
-/// The header and the rows in aligned columns (numbers right-aligned).
-fn print_grid(rows: &[Row]) {
-    let header = [
-        "metric".to_owned(),
-        "roomcast".into(),
-        "reference".into(),
-        "floor".into(),
-        "ratio rc/ref".into(),
-        "target".into(),
-        "".into(),
-    ];
-    let mut w = [0usize; 7];
-    for r in std::iter::once(&header).chain(rows.iter()) {
+/// The header and the rows in aligned columns (numbers right-aligned; the metric, the target and
+/// whether it is met left-aligned).
+fn print_grid(header: &Row, rows: &[Row]) {
+    let n = header.len();
+    let mut w = vec![0usize; n];
+    for r in std::iter::once(header).chain(rows.iter()) {
         for (i, c) in r.iter().enumerate() {
             w[i] = w[i].max(c.chars().count());
         }
@@ -151,7 +206,7 @@ fn print_grid(rows: &[Row]) {
         let mut s = String::new();
         for (i, c) in r.iter().enumerate() {
             let pad = w[i] - c.chars().count();
-            if i == 0 || i >= 5 {
+            if i == 0 || i + 2 >= n {
                 s.push_str(c);
                 s.push_str(&" ".repeat(pad));
             } else {
@@ -162,7 +217,7 @@ fn print_grid(rows: &[Row]) {
         }
         println!("  {}", s.trim_end());
     };
-    line(&header);
+    line(header);
     for r in rows {
         line(r);
     }

@@ -1,5 +1,5 @@
-//! The server processes of a comparison: roomcast (with a generated config), the Node.js reference
-//! and the floor server, each started fresh on a free loopback port, waited for, checked with one
+//! The server processes of a comparison: roomcast (with a generated config), the Node.js reference,
+//! the socketioxide reference and the floor server, each started fresh on a free loopback port, waited for, checked with one
 //! client, and killed after its run.
 
 use std::net::TcpListener;
@@ -81,6 +81,10 @@ impl Env {
                     vec!["floor-server".into(), "--port".into(), port.to_string()],
                 )
             }
+            "socketioxide" => (
+                self.args.socketioxide_bin.display().to_string(),
+                vec!["--port".into(), port.to_string()],
+            ),
             _ => (
                 self.args.node.clone(),
                 vec![

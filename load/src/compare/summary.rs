@@ -1,5 +1,6 @@
 //! What a comparison compares: the metrics and the targets of issue 4 ([`SPECS`]), the median of
-//! each metric over the rounds, and each metric's ratio roomcast / reference against its target.
+//! each metric over the rounds, and each metric's ratio roomcast / reference against its target
+//! (and roomcast / socketioxide, shown beside it; the targets are the Node reference's).
 
 use std::collections::BTreeMap;
 
@@ -177,8 +178,9 @@ pub(super) fn medians(args: &CompareArgs, runs: &[RunRecord]) -> Summary {
     summary
 }
 
-/// One entry per compared metric of the scenarios that ran: every server's median, the ratio
-/// roomcast / reference, the target and whether it is met.
+/// One entry per compared metric of the scenarios that ran: every server's median, the ratios
+/// roomcast / reference and roomcast / socketioxide, the target and whether it is met (against the
+/// Node reference, as issue 4 sets it).
 pub(super) fn comparison(args: &CompareArgs, summary: &Summary) -> Vec<Value> {
     let get = |server: &str, scen: &str, key: &str| -> Option<f64> {
         summary.get(server)?.get(scen)?.get(key).copied()
@@ -194,15 +196,13 @@ pub(super) fn comparison(args: &CompareArgs, summary: &Summary) -> Vec<Value> {
             other => other,
         };
         let rf = get("reference", reference_scenario, s.key);
+        let sx = get("socketioxide", reference_scenario, s.key);
         let floor = get("floor", s.scenario, s.key);
         let label = match s.scenario {
             "fanout-coalesced" => format!("{}, {} ms write delay", s.label, args.coalesce_ms),
             _ => s.label.to_owned(),
         };
-        let ratio = match (rc, rf) {
-            (Some(a), Some(b)) if b != 0.0 => Some(a / b),
-            _ => None,
-        };
+        let ratio = ratio_of(rc, rf);
         comparison.push(json!({
             "scenario": s.scenario,
             "metric": s.key,
@@ -213,6 +213,9 @@ pub(super) fn comparison(args: &CompareArgs, summary: &Summary) -> Vec<Value> {
             "reference": rf,
             "floor": floor,
             "ratio": ratio,
+            // Added with the socketioxide reference; results saved before have neither key.
+            "socketioxide": sx,
+            "ratio_socketioxide": ratio_of(rc, sx),
             "target": s.target.map(|t| {
                 match s.absolute {
                     Some((_, abs)) => format!("{} and {abs}", t.1),
@@ -223,6 +226,14 @@ pub(super) fn comparison(args: &CompareArgs, summary: &Summary) -> Vec<Value> {
         }));
     }
     comparison
+}
+
+/// roomcast's value over a reference's, when both exist and the reference's is not zero.
+fn ratio_of(rc: Option<f64>, reference: Option<f64>) -> Option<f64> {
+    match (rc, reference) {
+        (Some(a), Some(b)) if b != 0.0 => Some(a / b),
+        _ => None,
+    }
 }
 
 /// Whether roomcast meets the target of `s` (`None`: no target, or no ratio).
