@@ -64,22 +64,22 @@ pub struct RedisAdapterFactory {
 }
 
 impl RedisAdapterFactory {
-    /// Adapters publishing under `key` on the Redis at `url`, delivering to sockets encoded with
-    /// `parser`, their room supervisors on `pool`.
+    /// Adapters publishing under `key` on the Redis of `client` (`redis::Client::open(url)`),
+    /// delivering to sockets encoded with `parser`, their room supervisors on `pool`.
     pub fn new(
-        url: &str,
+        client: redis::Client,
         key: &str,
         parser: Parser,
         pool: Arc<ArbiterPool>,
         metrics: Arc<Metrics>,
-    ) -> redis::RedisResult<Self> {
-        Ok(RedisAdapterFactory {
-            link: Arc::new(RedisLink::new(url, &metrics)?),
+    ) -> Self {
+        RedisAdapterFactory {
+            link: Arc::new(RedisLink::new(client, &metrics)),
             key: key.to_owned(),
             parser,
             pool,
             metrics,
-        })
+        }
     }
 }
 

@@ -48,11 +48,11 @@ struct Started {
 }
 
 impl RedisLink {
-    /// A link to the Redis at `url` (`redis://host:port/db`), counting failures in `metrics`.
-    /// Connects on first use, from inside the actix system.
-    pub fn new(url: &str, metrics: &Metrics) -> redis::RedisResult<Self> {
-        Ok(RedisLink {
-            client: redis::Client::open(url)?,
+    /// A link to the Redis of `client`, counting failures in `metrics`. Connects on first use,
+    /// from inside the actix system.
+    pub fn new(client: redis::Client, metrics: &Metrics) -> Self {
+        RedisLink {
+            client,
             patterns: Arc::default(),
             connected: Arc::new(AtomicBool::new(false)),
             failures: metrics.labelled_counter(
@@ -61,7 +61,7 @@ impl RedisLink {
                 "unavailable",
             ),
             started: OnceLock::new(),
-        })
+        }
     }
 
     fn started(&self) -> &Started {
