@@ -121,7 +121,9 @@ pub fn build_server(config: &Config) -> std::io::Result<Server> {
             let client = redis::Client::open(url.as_str()).map_err(std::io::Error::other)?;
             let parser = options.parser;
             Server::with_adapter_from(options, |pool, metrics| {
-                Arc::new(RedisAdapterFactory::new(client, key, parser, pool, metrics))
+                let factory = RedisAdapterFactory::new(client, key, parser, pool, metrics);
+                factory.start();
+                Arc::new(factory)
             })
         }
     };

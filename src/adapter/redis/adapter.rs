@@ -83,6 +83,14 @@ impl RedisAdapterFactory {
     }
 }
 
+impl RedisAdapterFactory {
+    /// Connects to Redis now rather than when the first namespace needs its adapter (a
+    /// namespace's adapter, and its subscription, is made on first use).
+    pub fn start(&self) {
+        self.link.start();
+    }
+}
+
 impl<M: Member> AdapterFactory<M> for RedisAdapterFactory {
     fn create(&self, nsp: &str) -> Arc<dyn Adapter<M>> {
         let local = Arc::new(LocalAdapter::new(&self.pool.handles(), &self.metrics));

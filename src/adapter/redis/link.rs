@@ -64,6 +64,12 @@ impl RedisLink {
         }
     }
 
+    /// Starts connecting now (inside the actix system) rather than on first use, so an
+    /// unreachable Redis shows in the log at startup.
+    pub fn start(&self) {
+        self.started();
+    }
+
     fn started(&self) -> &Started {
         self.started.get_or_init(|| {
             let arbiter = Arbiter::new();
