@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test of roomcast on a fresh machine: installs the test clients (npm packages from the
 # committed lockfile, Python packages into .venv, Debian's chromium and redis-server when missing),
-# builds, then runs
-# the Rust unit, doc and integration tests, the Socket.IO/Engine.IO protocol conformance suite, the
-# socket.io-client and python-socketio behaviour suites (library testbed and broker), the browser
-# tests (the hello example, the Socket.IO Admin UI against the broker), two brokers as a cluster over
-# Redis, a short fuzzing run of every
-# decoder, and a short load-generator smoke run. Exits non-zero on the first failure.
+# builds, then runs the Rust unit, doc and integration tests, the Socket.IO/Engine.IO protocol
+# conformance suite, the socket.io-client and python-socketio behaviour suites (library testbed and
+# broker), two brokers as a cluster over Redis, the browser tests (the hello example, the Socket.IO
+# Admin UI against the broker), a short fuzzing run of every decoder, and a short load-generator
+# smoke run. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
