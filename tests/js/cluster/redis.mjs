@@ -12,7 +12,7 @@ import { freePort } from "../broker/lib/broker.mjs";
 const START_TIMEOUT_MS = 10000;
 
 /**
- * Sends one command (RESP array of bulk strings) and resolves with the reply's first line (":2",
+ * Sends one command (RESP array of bulk strings; arguments are strings or Buffers) and resolves with the reply's first line (":2",
  * "+PONG", "*2"), or the string itself for a bulk string reply (CLIENT LIST).
  */
 export function redisCommand(port, ...args) {
@@ -31,7 +31,8 @@ export function redisCommand(port, ...args) {
       sock.end();
       resolve(len >= 0 ? data.subarray(end + 2, end + 2 + len).toString() : line);
     });
-    sock.write(`*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join(""));
+    const parts = args.map((a) => (Buffer.isBuffer(a) ? a : Buffer.from(a)));
+    sock.write(Buffer.concat([Buffer.from(`*${parts.length}\r\n`), ...parts.flatMap((p) => [Buffer.from(`$${p.length}\r\n`), p, Buffer.from("\r\n")])]));
   });
 }
 
@@ -45,14 +46,16 @@ export async function until(check, what, ms = 5000) {
   }
 }
 
-/** Starts redis-server on a free 127.0.0.1 port -> { port, url, pid, stop() }. */
-export async function startRedis() {
+/**
+ * Starts redis-server on `port` of 127.0.0.1 (default: a free one) -> { port, url, pid, stop() }.
+ */
+export async function startRedis({ port: wanted } = {}) {
   const found = spawnSync("redis-server", ["--version"], { encoding: "utf8" });
   if (found.error || found.status !== 0) {
     throw new Error("redis-server not found: install it (apt-get install redis-server); scripts/test.sh does");
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), "roomcast-redis-"));
-  const port = await freePort();
+  const port = wanted ?? (await freePort());
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir];
   const child = spawn("redis-server", args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
