@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpServer};
 
+use crate::adapter::redis::adapter::RedisAdapterFactory;
 use crate::admin::{self, AdminState};
 use crate::broker::{self, NamespacePolicy, PublishPolicy};
-use crate::config::{Auth, Config, Publish};
+use crate::config::{Auth, ClusterSection, Config, Publish};
 use crate::server::Server;
 
 /// The two listeners the broker serves.
@@ -113,7 +114,19 @@ fn open_file_budget() -> Option<(usize, usize)> {
 
 /// Builds the Socket.IO server of `config` with the broker behaviour on every namespace.
 pub fn build_server(config: &Config) -> std::io::Result<Server> {
-    let server = Server::new(config.server_options());
+    let options = config.server_options();
+    let server = match &config.cluster {
+        ClusterSection::Local => Server::new(options),
+        ClusterSection::Redis { url, key } => {
+            let client = redis::Client::open(url.as_str()).map_err(std::io::Error::other)?;
+            let parser = options.parser;
+            Server::with_adapter_from(options, |pool, metrics| {
+                let factory = RedisAdapterFactory::new(client, key, parser, pool, metrics);
+                factory.start();
+                Arc::new(factory)
+            })
+        }
+    };
     for ns in &config.namespaces {
         broker::install(&server, policy(ns)).map_err(std::io::Error::other)?;
     }

@@ -120,6 +120,10 @@ impl Metrics {
                 "Namespace logins refused by the JWT check, by reason",
             ),
             (
+                "roomcast_cluster_publish_failures_total",
+                "Broadcasts not published to the cluster (Redis unreachable or queue full)",
+            ),
+            (
                 "roomcast_namespace_refusals_total",
                 "Namespace CONNECTs refused by a namespace limit, by limit",
             ),

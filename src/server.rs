@@ -70,6 +70,17 @@ pub struct Server {
 impl Server {
     /// A server with these options and the in-process adapter.
     pub fn new(options: ServerOptions) -> Self {
+        Self::with_adapter_from(options, |pool, metrics| {
+            Arc::new(LocalAdapterFactory::new(pool, metrics))
+        })
+    }
+
+    /// A server whose adapter factory `make` builds from the server's own room-supervisor pool
+    /// and metrics (a cluster adapter delivers locally on that pool and counts in those metrics).
+    pub fn with_adapter_from(
+        options: ServerOptions,
+        make: impl FnOnce(Arc<ArbiterPool>, Arc<Metrics>) -> Arc<dyn AdapterFactory<Socket>>,
+    ) -> Self {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
@@ -77,7 +88,7 @@ impl Server {
         // one supervisor beat two (ceiling 1.46M vs 1.30M deliveries/s, fewer context switches).
         let pool = Arc::new(ArbiterPool::new((cores / 2).max(1)));
         let metrics = Arc::new(Metrics::new());
-        let factory = Arc::new(LocalAdapterFactory::new(pool.clone(), metrics.clone()));
+        let factory = make(pool.clone(), metrics.clone());
         Self::build(options, factory, pool, metrics, None)
     }
 

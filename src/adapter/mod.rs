@@ -1,6 +1,7 @@
 //! The adapter seam: every broadcast and room operation of a namespace goes through an [`Adapter`].
-//! The in-process [`local::LocalAdapter`] hands them to the namespace's room supervisors; a cluster
-//! adapter (Redis) will also publish them to the other nodes.
+//! The in-process [`local::LocalAdapter`] hands them to the namespace's room supervisors; the
+//! cluster adapter [`redis::adapter::RedisAdapter`] also publishes broadcasts to the other nodes
+//! (the other operations stay local so far).
 
 pub mod local;
 pub mod redis;

@@ -8,6 +8,7 @@
 
 mod admin_ui;
 mod cli;
+mod cluster;
 mod engine;
 mod env;
 mod error;
@@ -31,11 +32,11 @@ pub use engine::{MAX_PAYLOAD, MIN_PAYLOAD};
 pub use env::{var_name, ENV_SECTIONS};
 pub use error::ConfigError;
 pub use raw::{
-    RawAdmin, RawConfig, RawCors, RawEngine, RawLimits, RawLog, RawNamespace, RawServer,
+    RawAdmin, RawCluster, RawConfig, RawCors, RawEngine, RawLimits, RawLog, RawNamespace, RawServer,
 };
 pub use typed::{
-    AdminSection, Auth, Config, CorsSection, EngineSection, LimitsSection, LogColor, LogFormat,
-    LogSection, NamespaceConfig, Publish, ServerSection,
+    AdminSection, Auth, ClusterSection, Config, CorsSection, EngineSection, LimitsSection,
+    LogColor, LogFormat, LogSection, NamespaceConfig, Publish, ServerSection,
 };
 pub use validate::LOG_LEVELS;
 

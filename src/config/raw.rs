@@ -23,6 +23,8 @@ pub struct RawConfig {
     pub admin_ui: RawAdminUi,
     /// `[log]`: log level and format.
     pub log: RawLog,
+    /// `[cluster]`: several brokers as one, over Redis.
+    pub cluster: RawCluster,
     /// `[[namespaces]]`: the namespaces clients may connect to.
     pub namespaces: Vec<RawNamespace>,
 }
@@ -37,6 +39,7 @@ impl Default for RawConfig {
             admin: RawAdmin::default(),
             admin_ui: RawAdminUi::default(),
             log: RawLog::default(),
+            cluster: RawCluster::default(),
             namespaces: vec![RawNamespace::default()],
         }
     }
@@ -240,6 +243,28 @@ impl Default for RawLog {
             level: "info".to_owned(),
             format: "text".to_owned(),
             color: "auto".to_owned(),
+        }
+    }
+}
+
+/// `[cluster]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawCluster {
+    /// `local` or `redis`.
+    pub adapter: String,
+    /// The Redis URL for `redis`.
+    pub redis_url: String,
+    /// The channel prefix shared by the cluster's servers.
+    pub key: String,
+}
+
+impl Default for RawCluster {
+    fn default() -> Self {
+        RawCluster {
+            adapter: "local".to_owned(),
+            redis_url: "redis://127.0.0.1:6379/0".to_owned(),
+            key: "socket.io".to_owned(),
         }
     }
 }

@@ -28,6 +28,8 @@ pub struct Config {
     pub admin_ui: Option<crate::admin_ui::AdminUiOptions>,
     /// Logging.
     pub log: LogSection,
+    /// How this broker shares broadcasts with others.
+    pub cluster: ClusterSection,
     /// The namespaces clients may connect to, in file order (at least one).
     pub namespaces: Vec<NamespaceConfig>,
 }
@@ -230,4 +232,18 @@ impl Config {
                     .max_by_key(|n| n.name.len())
             })
     }
+}
+
+/// `[cluster]`: how this broker shares broadcasts with other brokers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterSection {
+    /// Alone: broadcasts reach this broker's clients only.
+    Local,
+    /// Through Redis, in the format of Node's `@socket.io/redis-adapter` (classic pub/sub).
+    Redis {
+        /// `redis://host:port/db`.
+        url: String,
+        /// The channel prefix every server of the cluster shares.
+        key: String,
+    },
 }

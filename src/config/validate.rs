@@ -1,7 +1,8 @@
 //! `validate()`: the one step from [`RawConfig`] (file types) to [`Config`] (typed, known good). Every
 //! refusal is a [`ConfigError::Invalid`] naming the dotted key and, when the value came from the
 //! environment, the variable. Secrets are resolved here: inline, or from the variable a `*_env` key names.
-//! The larger sections are checked in files of their own: `engine.rs`, `namespaces.rs`, `admin_ui.rs`.
+//! The larger sections are checked in files of their own: `engine.rs`, `namespaces.rs`, `admin_ui.rs`,
+//! `cluster.rs`.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -73,6 +74,7 @@ pub(crate) fn validate(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Config, ConfigE
         limits: limits(&raw.limits, ctx)?,
         admin,
         log: log(&raw.log, ctx)?,
+        cluster: super::cluster::validate(&raw.cluster, ctx)?,
         admin_ui: super::admin_ui::validate(&raw.admin_ui, &raw.namespaces, ctx)?,
         namespaces: super::namespaces::validate(&raw.namespaces, ctx)?,
     })

@@ -21,9 +21,14 @@
 //! The sharded adapter (`SSUBSCRIBE`/`SPUBLISH` on `socket.io#<nsp>#`, one-room channels
 //! `socket.io#<nsp>#<room>#` and response channels `socket.io#<nsp>#<uid>#`) speaks the
 //! `ClusterAdapter` format instead: [`cluster_wire::ClusterMessage`].
+//!
+//! [`adapter::RedisAdapter`] speaks the classic format over a real Redis ([`link::RedisLink`]):
+//! broadcasts only so far (see its docs for what stays local).
 
+pub mod adapter;
 pub mod channel;
 pub mod cluster_wire;
+pub mod link;
 pub mod node_socket;
 pub mod request;
 pub mod response;

@@ -1,0 +1,229 @@
+//! The classic Redis adapter (`@socket.io/redis-adapter` 8.x's `createAdapter`), first slice:
+//! broadcasts cross nodes, everything else is local.
+//!
+//! A [`RedisAdapter`] wraps the namespace's [`LocalAdapter`]. A broadcast is delivered locally and
+//! published as [`Broadcast`] on `<key>#<nsp>#` (or `<key>#<nsp>#<room>#` for exactly one room);
+//! every adapter `PSUBSCRIBE`s `<key>#<nsp>#*` and delivers what other servers publish to its own
+//! sockets, encoded with this server's parser. Node.js servers with the same key and Redis see
+//! roomcast's broadcasts and roomcast sees theirs (and the Redis emitter's).
+//!
+//! Not in this slice (local only for now, as if the node were alone): the requests between
+//! servers (`fetch_sockets`, `rooms`, `sockets_join`, `sockets_leave`, `disconnect_sockets`,
+//! server-side emits, broadcasts with acknowledgements) — this adapter neither sends them nor
+//! answers them, so a Node.js server asking this node times out. `broadcast_counted` counts local
+//! recipients only.
+
+use std::sync::{Arc, Weak};
+
+use bytes::Bytes;
+use rand::distr::{Alphanumeric, SampleString};
+
+use crate::adapter::local::{ArbiterPool, LocalAdapter};
+use crate::adapter::redis::channel::{broadcast_pattern, parse_broadcast_channel, publish_channel};
+use crate::adapter::redis::link::{Handler, RedisLink};
+use crate::adapter::redis::wire::Broadcast;
+use crate::adapter::{Adapter, AdapterFactory, BoxFuture, BroadcastMessage};
+use crate::metrics::Metrics;
+use crate::protocol::ids::Sid;
+use crate::protocol::socketio::Parser;
+use crate::room::{Member, Room, Selector, SocketDescription};
+
+/// A server uid as Node's `uid2(6)` makes them: six random alphanumerics.
+pub fn new_uid() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), 6)
+}
+
+/// The broadcast a message on `channel` carries for namespace `nsp` of server `uid`, by Node's
+/// rules: `None` for another namespace's channel, an undecodable message (logged), this server's
+/// own broadcast, or a packet of another namespace.
+pub fn accept(
+    key: &str,
+    nsp: &str,
+    uid: &str,
+    channel: &str,
+    payload: &Bytes,
+) -> Option<Broadcast> {
+    parse_broadcast_channel(key, nsp, channel)?;
+    let broadcast = match Broadcast::decode(payload) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::debug!(%channel, error = %e, "cluster: ignored an undecodable broadcast");
+            return None;
+        }
+    };
+    (broadcast.uid != uid && broadcast.packet.packet.nsp == nsp).then_some(broadcast)
+}
+
+/// Makes a [`RedisAdapter`] for each namespace, all sharing one [`RedisLink`].
+pub struct RedisAdapterFactory {
+    link: Arc<RedisLink>,
+    key: String,
+    parser: Parser,
+    pool: Arc<ArbiterPool>,
+    metrics: Arc<Metrics>,
+}
+
+impl RedisAdapterFactory {
+    /// Adapters publishing under `key` on the Redis of `client` (`redis::Client::open(url)`),
+    /// delivering to sockets encoded with `parser`, their room supervisors on `pool`.
+    pub fn new(
+        client: redis::Client,
+        key: &str,
+        parser: Parser,
+        pool: Arc<ArbiterPool>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        RedisAdapterFactory {
+            link: Arc::new(RedisLink::new(client, &metrics)),
+            key: key.to_owned(),
+            parser,
+            pool,
+            metrics,
+        }
+    }
+}
+
+impl RedisAdapterFactory {
+    /// Connects to Redis now rather than when the first namespace needs its adapter (a
+    /// namespace's adapter, and its subscription, is made on first use).
+    pub fn start(&self) {
+        self.link.start();
+    }
+}
+
+impl<M: Member> AdapterFactory<M> for RedisAdapterFactory {
+    fn create(&self, nsp: &str) -> Arc<dyn Adapter<M>> {
+        let local = Arc::new(LocalAdapter::new(&self.pool.handles(), &self.metrics));
+        Arc::new(RedisAdapter::new(
+            self.link.clone(),
+            &self.key,
+            nsp,
+            self.parser,
+            local,
+        ))
+    }
+}
+
+/// One namespace's adapter in a cluster of servers sharing a Redis.
+pub struct RedisAdapter<M: Member> {
+    local: Arc<LocalAdapter<M>>,
+    link: Arc<RedisLink>,
+    key: String,
+    nsp: String,
+    uid: String,
+    pattern: String,
+    handler: Handler,
+}
+
+impl<M: Member> RedisAdapter<M> {
+    /// The adapter of namespace `nsp`, delivering through `local` and subscribed on `link`.
+    pub fn new(
+        link: Arc<RedisLink>,
+        key: &str,
+        nsp: &str,
+        parser: Parser,
+        local: Arc<LocalAdapter<M>>,
+    ) -> Self {
+        let uid = new_uid();
+        let weak: Weak<LocalAdapter<M>> = Arc::downgrade(&local);
+        let (k, n, u) = (key.to_owned(), nsp.to_owned(), uid.clone());
+        let handler: Handler = Arc::new(move |channel: &str, payload: Bytes| {
+            let Some(local) = weak.upgrade() else { return };
+            if let Some(broadcast) = accept(&k, &n, &u, channel, &payload) {
+                local.broadcast(broadcast.into_message(parser));
+            }
+        });
+        let pattern = broadcast_pattern(key, nsp);
+        link.psubscribe(pattern.clone(), handler.clone());
+        RedisAdapter {
+            local,
+            link,
+            key: key.to_owned(),
+            nsp: nsp.to_owned(),
+            uid,
+            pattern,
+            handler,
+        }
+    }
+
+    /// This adapter's uid (the first element of what it publishes).
+    pub fn uid(&self) -> &str {
+        &self.uid
+    }
+
+    fn publish(&self, message: &BroadcastMessage) {
+        let broadcast = Broadcast::from_message(&self.uid, message);
+        let channel = publish_channel(&self.key, &self.nsp, &broadcast.targets.rooms);
+        self.link.publish(channel, broadcast.encode());
+    }
+}
+
+impl<M: Member> Drop for RedisAdapter<M> {
+    fn drop(&mut self) {
+        self.link.forget(&self.pattern, &self.handler);
+    }
+}
+
+impl<M: Member> Adapter<M> for RedisAdapter<M> {
+    fn add_socket(&self, socket: M) {
+        self.local.add_socket(socket);
+    }
+
+    fn remove_socket(&self, sid: Sid) {
+        self.local.remove_socket(sid);
+    }
+
+    fn join(&self, sid: Sid, rooms: Vec<Room>) {
+        self.local.join(sid, rooms);
+    }
+
+    fn leave(&self, sid: Sid, rooms: Vec<Room>) {
+        self.local.leave(sid, rooms);
+    }
+
+    fn broadcast(&self, message: BroadcastMessage) {
+        self.publish(&message);
+        self.local.broadcast(message);
+    }
+
+    fn broadcast_counted(&self, message: BroadcastMessage) -> BoxFuture<usize> {
+        self.publish(&message);
+        self.local.broadcast_counted(message)
+    }
+
+    fn sockets_join(&self, selector: Arc<Selector>, rooms: Vec<Room>) -> BoxFuture<usize> {
+        self.local.sockets_join(selector, rooms)
+    }
+
+    fn sockets_leave(&self, selector: Arc<Selector>, rooms: Vec<Room>) -> BoxFuture<usize> {
+        self.local.sockets_leave(selector, rooms)
+    }
+
+    fn disconnect_sockets(&self, selector: Arc<Selector>, close: bool) -> BoxFuture<usize> {
+        self.local.disconnect_sockets(selector, close)
+    }
+
+    fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<SocketDescription>> {
+        self.local.fetch_sockets(selector)
+    }
+
+    fn local_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<M>> {
+        self.local.local_sockets(selector)
+    }
+
+    fn rooms(&self) -> BoxFuture<Vec<(Room, usize)>> {
+        self.local.rooms()
+    }
+
+    fn backlog(&self) -> usize {
+        self.local.backlog()
+    }
+
+    fn backpressure(&self) -> Option<BoxFuture<()>> {
+        self.local.backpressure()
+    }
+}
+
+#[cfg(test)]
+#[path = "adapter_tests.rs"]
+mod tests;

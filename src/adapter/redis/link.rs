@@ -1,0 +1,251 @@
+//! The Redis connections of one node: a publisher (a multiplexed connection fed by a bounded
+//! queue) and a subscriber (one pub/sub connection holding every namespace's pattern), both on an
+//! arbiter of their own so no actor ever waits for Redis.
+//!
+//! Redis being down never stops the node serving its own clients: while the publisher is not
+//! connected, publishes are dropped at once (not queued) and counted in
+//! `roomcast_cluster_publish_failures_total`; a full queue drops too. Both connections reconnect
+//! with exponential backoff (100 ms doubling to 5 s), and the subscriber subscribes its patterns
+//! again. Broadcasts published while a node was cut off are lost for it, as with Node's adapter.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use actix::Arbiter;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use metrics::Counter;
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+
+use crate::metrics::Metrics;
+
+/// What a subscription does with a message: `(channel, payload)`.
+pub type Handler = Arc<dyn Fn(&str, Bytes) + Send + Sync>;
+
+/// Publishes waiting for the publisher; past this, publishes are dropped and counted.
+pub const PUBLISH_QUEUE: usize = 4096;
+/// Publishes sent to Redis in one pipeline, at most.
+const PIPELINE: usize = 256;
+
+type Patterns = Arc<Mutex<HashMap<String, Handler>>>;
+
+/// One node's link to Redis, shared by the adapters of every namespace.
+pub struct RedisLink {
+    client: redis::Client,
+    patterns: Patterns,
+    connected: Arc<AtomicBool>,
+    failures: Counter,
+    started: OnceLock<Started>,
+}
+
+struct Started {
+    arbiter: Arbiter,
+    publish: mpsc::Sender<(String, Vec<u8>)>,
+    subscribe: mpsc::UnboundedSender<String>,
+}
+
+impl RedisLink {
+    /// A link to the Redis of `client`, counting failures in `metrics`. Connects on first use,
+    /// from inside the actix system.
+    pub fn new(client: redis::Client, metrics: &Metrics) -> Self {
+        RedisLink {
+            client,
+            patterns: Arc::default(),
+            connected: Arc::new(AtomicBool::new(false)),
+            failures: metrics.labelled_counter(
+                "roomcast_cluster_publish_failures_total",
+                "reason",
+                "unavailable",
+            ),
+            started: OnceLock::new(),
+        }
+    }
+
+    /// Starts connecting now (inside the actix system) rather than on first use, so an
+    /// unreachable Redis shows in the log at startup.
+    pub fn start(&self) {
+        self.started();
+    }
+
+    fn started(&self) -> &Started {
+        self.started.get_or_init(|| {
+            let arbiter = Arbiter::new();
+            let (publish, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
+            let (subscribe, subscribe_rx) = mpsc::unbounded_channel();
+            let (client, connected) = (self.client.clone(), self.connected.clone());
+            let failures = self.failures.clone();
+            arbiter.spawn(publisher(client, publish_rx, connected, failures));
+            let (client, patterns) = (self.client.clone(), self.patterns.clone());
+            arbiter.spawn(subscriber(client, patterns, subscribe_rx));
+            Started {
+                arbiter,
+                publish,
+                subscribe,
+            }
+        })
+    }
+
+    /// Publishes `payload` on `channel`, or drops it (counted) when Redis is unreachable or the
+    /// queue is full. Never waits.
+    pub fn publish(&self, channel: String, payload: Vec<u8>) {
+        let started = self.started();
+        if !self.connected.load(Ordering::Acquire) {
+            self.failures.increment(1);
+            return;
+        }
+        if started.publish.try_send((channel, payload)).is_err() {
+            self.failures.increment(1);
+        }
+    }
+
+    /// Calls `handler` with every message on a channel matching `pattern` (`PSUBSCRIBE`), from now
+    /// on and after every reconnection.
+    pub fn psubscribe(&self, pattern: String, handler: Handler) {
+        self.patterns.lock().insert(pattern.clone(), handler);
+        let _ = self.started().subscribe.send(pattern);
+    }
+
+    /// Forgets the handler of `pattern` if it is still `handler` (the Redis subscription stays;
+    /// its messages are ignored).
+    pub fn forget(&self, pattern: &str, handler: &Handler) {
+        let mut patterns = self.patterns.lock();
+        if patterns
+            .get(pattern)
+            .is_some_and(|h| Arc::ptr_eq(h, handler))
+        {
+            patterns.remove(pattern);
+        }
+    }
+
+    /// Whether the publisher is connected now.
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for RedisLink {
+    fn drop(&mut self) {
+        if let Some(started) = self.started.take() {
+            started.arbiter.stop();
+        }
+    }
+}
+
+/// Exponential backoff between reconnection attempts.
+struct Backoff(Duration);
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(5);
+
+    fn new() -> Self {
+        Backoff(Self::FIRST)
+    }
+
+    fn reset(&mut self) {
+        self.0 = Self::FIRST;
+    }
+
+    async fn wait(&mut self) {
+        actix_rt::time::sleep(self.0).await;
+        self.0 = (self.0 * 2).min(Self::MAX);
+    }
+}
+
+async fn publisher(
+    client: redis::Client,
+    mut queue: mpsc::Receiver<(String, Vec<u8>)>,
+    connected: Arc<AtomicBool>,
+    failures: Counter,
+) {
+    let mut backoff = Backoff::new();
+    let mut batch = Vec::with_capacity(PIPELINE);
+    loop {
+        match client.get_multiplexed_async_connection().await {
+            Ok(mut conn) => {
+                tracing::info!("cluster: Redis publisher connected");
+                connected.store(true, Ordering::Release);
+                backoff.reset();
+                loop {
+                    if queue.recv_many(&mut batch, PIPELINE).await == 0 {
+                        return;
+                    }
+                    let (mut pipe, sent) = (redis::pipe(), batch.len() as u64);
+                    for (channel, payload) in batch.drain(..) {
+                        pipe.publish(channel, payload).ignore();
+                    }
+                    if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+                        failures.increment(sent);
+                        tracing::warn!(error = %e, "cluster: Redis publish failed; reconnecting");
+                        break;
+                    }
+                }
+                connected.store(false, Ordering::Release);
+            }
+            Err(e) => tracing::warn!(error = %e, "cluster: cannot connect to Redis to publish"),
+        }
+        // Whatever was queued before the adapters saw the disconnection is dropped too.
+        while let Ok(_dropped) = queue.try_recv() {
+            failures.increment(1);
+        }
+        backoff.wait().await;
+    }
+}
+
+async fn subscriber(
+    client: redis::Client,
+    patterns: Patterns,
+    mut added: mpsc::UnboundedReceiver<String>,
+) {
+    let mut backoff = Backoff::new();
+    loop {
+        match subscription(&client, &patterns, &mut added, &mut backoff).await {
+            Ok(()) => return,
+            Err(e) => tracing::warn!(error = %e, "cluster: Redis subscription lost; reconnecting"),
+        }
+        backoff.wait().await;
+    }
+}
+
+/// Subscribes every pattern, then dispatches messages until the connection fails (`Err`) or the
+/// link is gone (`Ok`).
+async fn subscription(
+    client: &redis::Client,
+    patterns: &Patterns,
+    added: &mut mpsc::UnboundedReceiver<String>,
+    backoff: &mut Backoff,
+) -> redis::RedisResult<()> {
+    let (mut sink, mut stream) = client.get_async_pubsub().await?.split();
+    // Patterns added from here on arrive on `added`; those before are in the map.
+    while added.try_recv().is_ok() {}
+    let current: Vec<String> = patterns.lock().keys().cloned().collect();
+    for pattern in current {
+        sink.psubscribe(pattern).await?;
+    }
+    tracing::info!("cluster: Redis subscriber connected");
+    backoff.reset();
+    loop {
+        tokio::select! {
+            msg = stream.next() => {
+                let Some(msg) = msg else {
+                    return Err(redis::RedisError::from((
+                        redis::ErrorKind::Io,
+                        "pub/sub connection closed",
+                    )));
+                };
+                let pattern: String = msg.get_pattern().unwrap_or_default();
+                let handler = patterns.lock().get(&pattern).cloned();
+                if let Some(handler) = handler {
+                    handler(msg.get_channel_name(), Bytes::copy_from_slice(msg.get_payload_bytes()));
+                }
+            }
+            pattern = added.recv() => match pattern {
+                Some(pattern) => sink.psubscribe(pattern).await?,
+                None => return Ok(()),
+            },
+        }
+    }
+}
