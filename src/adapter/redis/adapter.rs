@@ -19,9 +19,16 @@ use bytes::Bytes;
 use rand::distr::{Alphanumeric, SampleString};
 
 use crate::adapter::local::{ArbiterPool, LocalAdapter};
-use crate::adapter::redis::channel::{broadcast_pattern, parse_broadcast_channel, publish_channel};
-use crate::adapter::redis::link::{Handler, RedisLink};
-use crate::adapter::redis::wire::Broadcast;
+use crate::adapter::redis::channel::{
+    broadcast_pattern, parse_broadcast_channel, publish_channel, request_channel, response_channel,
+    specific_response_channel,
+};
+use crate::adapter::redis::link::{Handler, RedisLink, Topic};
+use crate::adapter::redis::node_socket::from_node;
+use crate::adapter::redis::request::{Request, RequestType};
+use crate::adapter::redis::requests::{request_handler, Requests};
+use crate::adapter::redis::response::Response;
+use crate::adapter::redis::wire::{Broadcast, Targets};
 use crate::adapter::{Adapter, AdapterFactory, BoxFuture, BroadcastMessage};
 use crate::metrics::Metrics;
 use crate::protocol::ids::Sid;
@@ -52,6 +59,10 @@ pub fn accept(
         }
     };
     (broadcast.uid != uid && broadcast.packet.packet.nsp == nsp).then_some(broadcast)
+}
+
+fn weak_local<M: Member>(local: &Arc<LocalAdapter<M>>) -> Weak<LocalAdapter<M>> {
+    Arc::downgrade(local)
 }
 
 /// Makes a [`RedisAdapter`] for each namespace, all sharing one [`RedisLink`].
@@ -111,8 +122,8 @@ pub struct RedisAdapter<M: Member> {
     key: String,
     nsp: String,
     uid: String,
-    pattern: String,
-    handler: Handler,
+    requests: Arc<Requests>,
+    topics: Vec<(Topic, Handler)>,
 }
 
 impl<M: Member> RedisAdapter<M> {
@@ -133,16 +144,32 @@ impl<M: Member> RedisAdapter<M> {
                 local.broadcast(broadcast.into_message(parser));
             }
         });
-        let pattern = broadcast_pattern(key, nsp);
-        link.psubscribe(pattern.clone(), handler.clone());
+        let requests = Arc::new(Requests::new(link.clone(), key, nsp));
+        let answers = request_handler(weak_local(&local), Arc::downgrade(&link), key, nsp, &uid);
+        let responses = requests.response_handler();
+        let topics = vec![
+            (Topic::Pattern(broadcast_pattern(key, nsp)), handler),
+            (Topic::Channel(request_channel(key, nsp)), answers),
+            (
+                Topic::Channel(response_channel(key, nsp)),
+                responses.clone(),
+            ),
+            (
+                Topic::Channel(specific_response_channel(key, nsp, &uid)),
+                responses,
+            ),
+        ];
+        for (topic, handler) in &topics {
+            link.listen(topic.clone(), handler.clone());
+        }
         RedisAdapter {
             local,
             link,
             key: key.to_owned(),
             nsp: nsp.to_owned(),
             uid,
-            pattern,
-            handler,
+            requests,
+            topics,
         }
     }
 
@@ -160,7 +187,9 @@ impl<M: Member> RedisAdapter<M> {
 
 impl<M: Member> Drop for RedisAdapter<M> {
     fn drop(&mut self) {
-        self.link.forget(&self.pattern, &self.handler);
+        for (topic, handler) in &self.topics {
+            self.link.forget(topic, handler);
+        }
     }
 }
 
@@ -192,19 +221,53 @@ impl<M: Member> Adapter<M> for RedisAdapter<M> {
     }
 
     fn sockets_join(&self, selector: Arc<Selector>, rooms: Vec<Room>) -> BoxFuture<usize> {
+        self.requests.tell(&Request::Rooms {
+            uid: Some(self.uid.clone()),
+            join: true,
+            targets: Targets::from_selector(&selector),
+            rooms: rooms.clone(),
+        });
         self.local.sockets_join(selector, rooms)
     }
 
     fn sockets_leave(&self, selector: Arc<Selector>, rooms: Vec<Room>) -> BoxFuture<usize> {
+        self.requests.tell(&Request::Rooms {
+            uid: Some(self.uid.clone()),
+            join: false,
+            targets: Targets::from_selector(&selector),
+            rooms: rooms.clone(),
+        });
         self.local.sockets_leave(selector, rooms)
     }
 
     fn disconnect_sockets(&self, selector: Arc<Selector>, close: bool) -> BoxFuture<usize> {
+        self.requests.tell(&Request::Disconnect {
+            uid: Some(self.uid.clone()),
+            targets: Targets::from_selector(&selector),
+            close,
+        });
         self.local.disconnect_sockets(selector, close)
     }
 
     fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<SocketDescription>> {
-        self.local.fetch_sockets(selector)
+        let (requests, uid, nsp) = (self.requests.clone(), self.uid.clone(), self.nsp.clone());
+        let targets = Targets::from_selector(&selector);
+        let local = self.local.fetch_sockets(selector);
+        Box::pin(async move {
+            let request = |request_id| Request::Fetch {
+                uid,
+                request_id,
+                targets,
+            };
+            let (mut found, remote) =
+                futures_util::join!(local, requests.ask(RequestType::RemoteFetch, request));
+            for response in remote {
+                if let Response::Fetch { sockets, .. } = response {
+                    found.extend(sockets.iter().filter_map(|s| from_node(s, &nsp)));
+                }
+            }
+            found
+        })
     }
 
     fn local_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<M>> {

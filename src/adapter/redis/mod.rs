@@ -31,6 +31,7 @@ pub mod cluster_wire;
 pub mod link;
 pub mod node_socket;
 pub mod request;
+pub mod requests;
 pub mod response;
 pub mod wire;
 
