@@ -1,5 +1,5 @@
-//! The classic Redis adapter (`@socket.io/redis-adapter` 8.x's `createAdapter`), first slice:
-//! broadcasts cross nodes, everything else is local.
+//! The classic Redis adapter (`@socket.io/redis-adapter` 8.x's `createAdapter`): broadcasts and
+//! the requests between servers cross nodes.
 //!
 //! A [`RedisAdapter`] wraps the namespace's [`LocalAdapter`]. A broadcast is delivered locally and
 //! published as [`Broadcast`] on `<key>#<nsp>#` (or `<key>#<nsp>#<room>#` for exactly one room);
@@ -7,11 +7,15 @@
 //! sockets, encoded with this server's parser. Node.js servers with the same key and Redis see
 //! roomcast's broadcasts and roomcast sees theirs (and the Redis emitter's).
 //!
-//! Not in this slice (local only for now, as if the node were alone): the requests between
-//! servers (`fetch_sockets`, `rooms`, `sockets_join`, `sockets_leave`, `disconnect_sockets`,
-//! server-side emits, broadcasts with acknowledgements) — this adapter neither sends them nor
-//! answers them, so a Node.js server asking this node times out. `broadcast_counted` counts local
-//! recipients only.
+//! Each adapter also `SUBSCRIBE`s `<key>-request#<nsp>#` and its response channels
+//! (`<key>-response#<nsp>#` and `...#<uid>#`), answers the other servers' SOCKETS, ALL_ROOMS,
+//! REMOTE_FETCH and applies their REMOTE_JOIN/LEAVE/DISCONNECT ([`super::requests`]).
+//! `fetch_sockets` asks the cluster and merges; `sockets_join`, `sockets_leave` and
+//! `disconnect_sockets` apply locally and publish the request (their count is local).
+//!
+//! Still local: `rooms` (its counts per room feed the admin API and metrics; ALL_ROOMS carries
+//! names only), SERVER_SIDE_EMIT (not sent, not answered) and broadcasts with acknowledgements
+//! (`broadcast_counted` counts local recipients only; BROADCAST requests are not answered).
 
 use std::sync::{Arc, Weak};
 
