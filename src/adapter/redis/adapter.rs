@@ -1,5 +1,5 @@
-//! The classic Redis adapter (`@socket.io/redis-adapter` 8.x's `createAdapter`), first slice:
-//! broadcasts cross nodes, everything else is local.
+//! The classic Redis adapter (`@socket.io/redis-adapter` 8.x's `createAdapter`): broadcasts and
+//! the requests between servers cross nodes.
 //!
 //! A [`RedisAdapter`] wraps the namespace's [`LocalAdapter`]. A broadcast is delivered locally and
 //! published as [`Broadcast`] on `<key>#<nsp>#` (or `<key>#<nsp>#<room>#` for exactly one room);
@@ -7,11 +7,15 @@
 //! sockets, encoded with this server's parser. Node.js servers with the same key and Redis see
 //! roomcast's broadcasts and roomcast sees theirs (and the Redis emitter's).
 //!
-//! Not in this slice (local only for now, as if the node were alone): the requests between
-//! servers (`fetch_sockets`, `rooms`, `sockets_join`, `sockets_leave`, `disconnect_sockets`,
-//! server-side emits, broadcasts with acknowledgements) — this adapter neither sends them nor
-//! answers them, so a Node.js server asking this node times out. `broadcast_counted` counts local
-//! recipients only.
+//! Each adapter also `SUBSCRIBE`s `<key>-request#<nsp>#` and its response channels
+//! (`<key>-response#<nsp>#` and `...#<uid>#`), answers the other servers' SOCKETS, ALL_ROOMS,
+//! REMOTE_FETCH and applies their REMOTE_JOIN/LEAVE/DISCONNECT ([`super::requests`]).
+//! `fetch_sockets` asks the cluster and merges; `sockets_join`, `sockets_leave` and
+//! `disconnect_sockets` apply locally and publish the request (their count is local).
+//!
+//! Still local: `rooms` (its counts per room feed the admin API and metrics; ALL_ROOMS carries
+//! names only), SERVER_SIDE_EMIT (not sent, not answered) and broadcasts with acknowledgements
+//! (`broadcast_counted` counts local recipients only; BROADCAST requests are not answered).
 
 use std::sync::{Arc, Weak};
 
@@ -19,9 +23,16 @@ use bytes::Bytes;
 use rand::distr::{Alphanumeric, SampleString};
 
 use crate::adapter::local::{ArbiterPool, LocalAdapter};
-use crate::adapter::redis::channel::{broadcast_pattern, parse_broadcast_channel, publish_channel};
-use crate::adapter::redis::link::{Handler, RedisLink};
-use crate::adapter::redis::wire::Broadcast;
+use crate::adapter::redis::channel::{
+    broadcast_pattern, parse_broadcast_channel, publish_channel, request_channel, response_channel,
+    specific_response_channel,
+};
+use crate::adapter::redis::link::{Handler, RedisLink, Topic};
+use crate::adapter::redis::node_socket::from_node;
+use crate::adapter::redis::request::{Request, RequestType};
+use crate::adapter::redis::requests::{request_handler, Requests};
+use crate::adapter::redis::response::Response;
+use crate::adapter::redis::wire::{Broadcast, Targets};
 use crate::adapter::{Adapter, AdapterFactory, BoxFuture, BroadcastMessage};
 use crate::metrics::Metrics;
 use crate::protocol::ids::Sid;
@@ -52,6 +63,10 @@ pub fn accept(
         }
     };
     (broadcast.uid != uid && broadcast.packet.packet.nsp == nsp).then_some(broadcast)
+}
+
+fn weak_local<M: Member>(local: &Arc<LocalAdapter<M>>) -> Weak<LocalAdapter<M>> {
+    Arc::downgrade(local)
 }
 
 /// Makes a [`RedisAdapter`] for each namespace, all sharing one [`RedisLink`].
@@ -111,8 +126,8 @@ pub struct RedisAdapter<M: Member> {
     key: String,
     nsp: String,
     uid: String,
-    pattern: String,
-    handler: Handler,
+    requests: Arc<Requests>,
+    topics: Vec<(Topic, Handler)>,
 }
 
 impl<M: Member> RedisAdapter<M> {
@@ -133,16 +148,32 @@ impl<M: Member> RedisAdapter<M> {
                 local.broadcast(broadcast.into_message(parser));
             }
         });
-        let pattern = broadcast_pattern(key, nsp);
-        link.psubscribe(pattern.clone(), handler.clone());
+        let requests = Arc::new(Requests::new(link.clone(), key, nsp));
+        let answers = request_handler(weak_local(&local), Arc::downgrade(&link), key, nsp, &uid);
+        let responses = requests.response_handler();
+        let topics = vec![
+            (Topic::Pattern(broadcast_pattern(key, nsp)), handler),
+            (Topic::Channel(request_channel(key, nsp)), answers),
+            (
+                Topic::Channel(response_channel(key, nsp)),
+                responses.clone(),
+            ),
+            (
+                Topic::Channel(specific_response_channel(key, nsp, &uid)),
+                responses,
+            ),
+        ];
+        for (topic, handler) in &topics {
+            link.listen(topic.clone(), handler.clone());
+        }
         RedisAdapter {
             local,
             link,
             key: key.to_owned(),
             nsp: nsp.to_owned(),
             uid,
-            pattern,
-            handler,
+            requests,
+            topics,
         }
     }
 
@@ -160,7 +191,9 @@ impl<M: Member> RedisAdapter<M> {
 
 impl<M: Member> Drop for RedisAdapter<M> {
     fn drop(&mut self) {
-        self.link.forget(&self.pattern, &self.handler);
+        for (topic, handler) in &self.topics {
+            self.link.forget(topic, handler);
+        }
     }
 }
 
@@ -192,19 +225,53 @@ impl<M: Member> Adapter<M> for RedisAdapter<M> {
     }
 
     fn sockets_join(&self, selector: Arc<Selector>, rooms: Vec<Room>) -> BoxFuture<usize> {
+        self.requests.tell(&Request::Rooms {
+            uid: Some(self.uid.clone()),
+            join: true,
+            targets: Targets::from_selector(&selector),
+            rooms: rooms.clone(),
+        });
         self.local.sockets_join(selector, rooms)
     }
 
     fn sockets_leave(&self, selector: Arc<Selector>, rooms: Vec<Room>) -> BoxFuture<usize> {
+        self.requests.tell(&Request::Rooms {
+            uid: Some(self.uid.clone()),
+            join: false,
+            targets: Targets::from_selector(&selector),
+            rooms: rooms.clone(),
+        });
         self.local.sockets_leave(selector, rooms)
     }
 
     fn disconnect_sockets(&self, selector: Arc<Selector>, close: bool) -> BoxFuture<usize> {
+        self.requests.tell(&Request::Disconnect {
+            uid: Some(self.uid.clone()),
+            targets: Targets::from_selector(&selector),
+            close,
+        });
         self.local.disconnect_sockets(selector, close)
     }
 
     fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<SocketDescription>> {
-        self.local.fetch_sockets(selector)
+        let (requests, uid, nsp) = (self.requests.clone(), self.uid.clone(), self.nsp.clone());
+        let targets = Targets::from_selector(&selector);
+        let local = self.local.fetch_sockets(selector);
+        Box::pin(async move {
+            let request = |request_id| Request::Fetch {
+                uid,
+                request_id,
+                targets,
+            };
+            let (mut found, remote) =
+                futures_util::join!(local, requests.ask(RequestType::RemoteFetch, request));
+            for response in remote {
+                if let Response::Fetch { sockets, .. } = response {
+                    found.extend(sockets.iter().filter_map(|s| from_node(s, &nsp)));
+                }
+            }
+            found
+        })
     }
 
     fn local_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<M>> {

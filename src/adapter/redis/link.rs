@@ -30,7 +30,17 @@ pub const PUBLISH_QUEUE: usize = 4096;
 /// Publishes sent to Redis in one pipeline, at most.
 const PIPELINE: usize = 256;
 
-type Patterns = Arc<Mutex<HashMap<String, Handler>>>;
+/// What a subscription listens to: a pattern (`PSUBSCRIBE`) or one channel (`SUBSCRIBE`, which
+/// `PUBSUB NUMSUB` counts: Node counts servers by the request channel's subscribers).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// `PSUBSCRIBE pattern`.
+    Pattern(String),
+    /// `SUBSCRIBE channel`.
+    Channel(String),
+}
+
+type Patterns = Arc<Mutex<HashMap<Topic, Handler>>>;
 
 /// One node's link to Redis, shared by the adapters of every namespace.
 pub struct RedisLink {
@@ -44,7 +54,7 @@ pub struct RedisLink {
 struct Started {
     arbiter: Arbiter,
     publish: mpsc::Sender<(String, Vec<u8>)>,
-    subscribe: mpsc::UnboundedSender<String>,
+    subscribe: mpsc::UnboundedSender<Topic>,
 }
 
 impl RedisLink {
@@ -104,19 +114,42 @@ impl RedisLink {
     /// Calls `handler` with every message on a channel matching `pattern` (`PSUBSCRIBE`), from now
     /// on and after every reconnection.
     pub fn psubscribe(&self, pattern: String, handler: Handler) {
-        self.patterns.lock().insert(pattern.clone(), handler);
-        let _ = self.started().subscribe.send(pattern);
+        self.listen(Topic::Pattern(pattern), handler);
     }
 
-    /// Forgets the handler of `pattern` if it is still `handler` (the Redis subscription stays;
+    /// Calls `handler` with every message on `topic`, from now on and after every reconnection.
+    pub fn listen(&self, topic: Topic, handler: Handler) {
+        self.patterns.lock().insert(topic.clone(), handler);
+        let _ = self.started().subscribe.send(topic);
+    }
+
+    /// Forgets the handler of `topic` if it is still `handler` (the Redis subscription stays;
     /// its messages are ignored).
-    pub fn forget(&self, pattern: &str, handler: &Handler) {
+    pub fn forget(&self, topic: &Topic, handler: &Handler) {
         let mut patterns = self.patterns.lock();
-        if patterns
-            .get(pattern)
-            .is_some_and(|h| Arc::ptr_eq(h, handler))
-        {
-            patterns.remove(pattern);
+        if patterns.get(topic).is_some_and(|h| Arc::ptr_eq(h, handler)) {
+            patterns.remove(topic);
+        }
+    }
+
+    /// How many connections `SUBSCRIBE` `channel` (`PUBSUB NUMSUB`), on a connection of its own;
+    /// `None` when Redis does not answer within two seconds.
+    pub async fn numsub(&self, channel: &str) -> Option<usize> {
+        let query = async {
+            let mut conn = self.client.get_multiplexed_async_connection().await?;
+            redis::cmd("PUBSUB")
+                .arg("NUMSUB")
+                .arg(channel)
+                .query_async::<(String, usize)>(&mut conn)
+                .await
+        };
+        match tokio::time::timeout(Duration::from_secs(2), query).await {
+            Ok(Ok((_, n))) => Some(n),
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "cluster: PUBSUB NUMSUB failed");
+                None
+            }
+            Err(_) => None,
         }
     }
 
@@ -198,7 +231,7 @@ async fn publisher(
 async fn subscriber(
     client: redis::Client,
     patterns: Patterns,
-    mut added: mpsc::UnboundedReceiver<String>,
+    mut added: mpsc::UnboundedReceiver<Topic>,
 ) {
     let mut backoff = Backoff::new();
     loop {
@@ -215,15 +248,15 @@ async fn subscriber(
 async fn subscription(
     client: &redis::Client,
     patterns: &Patterns,
-    added: &mut mpsc::UnboundedReceiver<String>,
+    added: &mut mpsc::UnboundedReceiver<Topic>,
     backoff: &mut Backoff,
 ) -> redis::RedisResult<()> {
     let (mut sink, mut stream) = client.get_async_pubsub().await?.split();
     // Patterns added from here on arrive on `added`; those before are in the map.
     while added.try_recv().is_ok() {}
-    let current: Vec<String> = patterns.lock().keys().cloned().collect();
-    for pattern in current {
-        sink.psubscribe(pattern).await?;
+    let current: Vec<Topic> = patterns.lock().keys().cloned().collect();
+    for topic in current {
+        subscribe(&mut sink, topic).await?;
     }
     tracing::info!("cluster: Redis subscriber connected");
     backoff.reset();
@@ -236,16 +269,26 @@ async fn subscription(
                         "pub/sub connection closed",
                     )));
                 };
-                let pattern: String = msg.get_pattern().unwrap_or_default();
-                let handler = patterns.lock().get(&pattern).cloned();
+                let topic = match msg.get_pattern::<Option<String>>().ok().flatten() {
+                    Some(pattern) => Topic::Pattern(pattern),
+                    None => Topic::Channel(msg.get_channel_name().to_owned()),
+                };
+                let handler = patterns.lock().get(&topic).cloned();
                 if let Some(handler) = handler {
                     handler(msg.get_channel_name(), Bytes::copy_from_slice(msg.get_payload_bytes()));
                 }
             }
-            pattern = added.recv() => match pattern {
-                Some(pattern) => sink.psubscribe(pattern).await?,
+            topic = added.recv() => match topic {
+                Some(topic) => subscribe(&mut sink, topic).await?,
                 None => return Ok(()),
             },
         }
+    }
+}
+
+async fn subscribe(sink: &mut redis::aio::PubSubSink, topic: Topic) -> redis::RedisResult<()> {
+    match topic {
+        Topic::Pattern(pattern) => sink.psubscribe(pattern).await,
+        Topic::Channel(channel) => sink.subscribe(channel).await,
     }
 }

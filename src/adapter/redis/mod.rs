@@ -23,7 +23,8 @@
 //! `ClusterAdapter` format instead: [`cluster_wire::ClusterMessage`].
 //!
 //! [`adapter::RedisAdapter`] speaks the classic format over a real Redis ([`link::RedisLink`]):
-//! broadcasts only so far (see its docs for what stays local).
+//! broadcasts, and the requests between servers in [`requests`] (see its docs for what stays
+//! local).
 
 pub mod adapter;
 pub mod channel;
@@ -31,6 +32,7 @@ pub mod cluster_wire;
 pub mod link;
 pub mod node_socket;
 pub mod request;
+pub mod requests;
 pub mod response;
 pub mod wire;
 

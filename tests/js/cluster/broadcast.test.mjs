@@ -117,4 +117,17 @@ describe("broadcasts across two brokers over Redis", () => {
       raw.close();
     }
   });
+
+  it("node A's admin API lists node B's sockets, and its sockets/join reaches them", async () => {
+    const a = await client(nodeA, []);
+    const b = await client(nodeB, []);
+    await ask(b.socket, "join", "far");
+    const listed = await nodeA.ok("/api/v1/sockets");
+    assert.deepEqual(listed.sockets.map((s) => s.id).sort(), [a.socket.id, b.socket.id].sort());
+    const remote = listed.sockets.find((s) => s.id === b.socket.id);
+    assert.deepEqual(remote.rooms, ["far"]);
+    assert.deepEqual((await nodeA.ok("/api/v1/sockets?room=far")).sockets.map((s) => s.id), [b.socket.id]);
+    await nodeA.ok("/api/v1/sockets/join", { rooms: ["far"], add: ["farther"] });
+    await until(async () => (await nodeB.ok(`/api/v1/sockets/${b.socket.id}`)).rooms.includes("farther"), "the join on node B");
+  });
 });

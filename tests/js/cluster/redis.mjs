@@ -36,6 +36,25 @@ export function redisCommand(port, ...args) {
   });
 }
 
+/** `PUBSUB NUMSUB channel`: how many connections SUBSCRIBE `channel` (how Node's adapter counts servers). */
+export function numsub(port, channel) {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host: "127.0.0.1", port });
+    let data = "";
+    sock.setTimeout(2000, () => sock.destroy(new Error("PUBSUB NUMSUB timed out")));
+    sock.once("error", reject);
+    sock.setEncoding("utf8").on("data", (chunk) => {
+      data += chunk;
+      // *2 $<len> <channel> :<count>
+      const count = data.match(/\r\n:(\d+)\r\n$/);
+      if (!count) return;
+      sock.end();
+      resolve(Number(count[1]));
+    });
+    sock.write(`*3\r\n$6\r\nPUBSUB\r\n$6\r\nNUMSUB\r\n$${Buffer.byteLength(channel)}\r\n${channel}\r\n`);
+  });
+}
+
 /** Resolves once `check()` is true, polling every 50 ms, or rejects with `what` after `ms`. */
 export async function until(check, what, ms = 5000) {
   const deadline = Date.now() + ms;
