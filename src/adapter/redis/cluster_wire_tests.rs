@@ -6,24 +6,13 @@ use bytes::Bytes;
 use serde_json::json;
 
 use super::cluster_wire::{ClusterBody, ClusterMessage};
+use super::test_hex::{hex, unhex};
 use super::wire::{Flags, Targets, WirePacket};
-use crate::protocol::socketio::{placeholder, Packet, PacketType};
+use crate::protocol::socketio::placeholder;
 use crate::room::Room;
 
 const CLUSTER_BROADCAST_BINARY: &str = "84a47479706503a46461746182a46f70747383a5726f6f6d7391a172a665786365707490a5666c61677380a67061636b657483a47479706502a46461746192a162c40101a36e7370a12fa3756964b030313233343536373839616263646566a36e7370a12f";
 const UID: &str = "0123456789abcdef";
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Bytes {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect::<Vec<u8>>()
-        .into()
-}
 
 fn message(nsp: &str, body: ClusterBody) -> ClusterMessage {
     ClusterMessage {
@@ -32,22 +21,6 @@ fn message(nsp: &str, body: ClusterBody) -> ClusterMessage {
         body,
         binary: vec![],
     }
-}
-
-fn event(data: serde_json::Value, binary: Vec<Bytes>) -> WirePacket {
-    let kind = if binary.is_empty() {
-        PacketType::Event
-    } else {
-        PacketType::BinaryEvent
-    };
-    let packet = Packet {
-        kind,
-        nsp: "/".to_owned(),
-        id: None,
-        data: Some(data),
-        attachments: binary.len(),
-    };
-    WirePacket { packet, binary }
 }
 
 fn targets(rooms: &[&str], except: &[&str]) -> Targets {
@@ -63,7 +36,11 @@ fn a_broadcast_with_binary_is_msgpack_as_notepack_writes_it() {
     let m = message(
         "/",
         ClusterBody::Broadcast {
-            packet: event(json!(["b", placeholder(0)]), vec![Bytes::from_static(&[1])]),
+            packet: WirePacket::event(
+                "/",
+                json!(["b", placeholder(0)]),
+                vec![Bytes::from_static(&[1])],
+            ),
             targets: targets(&["r"], &[]),
             flags: Flags::default(),
             request_id: None,
@@ -102,7 +79,7 @@ fn other_messages_are_json_as_node_stringifies_them() {
             message(
                 "/",
                 ClusterBody::Broadcast {
-                    packet: event(json!(["e"]), vec![]),
+                    packet: WirePacket::event("/", json!(["e"]), vec![]),
                     targets: Targets::default(),
                     flags: timeout,
                     request_id: Some("r1".to_owned()),

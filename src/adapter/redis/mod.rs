@@ -37,6 +37,9 @@ pub mod response;
 pub mod wire;
 
 #[cfg(test)]
+mod test_hex;
+
+#[cfg(test)]
 #[path = "wire_tests.rs"]
 mod wire_tests;
 

@@ -141,6 +141,12 @@ impl WirePacket {
         } else {
             renumber(&mut data, binary.to_vec())
         };
+        Ok(WirePacket::event(nsp, data, binary))
+    }
+
+    /// An EVENT (BINARY_EVENT when there are attachments) of namespace `nsp` whose data array
+    /// (name first) holds a placeholder for each of `binary`.
+    pub fn event(nsp: impl Into<String>, data: Value, binary: Vec<Bytes>) -> Self {
         let kind = if binary.is_empty() {
             PacketType::Event
         } else {
@@ -148,12 +154,12 @@ impl WirePacket {
         };
         let packet = Packet {
             kind,
-            nsp,
+            nsp: nsp.into(),
             id: None,
             data: Some(data),
             attachments: binary.len(),
         };
-        Ok(WirePacket { packet, binary })
+        WirePacket { packet, binary }
     }
 }
 

@@ -5,14 +5,15 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::request::{Request, RequestType};
 use super::response::Response;
+use super::test_hex::{hex, unhex};
 use super::wire::{Broadcast, Flags, Targets, WirePacket};
 use crate::adapter::{BroadcastMessage, BroadcastOptions};
 use crate::protocol::ids::Sid;
-use crate::protocol::socketio::{placeholder, Packet, PacketType, Parser};
+use crate::protocol::socketio::{placeholder, Parser};
 use crate::room::{Room, Selector};
 
 const PLAIN_BROADCAST: &str = "93a661626331323383a47479706502a46461746192a568656c6c6fa5776f726c64a36e7370a12f83a5726f6f6d7390a665786365707490a5666c61677380";
@@ -25,36 +26,8 @@ const BROADCAST_ACK: &str =
 const BROADCAST_ACK_BINARY: &str =
     "83a47479706509a9726571756573744964a6726571343536a67061636b6574c4020908";
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Bytes {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect::<Vec<u8>>()
-        .into()
-}
-
 fn rooms(names: &[&str]) -> Vec<Room> {
     names.iter().map(|n| Room::from(*n)).collect()
-}
-
-fn event(nsp: &str, data: Value, binary: Vec<Bytes>) -> WirePacket {
-    let kind = if binary.is_empty() {
-        PacketType::Event
-    } else {
-        PacketType::BinaryEvent
-    };
-    let packet = Packet {
-        kind,
-        nsp: nsp.to_owned(),
-        id: None,
-        data: Some(data),
-        attachments: binary.len(),
-    };
-    WirePacket { packet, binary }
 }
 
 fn broadcast(packet: WirePacket, targets: Targets, flags: Flags) -> Broadcast {
@@ -74,7 +47,7 @@ fn pin(b: &Broadcast, hex_bytes: &str) {
 
 #[test]
 fn broadcasts_are_the_bytes_notepack_writes() {
-    let plain = event("/", json!(["hello", "world"]), vec![]);
+    let plain = WirePacket::event("/", json!(["hello", "world"]), vec![]);
     pin(
         &broadcast(plain, Targets::default(), Flags::default()),
         PLAIN_BROADCAST,
@@ -87,9 +60,9 @@ fn broadcasts_are_the_bytes_notepack_writes() {
         volatile: true,
         ..Flags::default()
     };
-    let news = event("/chat", json!(["news", 42]), vec![]);
+    let news = WirePacket::event("/chat", json!(["news", 42]), vec![]);
     pin(&broadcast(news, targets, volatile), ROOM_BROADCAST);
-    let file = event(
+    let file = WirePacket::event(
         "/",
         json!(["file", placeholder(0), "name"]),
         vec![Bytes::from_static(&[1, 2, 3])],
@@ -105,7 +78,7 @@ fn broadcasts_are_the_bytes_notepack_writes() {
     pin(&broadcast(file, two_rooms, compress), BINARY_BROADCAST);
     let object = json!({"one": 1, "minus": -1, "big": 300, "half": 1.5, "text": "héllo",
         "none": null, "list": [true, false]});
-    let nested = event("/", json!(["obj", object]), vec![]);
+    let nested = WirePacket::event("/", json!(["obj", object]), vec![]);
     let timeout = Flags {
         timeout: Some(5000),
         ..Flags::default()
@@ -121,7 +94,7 @@ fn a_broadcast_with_acks_and_its_acks_are_the_bytes_notepack_writes() {
     let request = Request::Broadcast {
         uid: "abc123".to_owned(),
         request_id: "req456".to_owned(),
-        packet: event(
+        packet: WirePacket::event(
             "/",
             json!(["ask", placeholder(0)]),
             vec![Bytes::from_static(&[255])],
