@@ -34,6 +34,9 @@ pub mod node_socket;
 pub mod request;
 pub mod requests;
 pub mod response;
+pub mod shard_link;
+pub mod sharded;
+pub mod sharded_peers;
 pub mod wire;
 
 #[cfg(test)]
