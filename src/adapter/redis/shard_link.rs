@@ -1,12 +1,12 @@
 //! The Redis connections of the sharded adapter (Redis >= 7 sharded pub/sub): a publisher that
-//! sends `SPUBLISH` (the classic link's [`Publisher`]), and a subscriber holding the `SSUBSCRIBE`d
+//! sends `SPUBLISH` (the classic link's publisher), and a subscriber holding the `SSUBSCRIBE`d
 //! channels of every namespace, both on an arbiter of their own.
 //!
 //! The `redis` crate's pub/sub connection knows no `SSUBSCRIBE`, so the subscriber is a RESP3
-//! multiplexed connection: `SSUBSCRIBE`/`SUNSUBSCRIBE` are sent as commands (one channel each,
-//! whose confirmation is the reply) and the `smessage` pushes arrive through a bounded queue
-//! (past [`PUSH_QUEUE`] waiting messages, more are dropped and counted in
-//! `roomcast_cluster_receive_dropped_total`).
+//! multiplexed connection: `SSUBSCRIBE`/`SUNSUBSCRIBE` are sent as commands, one channel each
+//! (`SUNSUBSCRIBE` with a `PING`, see the `unsubscribe` function), and the `smessage` pushes
+//! arrive through a bounded queue (past [`PUSH_QUEUE`] waiting messages, more are dropped and
+//! counted in `roomcast_cluster_receive_dropped_total`).
 //!
 //! Adapters say which channels they want ([`ShardedLink::listen`], [`ShardedLink::forget`]); the
 //! subscriber brings the connection's subscriptions in line with that set, the changed channels
@@ -23,6 +23,7 @@ use actix::Arbiter;
 use bytes::Bytes;
 use metrics::Counter;
 use parking_lot::Mutex;
+use redis::aio::ConnectionLike;
 use redis::{AsyncConnectionConfig, Msg, ProtocolVersion, PushInfo, PushKind};
 use tokio::sync::{mpsc, Notify};
 
@@ -263,15 +264,15 @@ async fn align(
     };
     for channel in changed {
         let want = subscriptions.wanted.lock().channels.contains_key(&channel);
-        let command = match (want, subscribed.contains(&channel)) {
-            (true, false) => "SSUBSCRIBE",
-            (false, true) => "SUNSUBSCRIBE",
+        match (want, subscribed.contains(&channel)) {
+            (true, false) => {
+                let mut command = redis::cmd("SSUBSCRIBE");
+                command.arg(&channel);
+                command.query_async::<redis::Value>(conn).await?;
+            }
+            (false, true) => unsubscribe(conn, &channel).await?,
             _ => continue,
-        };
-        redis::cmd(command)
-            .arg(&channel)
-            .query_async::<redis::Value>(conn)
-            .await?;
+        }
         if want {
             subscribed.insert(channel);
         } else {
@@ -279,4 +280,22 @@ async fn align(
         }
     }
     Ok(())
+}
+
+/// `SUNSUBSCRIBE channel`. The `redis` crate (1.8) does not take a raw `SUNSUBSCRIBE`'s
+/// confirmation for its reply (a cluster node also sends one unasked when a slot moves; see
+/// redis-rs issue 2533), so the command would wait forever: it goes in a pipeline with a `PING`,
+/// whose `PONG` is the one reply waited for, the confirmation passing by as a push.
+async fn unsubscribe(
+    conn: &mut redis::aio::MultiplexedConnection,
+    channel: &str,
+) -> redis::RedisResult<()> {
+    let mut pipe = redis::pipe();
+    pipe.cmd("SUNSUBSCRIBE").arg(channel).cmd("PING");
+    let replies = conn.req_packed_commands(&pipe, 0, 1).await?;
+    match replies.as_slice() {
+        [redis::Value::SimpleString(pong)] if pong == "PONG" => Ok(()),
+        // An error in place of the confirmation: the replies are out of step; start afresh.
+        _ => Err(lost("unexpected reply to SUNSUBSCRIBE")),
+    }
 }
