@@ -237,6 +237,12 @@ describe("room channels and Redis restarts", () => {
     assert.equal(await count(), 1, "b2 is still in the room");
     b2.socket.disconnect();
     await until(async () => (await count()) === 0, "node B off the room's channel once its last member left");
+    // The next join is subscribed on the same connection: unsubscribing did not cost the subscriber its
+    // connection (a reconnection would have emptied the count too, and logged the loss).
+    const again = await rcClient(nodeB, []);
+    await ask(again.socket, "join", "dyn-room");
+    await until(async () => (await count()) === 1, "node B on the room's channel again");
+    for (const node of [nodeA, nodeB]) assert.doesNotMatch(node.logs, /subscription lost/);
   });
 
   it("after a Redis restart the brokers subscribe again and broadcasts cross again", async () => {
