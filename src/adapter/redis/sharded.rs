@@ -31,6 +31,25 @@ use crate::protocol::socketio::Parser;
 use crate::room::{Member, Room, RoomWatcher, Selector, SocketDescription};
 
 /// Makes a [`ShardedAdapter`] for each namespace, all sharing one [`ShardedLink`].
+///
+/// A library server in a sharded cluster (what `[cluster] adapter = "redis-sharded"` builds):
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use roomcast::adapter::redis::channel::SubscriptionMode;
+/// use roomcast::adapter::redis::sharded::ShardedAdapterFactory;
+/// use roomcast::{Server, ServerOptions};
+///
+/// let client = redis::Client::open("redis://127.0.0.1:6379/0").expect("a Redis URL");
+/// let options = ServerOptions::default();
+/// let parser = options.parser;
+/// let server = Server::with_adapter_from(options, |pool, metrics| {
+///     let mode = SubscriptionMode::Dynamic;
+///     let factory = ShardedAdapterFactory::new(client, "socket.io", mode, parser, pool, metrics);
+///     factory.start();
+///     Arc::new(factory)
+/// });
+/// ```
 pub struct ShardedAdapterFactory {
     link: Arc<ShardedLink>,
     key: String,
