@@ -18,6 +18,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use actix::Arbiter;
 use bytes::Bytes;
@@ -32,6 +33,8 @@ use crate::metrics::Metrics;
 
 /// Messages received and not yet dispatched; past this, messages are dropped and counted.
 pub const PUSH_QUEUE: usize = 4096;
+/// How long the subscriber waits for Redis to confirm a subscription before reconnecting.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct Wanted {
@@ -204,7 +207,11 @@ async fn subscription(
         }
         Ok(())
     };
-    let config = AsyncConnectionConfig::new().set_push_sender(push);
+    // A (un)subscription may wait behind a busy Redis longer than the client's 500 ms default;
+    // giving up on it costs a reconnection and a full resubscription.
+    let config = AsyncConnectionConfig::new()
+        .set_push_sender(push)
+        .set_response_timeout(Some(COMMAND_TIMEOUT));
     let mut conn = match client
         .get_multiplexed_async_connection_with_config(&config)
         .await
