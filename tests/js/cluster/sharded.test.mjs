@@ -101,9 +101,9 @@ afterEach(() => {
   nodeClients = [];
 });
 
-/** A client of roomcast `node` recording `events` (and barriers). */
-async function rcClient(node, events) {
-  const socket = await node.connect("/");
+/** A client of roomcast `node` recording `events` (and barriers); WebSocket unless `opts` say otherwise. */
+async function rcClient(node, events, opts = {}) {
+  const socket = await node.connect("/", opts);
   return { socket, inbox: record(socket, [...events, "barrier"]) };
 }
 
@@ -140,10 +140,10 @@ describe("broadcasts across roomcast and Node over sharded pub/sub", () => {
     assert.deepEqual(outsider.inbox.of("msg"), [], "a socket outside the room gets nothing");
   });
 
-  it("a Node broadcast to a room, and to everyone except a room, reaches roomcast's sockets", async () => {
+  it("a Node broadcast to a room, and to everyone except a room, reaches roomcast's sockets (polling too)", async () => {
     const a = await rcClient(nodeA, ["news", "all"]);
-    const b = await rcClient(nodeB, ["news", "all"]);
-    const quiet = await rcClient(nodeB, ["news", "all"]);
+    const b = await rcClient(nodeB, ["news", "all"], { transports: ["polling"] });
+    const quiet = await rcClient(nodeB, ["news", "all"], { transports: ["polling", "websocket"] });
     await ask(a.socket, "join", "news-room");
     await ask(quiet.socket, "join", "muted");
     await until(async () => (await shardNumsub("socket.io#/#news-room#")) === 1, "news-room's channel on node A");
