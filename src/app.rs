@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use actix_web::{App, HttpServer};
 
 use crate::adapter::redis::adapter::RedisAdapterFactory;
+use crate::adapter::redis::channel::SubscriptionMode;
+use crate::adapter::redis::sharded::ShardedAdapterFactory;
 use crate::admin::{self, AdminState};
 use crate::broker::{self, NamespacePolicy, PublishPolicy};
 use crate::config::{Auth, ClusterSection, Config, Publish};
@@ -122,6 +124,20 @@ pub fn build_server(config: &Config) -> std::io::Result<Server> {
             let parser = options.parser;
             Server::with_adapter_from(options, |pool, metrics| {
                 let factory = RedisAdapterFactory::new(client, key, parser, pool, metrics);
+                factory.start();
+                Arc::new(factory)
+            })
+        }
+        ClusterSection::RedisSharded { url, key, dynamic } => {
+            let client = redis::Client::open(url.as_str()).map_err(std::io::Error::other)?;
+            let parser = options.parser;
+            let mode = if *dynamic {
+                SubscriptionMode::Dynamic
+            } else {
+                SubscriptionMode::Static
+            };
+            Server::with_adapter_from(options, |pool, metrics| {
+                let factory = ShardedAdapterFactory::new(client, key, mode, parser, pool, metrics);
                 factory.start();
                 Arc::new(factory)
             })

@@ -124,6 +124,10 @@ impl Metrics {
                 "Broadcasts not published to the cluster (Redis unreachable or queue full)",
             ),
             (
+                "roomcast_cluster_receive_dropped_total",
+                "Cluster messages received from Redis and dropped (the dispatch queue was full)",
+            ),
+            (
                 "roomcast_namespace_refusals_total",
                 "Namespace CONNECTs refused by a namespace limit, by limit",
             ),

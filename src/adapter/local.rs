@@ -22,7 +22,9 @@ use crate::protocol::ids::Sid;
 use crate::room::supervisor::{
     AddMember, Broadcast, Bulk, BulkOp, Fetch, JoinRooms, LeaveRooms, ListRooms, RemoveMember,
 };
-use crate::room::{Backlog, Member, Room, RoomSupervisor, Selector, SocketDescription};
+use crate::room::{
+    Backlog, Member, Room, RoomSupervisor, RoomWatcher, Selector, SocketDescription,
+};
 
 /// Arbiters the room supervisors run on, started on first use (inside the actix system).
 pub struct ArbiterPool {
@@ -92,11 +94,24 @@ pub struct LocalAdapter<M: Member> {
 impl<M: Member> LocalAdapter<M> {
     /// One room supervisor on each of `arbiters`.
     pub fn new(arbiters: &[ArbiterHandle], metrics: &Arc<Metrics>) -> Self {
+        Self::watched(arbiters, metrics, None)
+    }
+
+    /// [`LocalAdapter::new`], each supervisor telling `watcher` (if any) when a named room gets
+    /// its first member or loses its last in that supervisor (a room spread over several
+    /// supervisors is reported by each).
+    pub fn watched(
+        arbiters: &[ArbiterHandle],
+        metrics: &Arc<Metrics>,
+        watcher: Option<RoomWatcher>,
+    ) -> Self {
         let supervisors = arbiters
             .iter()
             .map(|a| {
-                let metrics = metrics.clone();
-                RoomSupervisor::start_in_arbiter(a, move |_| RoomSupervisor::new(metrics))
+                let (metrics, watcher) = (metrics.clone(), watcher.clone());
+                RoomSupervisor::start_in_arbiter(a, move |_| {
+                    RoomSupervisor::watched(metrics, watcher)
+                })
             })
             .collect();
         LocalAdapter {

@@ -1,7 +1,7 @@
 //! The adapter seam: every broadcast and room operation of a namespace goes through an [`Adapter`].
 //! The in-process [`local::LocalAdapter`] hands them to the namespace's room supervisors; the
-//! cluster adapter [`redis::adapter::RedisAdapter`] also publishes broadcasts to the other nodes
-//! (the other operations stay local so far).
+//! cluster adapters [`redis::adapter::RedisAdapter`] (classic pub/sub) and
+//! [`redis::sharded::ShardedAdapter`] (sharded pub/sub) also reach the other nodes.
 
 pub mod local;
 pub mod redis;

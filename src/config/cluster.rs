@@ -5,44 +5,65 @@ use super::raw::RawCluster;
 use super::typed::ClusterSection;
 use super::validate::Ctx;
 
-/// Checks `[cluster]`: a known adapter; for `redis`, a URL the Redis client accepts and a key
-/// that is not empty and has no `#` (it separates the parts of a channel name).
+/// Checks `[cluster]`: a known adapter; for `redis` and `redis-sharded`, a URL the Redis client
+/// accepts and a key that is not empty and has no `#` (it separates the parts of a channel
+/// name); a known `sharded_subscription_mode`.
 pub(crate) fn validate(raw: &RawCluster, ctx: &Ctx<'_>) -> Result<ClusterSection, ConfigError> {
+    let dynamic = match raw.sharded_subscription_mode.as_str() {
+        "dynamic" => true,
+        "static" => false,
+        other => {
+            return Err(ctx.invalid(
+                "cluster.sharded_subscription_mode",
+                format!("`{other}` is not one of \"dynamic\", \"static\""),
+            ))
+        }
+    };
     match raw.adapter.as_str() {
         "local" => Ok(ClusterSection::Local),
         "redis" => {
-            if let Err(e) = redis::Client::open(raw.redis_url.as_str()) {
-                return Err(ctx.invalid(
-                    "cluster.redis_url",
-                    format!(
-                        "`{}` is not a Redis URL like redis://127.0.0.1:6379/0 ({e})",
-                        raw.redis_url
-                    ),
-                ));
-            }
-            if raw.key.is_empty() {
-                return Err(ctx.invalid("cluster.key", "must not be empty"));
-            }
-            if raw.key.contains('#') {
-                return Err(ctx.invalid(
-                    "cluster.key",
-                    "must not contain '#' (it separates the parts of a channel name)",
-                ));
-            }
+            redis_keys(raw, ctx)?;
             Ok(ClusterSection::Redis {
                 url: raw.redis_url.clone(),
                 key: raw.key.clone(),
             })
         }
-        "redis-sharded" => Err(ctx.invalid(
-            "cluster.adapter",
-            "\"redis-sharded\" is not supported yet; use \"redis\" (classic pub/sub)",
-        )),
+        "redis-sharded" => {
+            redis_keys(raw, ctx)?;
+            Ok(ClusterSection::RedisSharded {
+                url: raw.redis_url.clone(),
+                key: raw.key.clone(),
+                dynamic,
+            })
+        }
         other => Err(ctx.invalid(
             "cluster.adapter",
-            format!("`{other}` is not one of \"local\", \"redis\""),
+            format!("`{other}` is not one of \"local\", \"redis\", \"redis-sharded\""),
         )),
     }
+}
+
+/// The URL and key checks of the Redis adapters.
+fn redis_keys(raw: &RawCluster, ctx: &Ctx<'_>) -> Result<(), ConfigError> {
+    if let Err(e) = redis::Client::open(raw.redis_url.as_str()) {
+        return Err(ctx.invalid(
+            "cluster.redis_url",
+            format!(
+                "`{}` is not a Redis URL like redis://127.0.0.1:6379/0 ({e})",
+                raw.redis_url
+            ),
+        ));
+    }
+    if raw.key.is_empty() {
+        return Err(ctx.invalid("cluster.key", "must not be empty"));
+    }
+    if raw.key.contains('#') {
+        return Err(ctx.invalid(
+            "cluster.key",
+            "must not contain '#' (it separates the parts of a channel name)",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -71,6 +92,22 @@ mod tests {
             key: "socket.io".to_owned(),
         };
         assert_eq!(redis.cluster, expected);
+        let text = "[cluster]\nadapter = \"redis-sharded\"\nkey = \"app\"";
+        let sharded = parse(text, "t.toml", &no_env).expect("valid");
+        let expected = ClusterSection::RedisSharded {
+            url: "redis://127.0.0.1:6379/0".to_owned(),
+            key: "app".to_owned(),
+            dynamic: true,
+        };
+        assert_eq!(sharded.cluster, expected);
+        let env = |k: &str| {
+            (k == "ROOMCAST_CLUSTER_SHARDED_SUBSCRIPTION_MODE").then(|| "static".to_owned())
+        };
+        let fixed = parse(text, "t.toml", &env).expect("valid");
+        assert!(matches!(
+            fixed.cluster,
+            ClusterSection::RedisSharded { dynamic: false, .. }
+        ));
     }
 
     #[test]
@@ -96,8 +133,9 @@ mod tests {
     #[test]
     fn bad_cluster_values_name_their_key() {
         let cases = [
-            ("adapter = \"redis-sharded\"", "config: cluster.adapter: \"redis-sharded\" is not supported yet; use \"redis\" (classic pub/sub)"),
-            ("adapter = \"kafka\"", "config: cluster.adapter: `kafka` is not one of \"local\", \"redis\""),
+            ("adapter = \"kafka\"", "config: cluster.adapter: `kafka` is not one of \"local\", \"redis\", \"redis-sharded\""),
+            ("sharded_subscription_mode = \"dynamic-private\"", "config: cluster.sharded_subscription_mode: `dynamic-private` is not one of \"dynamic\", \"static\""),
+            ("adapter = \"redis-sharded\"\nkey = \"a#b\"", "config: cluster.key: must not contain '#' (it separates the parts of a channel name)"),
             ("adapter = \"redis\"\nkey = \"\"", "config: cluster.key: must not be empty"),
         ];
         for (body, expected) in cases {

@@ -251,12 +251,14 @@ impl Default for RawLog {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawCluster {
-    /// `local` or `redis`.
+    /// `local`, `redis` or `redis-sharded`.
     pub adapter: String,
     /// The Redis URL for `redis`.
     pub redis_url: String,
     /// The channel prefix shared by the cluster's servers.
     pub key: String,
+    /// `dynamic` or `static`: whether `redis-sharded` subscribes to a channel per room.
+    pub sharded_subscription_mode: String,
 }
 
 impl Default for RawCluster {
@@ -265,6 +267,7 @@ impl Default for RawCluster {
             adapter: "local".to_owned(),
             redis_url: "redis://127.0.0.1:6379/0".to_owned(),
             key: "socket.io".to_owned(),
+            sharded_subscription_mode: "dynamic".to_owned(),
         }
     }
 }

@@ -246,4 +246,15 @@ pub enum ClusterSection {
         /// The channel prefix every server of the cluster shares.
         key: String,
     },
+    /// Through Redis >= 7 sharded pub/sub, in the format of Node's `createShardedAdapter`.
+    RedisSharded {
+        /// `redis://host:port/db`.
+        url: String,
+        /// The channel prefix every server of the cluster shares (Node's `channelPrefix`).
+        key: String,
+        /// Whether each room with members here has a channel of its own (Node's
+        /// `subscriptionMode: "dynamic"`) or every message travels on the namespace's channel
+        /// (`"static"`).
+        dynamic: bool,
+    },
 }

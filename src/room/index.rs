@@ -175,6 +175,11 @@ impl<M> RoomIndex<M> {
         self.members.is_empty()
     }
 
+    /// Whether named room `room` has a member.
+    pub fn has_room(&self, room: &str) -> bool {
+        self.rooms.contains_key(room)
+    }
+
     /// Number of named rooms.
     pub fn room_count(&self) -> usize {
         self.rooms.len()
@@ -248,7 +253,9 @@ mod tests {
         idx.insert(a, 1);
         idx.join(&a, &[room("r"), room("s")]);
         assert_eq!(idx.room_count(), 2);
+        assert!(idx.has_room("r") && !idx.has_room("t"));
         idx.leave(&a, &[room("r")]);
+        assert!(!idx.has_room("r"));
         assert_eq!(idx.room_count(), 1);
         let (v, rooms) = idx.remove(&a).expect("member");
         assert_eq!((v, rooms), (1, vec![room("s")]));

@@ -12,4 +12,4 @@ pub(crate) mod test_member;
 pub use backlog::{Backlog, BacklogTicket, BACKLOG_HIGH, BACKLOG_LOW};
 pub use index::{Room, RoomIndex, Selector};
 pub use member::{Member, SocketDescription};
-pub use supervisor::RoomSupervisor;
+pub use supervisor::{RoomSupervisor, RoomWatcher};

@@ -1,6 +1,10 @@
 //! The room supervisor actor. A namespace's sockets are spread over several of these (by socket id),
 //! each on its own arbiter, so fan-out uses every core; a broadcast is one message per supervisor,
 //! and each supervisor writes the one shared encoding into its members' bounded outbound queues.
+//!
+//! A supervisor may have a [`RoomWatcher`]: told, on the supervisor's thread, each time one of its
+//! named rooms gets its first member or loses its last (a sharded cluster adapter subscribes to a
+//! room's channel only while the room has members here).
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -117,19 +121,47 @@ impl<M: Member> Message for Fetch<M> {
 #[rtype(result = "Vec<(Room, usize)>")]
 pub struct ListRooms;
 
+/// Called with a named room and `true` when the room gets its first member in one supervisor's
+/// index, `false` when it loses its last there. Runs on the supervisor's thread: it must not block.
+pub type RoomWatcher = Arc<dyn Fn(&Room, bool) + Send + Sync>;
+
 /// The actor.
 pub struct RoomSupervisor<M> {
     index: RoomIndex<M>,
     metrics: Arc<Metrics>,
+    watcher: Option<RoomWatcher>,
 }
 
 impl<M: Member> RoomSupervisor<M> {
     /// An empty supervisor that counts its deliveries in `metrics`.
     pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self::watched(metrics, None)
+    }
+
+    /// [`RoomSupervisor::new`], telling `watcher` (if any) when its rooms appear and disappear.
+    pub fn watched(metrics: Arc<Metrics>, watcher: Option<RoomWatcher>) -> Self {
         RoomSupervisor {
             index: RoomIndex::default(),
             metrics,
+            watcher,
         }
+    }
+
+    /// Applies `change` to the index and tells the watcher which of `rooms` appeared or
+    /// disappeared through it.
+    fn watch<R>(&mut self, rooms: &[Room], change: impl FnOnce(&mut RoomIndex<M>) -> R) -> R {
+        let Some(watcher) = &self.watcher else {
+            return change(&mut self.index);
+        };
+        let before: Vec<bool> = rooms.iter().map(|r| self.index.has_room(r)).collect();
+        let out = change(&mut self.index);
+        for (room, was) in rooms.iter().zip(before) {
+            let is = self.index.has_room(room);
+            if is != was {
+                watcher(room, is);
+            }
+        }
+        out
     }
 }
 
@@ -147,28 +179,29 @@ impl<M: Member> Handler<AddMember<M>> for RoomSupervisor<M> {
         let sid = msg.member.id();
         let rooms = msg.member.named_rooms();
         self.index.insert(sid, msg.member);
-        self.index.join(&sid, &rooms);
+        self.watch(&rooms, |index| index.join(&sid, &rooms));
     }
 }
 
 impl<M: Member> Handler<RemoveMember> for RoomSupervisor<M> {
     type Result = ();
     fn handle(&mut self, msg: RemoveMember, _: &mut Self::Context) {
-        self.index.remove(&msg.sid);
+        let rooms = self.index.rooms_of(&msg.sid).unwrap_or_default();
+        self.watch(&rooms, |index| index.remove(&msg.sid));
     }
 }
 
 impl<M: Member> Handler<JoinRooms> for RoomSupervisor<M> {
     type Result = ();
     fn handle(&mut self, msg: JoinRooms, _: &mut Self::Context) {
-        self.index.join(&msg.sid, &msg.rooms);
+        self.watch(&msg.rooms, |index| index.join(&msg.sid, &msg.rooms));
     }
 }
 
 impl<M: Member> Handler<LeaveRooms> for RoomSupervisor<M> {
     type Result = ();
     fn handle(&mut self, msg: LeaveRooms, _: &mut Self::Context) {
-        self.index.leave(&msg.sid, &msg.rooms);
+        self.watch(&msg.rooms, |index| index.leave(&msg.sid, &msg.rooms));
     }
 }
 
@@ -201,7 +234,7 @@ impl<M: Member> Handler<Bulk> for RoomSupervisor<M> {
                     // Under the socket's and the server's room limits, like a join of its own.
                     let recorded = self.index.get(&sid).map(|m| m.record_joined(rooms));
                     if matches!(recorded, Some(Ok(()))) {
-                        self.index.join(&sid, rooms);
+                        self.watch(rooms, |index| index.join(&sid, rooms));
                     } else {
                         refused += 1;
                     }
@@ -210,7 +243,7 @@ impl<M: Member> Handler<Bulk> for RoomSupervisor<M> {
                     if let Some(member) = self.index.get(&sid) {
                         member.record_left(rooms);
                     }
-                    self.index.leave(&sid, rooms);
+                    self.watch(rooms, |index| index.leave(&sid, rooms));
                 }
                 BulkOp::Disconnect { close } => {
                     if let Some(member) = self.index.get(&sid) {
@@ -237,5 +270,60 @@ impl<M: Member> Handler<ListRooms> for RoomSupervisor<M> {
     type Result = MessageResult<ListRooms>;
     fn handle(&mut self, _: ListRooms, _: &mut Self::Context) -> Self::Result {
         MessageResult(self.index.room_sizes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::room::test_member::TestMember;
+    use parking_lot::Mutex;
+
+    #[test]
+    fn the_watcher_hears_of_each_room_appearing_and_disappearing_once() {
+        actix_rt::System::new().block_on(async {
+            let heard: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
+            let log = heard.clone();
+            let watcher: RoomWatcher = Arc::new(move |room, present| {
+                log.lock().push((room.to_string(), present));
+            });
+            let metrics = Arc::new(Metrics::new());
+            let sup = RoomSupervisor::watched(metrics, Some(watcher)).start();
+            let (a, b) = (TestMember::new(4), TestMember::new(4));
+            let room = |r: &str| Room::from(r);
+            for m in [&a, &b] {
+                sup.send(AddMember { member: m.clone() })
+                    .await
+                    .expect("alive");
+            }
+            let join = |m: &TestMember, rooms: &[&str]| JoinRooms {
+                sid: m.id(),
+                rooms: rooms.iter().map(|r| room(r)).collect(),
+            };
+            sup.send(join(&a, &["r", "s"])).await.expect("alive");
+            sup.send(join(&b, &["r"])).await.expect("alive");
+            let leave = LeaveRooms {
+                sid: a.id(),
+                rooms: vec![room("r"), room("s")],
+            };
+            sup.send(leave).await.expect("alive");
+            let everyone = Arc::new(Selector::default());
+            let bulk = |op| Bulk {
+                selector: everyone.clone(),
+                op,
+            };
+            sup.send(bulk(BulkOp::Join(vec![room("t")])))
+                .await
+                .expect("alive");
+            sup.send(bulk(BulkOp::Leave(vec![room("t")])))
+                .await
+                .expect("alive");
+            sup.send(RemoveMember { sid: b.id() }).await.expect("alive");
+            let expected = [("r", true), ("s", true), ("s", false), ("t", true)];
+            let expected = expected.iter().chain(&[("t", false), ("r", false)]);
+            let expected: Vec<(String, bool)> =
+                expected.map(|(r, p)| (r.to_string(), *p)).collect();
+            assert_eq!(*heard.lock(), expected);
+        });
     }
 }

@@ -46,15 +46,65 @@ type Patterns = Arc<Mutex<HashMap<Topic, Handler>>>;
 pub struct RedisLink {
     client: redis::Client,
     patterns: Patterns,
-    connected: Arc<AtomicBool>,
     failures: Counter,
     started: OnceLock<Started>,
 }
 
 struct Started {
     arbiter: Arbiter,
-    publish: mpsc::Sender<(String, Vec<u8>)>,
+    publisher: Publisher,
     subscribe: mpsc::UnboundedSender<Topic>,
+}
+
+/// The publishing half of a link: a bounded queue feeding one connection that sends what it
+/// holds as pipelines of `command channel payload` (`PUBLISH`, or `SPUBLISH` for the sharded
+/// adapter), reconnecting with backoff.
+pub(crate) struct Publisher {
+    queue: mpsc::Sender<(String, Vec<u8>)>,
+    connected: Arc<AtomicBool>,
+    failures: Counter,
+}
+
+impl Publisher {
+    /// Starts the publisher of `client` on `arbiter`, counting what it drops in `failures`.
+    pub(crate) fn spawn(
+        arbiter: &Arbiter,
+        client: redis::Client,
+        command: &'static str,
+        failures: Counter,
+    ) -> Self {
+        let (queue, rx) = mpsc::channel(PUBLISH_QUEUE);
+        let connected = Arc::new(AtomicBool::new(false));
+        let task = publisher(client, rx, connected.clone(), failures.clone(), command);
+        arbiter.spawn(task);
+        Publisher {
+            queue,
+            connected,
+            failures,
+        }
+    }
+
+    /// Queues `payload` for `channel`, or drops it (counted) when Redis is unreachable or the
+    /// queue is full. Never waits.
+    pub(crate) fn publish(&self, channel: String, payload: Vec<u8>) {
+        if !self.is_connected() || self.queue.try_send((channel, payload)).is_err() {
+            self.failures.increment(1);
+        }
+    }
+
+    /// Whether the connection is up now.
+    pub(crate) fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+}
+
+/// The failure counter of the cluster's publishes (`roomcast_cluster_publish_failures_total`).
+pub(crate) fn publish_failures(metrics: &Metrics) -> Counter {
+    metrics.labelled_counter(
+        "roomcast_cluster_publish_failures_total",
+        "reason",
+        "unavailable",
+    )
 }
 
 impl RedisLink {
@@ -64,12 +114,7 @@ impl RedisLink {
         RedisLink {
             client,
             patterns: Arc::default(),
-            connected: Arc::new(AtomicBool::new(false)),
-            failures: metrics.labelled_counter(
-                "roomcast_cluster_publish_failures_total",
-                "reason",
-                "unavailable",
-            ),
+            failures: publish_failures(metrics),
             started: OnceLock::new(),
         }
     }
@@ -83,16 +128,14 @@ impl RedisLink {
     fn started(&self) -> &Started {
         self.started.get_or_init(|| {
             let arbiter = Arbiter::new();
-            let (publish, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
+            let (client, failures) = (self.client.clone(), self.failures.clone());
+            let publisher = Publisher::spawn(&arbiter, client, "PUBLISH", failures);
             let (subscribe, subscribe_rx) = mpsc::unbounded_channel();
-            let (client, connected) = (self.client.clone(), self.connected.clone());
-            let failures = self.failures.clone();
-            arbiter.spawn(publisher(client, publish_rx, connected, failures));
             let (client, patterns) = (self.client.clone(), self.patterns.clone());
             arbiter.spawn(subscriber(client, patterns, subscribe_rx));
             Started {
                 arbiter,
-                publish,
+                publisher,
                 subscribe,
             }
         })
@@ -101,14 +144,7 @@ impl RedisLink {
     /// Publishes `payload` on `channel`, or drops it (counted) when Redis is unreachable or the
     /// queue is full. Never waits.
     pub fn publish(&self, channel: String, payload: Vec<u8>) {
-        let started = self.started();
-        if !self.connected.load(Ordering::Acquire) {
-            self.failures.increment(1);
-            return;
-        }
-        if started.publish.try_send((channel, payload)).is_err() {
-            self.failures.increment(1);
-        }
+        self.started().publisher.publish(channel, payload);
     }
 
     /// Calls `handler` with every message on a channel matching `pattern` (`PSUBSCRIBE`), from now
@@ -135,27 +171,40 @@ impl RedisLink {
     /// How many connections `SUBSCRIBE` `channel` (`PUBSUB NUMSUB`), on a connection of its own;
     /// `None` when Redis does not answer within two seconds.
     pub async fn numsub(&self, channel: &str) -> Option<usize> {
-        let query = async {
-            let mut conn = self.client.get_multiplexed_async_connection().await?;
-            redis::cmd("PUBSUB")
-                .arg("NUMSUB")
-                .arg(channel)
-                .query_async::<(String, usize)>(&mut conn)
-                .await
-        };
-        match tokio::time::timeout(Duration::from_secs(2), query).await {
-            Ok(Ok((_, n))) => Some(n),
-            Ok(Err(e)) => {
-                tracing::debug!(error = %e, "cluster: PUBSUB NUMSUB failed");
-                None
-            }
-            Err(_) => None,
-        }
+        subscribers(&self.client, "NUMSUB", channel).await
     }
 
     /// Whether the publisher is connected now.
     pub fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::Acquire)
+        self.started
+            .get()
+            .is_some_and(|s| s.publisher.is_connected())
+    }
+}
+
+/// `PUBSUB <which> channel` (`NUMSUB`, or `SHARDNUMSUB` for sharded channels) on a connection of
+/// its own: how many connections subscribe `channel`; `None` when Redis does not answer within
+/// two seconds.
+pub(crate) async fn subscribers(
+    client: &redis::Client,
+    which: &str,
+    channel: &str,
+) -> Option<usize> {
+    let query = async {
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PUBSUB")
+            .arg(which)
+            .arg(channel)
+            .query_async::<(String, usize)>(&mut conn)
+            .await
+    };
+    match tokio::time::timeout(Duration::from_secs(2), query).await {
+        Ok(Ok((_, n))) => Some(n),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, which, "cluster: PUBSUB failed");
+            None
+        }
+        Err(_) => None,
     }
 }
 
@@ -168,21 +217,24 @@ impl Drop for RedisLink {
 }
 
 /// Exponential backoff between reconnection attempts.
-struct Backoff(Duration);
+pub(crate) struct Backoff(Duration);
 
 impl Backoff {
     const FIRST: Duration = Duration::from_millis(100);
     const MAX: Duration = Duration::from_secs(5);
 
-    fn new() -> Self {
+    /// The first wait.
+    pub(crate) fn new() -> Self {
         Backoff(Self::FIRST)
     }
 
-    fn reset(&mut self) {
+    /// Back to the first wait (after a successful connection).
+    pub(crate) fn reset(&mut self) {
         self.0 = Self::FIRST;
     }
 
-    async fn wait(&mut self) {
+    /// Waits, and doubles the next wait (up to 5 s).
+    pub(crate) async fn wait(&mut self) {
         actix_rt::time::sleep(self.0).await;
         self.0 = (self.0 * 2).min(Self::MAX);
     }
@@ -193,6 +245,7 @@ async fn publisher(
     mut queue: mpsc::Receiver<(String, Vec<u8>)>,
     connected: Arc<AtomicBool>,
     failures: Counter,
+    command: &'static str,
 ) {
     let mut backoff = Backoff::new();
     let mut batch = Vec::with_capacity(PIPELINE);
@@ -208,7 +261,7 @@ async fn publisher(
                     }
                     let (mut pipe, sent) = (redis::pipe(), batch.len() as u64);
                     for (channel, payload) in batch.drain(..) {
-                        pipe.publish(channel, payload).ignore();
+                        pipe.cmd(command).arg(channel).arg(payload).ignore();
                     }
                     if let Err(e) = pipe.query_async::<()>(&mut conn).await {
                         failures.increment(sent);

@@ -1,7 +1,7 @@
-//! The wire format of Node's Redis adapters, so roomcast nodes and Node.js servers can share one
-//! Redis: `@socket.io/redis-adapter` 8.x (`createAdapter`, the "classic" adapter), its emitter
-//! (`@socket.io/redis-emitter` 5.x) and, later, the sharded adapter (`createShardedAdapter`). Pure
-//! code: channel names and message encodings, no Redis connection (reference section 4).
+//! The Redis cluster adapters, wire-compatible with Node's: `@socket.io/redis-adapter` 8.x
+//! (`createAdapter`, the "classic" adapter), its emitter (`@socket.io/redis-emitter` 5.x) and the
+//! sharded adapter (`createShardedAdapter`). The wire formats are pure code (channel names and
+//! message encodings, reference section 4); the adapters and links speak them over a real Redis.
 //!
 //! What travels where, for namespace `<nsp>` and the default key `socket.io`:
 //!
@@ -24,7 +24,8 @@
 //!
 //! [`adapter::RedisAdapter`] speaks the classic format over a real Redis ([`link::RedisLink`]):
 //! broadcasts, and the requests between servers in [`requests`] (see its docs for what stays
-//! local).
+//! local). [`sharded::ShardedAdapter`] speaks the sharded one ([`shard_link::ShardedLink`],
+//! [`sharded_peers`]).
 
 pub mod adapter;
 pub mod channel;
@@ -34,6 +35,9 @@ pub mod node_socket;
 pub mod request;
 pub mod requests;
 pub mod response;
+pub mod shard_link;
+pub mod sharded;
+pub mod sharded_peers;
 pub mod wire;
 
 #[cfg(test)]
