@@ -108,7 +108,7 @@ fn without_redis_broadcasts_are_delivered_locally_and_publishes_counted_as_failu
         // Nothing listens on port 1: the publisher never connects.
         let client = redis::Client::open("redis://127.0.0.1:1/0").expect("a valid URL");
         let factory =
-            RedisAdapterFactory::new(client, "socket.io", Parser::Default, pool.clone(), metrics);
+            RedisAdapterFactory::new(client, Default::default(), Parser::Default, pool.clone(), metrics);
         let adapter: Arc<dyn Adapter<TestMember>> = factory.create("/");
         let member = TestMember::new(1);
         adapter.add_socket(member.clone());

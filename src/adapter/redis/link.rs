@@ -41,12 +41,15 @@ pub enum Topic {
 }
 
 type Patterns = Arc<Mutex<HashMap<Topic, Handler>>>;
+/// The publisher's connection while it is up, shared with the queries (`PUBSUB NUMSUB`).
+type Shared = Arc<Mutex<Option<redis::aio::MultiplexedConnection>>>;
 
 /// One node's link to Redis, shared by the adapters of every namespace.
 pub struct RedisLink {
     client: redis::Client,
     patterns: Patterns,
     connected: Arc<AtomicBool>,
+    shared: Shared,
     failures: Counter,
     started: OnceLock<Started>,
 }
@@ -65,6 +68,7 @@ impl RedisLink {
             client,
             patterns: Arc::default(),
             connected: Arc::new(AtomicBool::new(false)),
+            shared: Shared::default(),
             failures: metrics.labelled_counter(
                 "roomcast_cluster_publish_failures_total",
                 "reason",
@@ -86,8 +90,8 @@ impl RedisLink {
             let (publish, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
             let (subscribe, subscribe_rx) = mpsc::unbounded_channel();
             let (client, connected) = (self.client.clone(), self.connected.clone());
-            let failures = self.failures.clone();
-            arbiter.spawn(publisher(client, publish_rx, connected, failures));
+            let (failures, shared) = (self.failures.clone(), self.shared.clone());
+            arbiter.spawn(publisher(client, publish_rx, (connected, shared), failures));
             let (client, patterns) = (self.client.clone(), self.patterns.clone());
             arbiter.spawn(subscriber(client, patterns, subscribe_rx));
             Started {
@@ -132,17 +136,15 @@ impl RedisLink {
         }
     }
 
-    /// How many connections `SUBSCRIBE` `channel` (`PUBSUB NUMSUB`), on a connection of its own;
-    /// `None` when Redis does not answer within two seconds.
+    /// How many connections `SUBSCRIBE` `channel` (`PUBSUB NUMSUB`), asked on the publisher's
+    /// connection (one connection for every query, not one per request); `None` at once while
+    /// the publisher is not connected, and when Redis does not answer within two seconds.
     pub async fn numsub(&self, channel: &str) -> Option<usize> {
-        let query = async {
-            let mut conn = self.client.get_multiplexed_async_connection().await?;
-            redis::cmd("PUBSUB")
-                .arg("NUMSUB")
-                .arg(channel)
-                .query_async::<(String, usize)>(&mut conn)
-                .await
-        };
+        self.started();
+        let mut conn = self.shared.lock().clone()?;
+        let mut cmd = redis::cmd("PUBSUB");
+        cmd.arg("NUMSUB").arg(channel);
+        let query = cmd.query_async::<(String, usize)>(&mut conn);
         match tokio::time::timeout(Duration::from_secs(2), query).await {
             Ok(Ok((_, n))) => Some(n),
             Ok(Err(e)) => {
@@ -191,7 +193,7 @@ impl Backoff {
 async fn publisher(
     client: redis::Client,
     mut queue: mpsc::Receiver<(String, Vec<u8>)>,
-    connected: Arc<AtomicBool>,
+    (connected, shared): (Arc<AtomicBool>, Shared),
     failures: Counter,
 ) {
     let mut backoff = Backoff::new();
@@ -200,6 +202,7 @@ async fn publisher(
         match client.get_multiplexed_async_connection().await {
             Ok(mut conn) => {
                 tracing::info!("cluster: Redis publisher connected");
+                *shared.lock() = Some(conn.clone());
                 connected.store(true, Ordering::Release);
                 backoff.reset();
                 loop {
@@ -217,6 +220,7 @@ async fn publisher(
                     }
                 }
                 connected.store(false, Ordering::Release);
+                *shared.lock() = None;
             }
             Err(e) => tracing::warn!(error = %e, "cluster: cannot connect to Redis to publish"),
         }
