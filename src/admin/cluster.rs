@@ -84,6 +84,7 @@ pub(super) async fn emit_with_acks(
         "recipients": collected.expected,
         "responses": responses,
         "timed_out": timed_out,
+        "complete": !collected.timed_out,
     })))
 }
 
