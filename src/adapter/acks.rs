@@ -188,3 +188,7 @@ pub async fn collect_members<M: Member>(
         replies,
     }
 }
+
+#[cfg(test)]
+#[path = "acks_tests.rs"]
+mod tests;

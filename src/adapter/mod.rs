@@ -116,7 +116,8 @@ pub trait Adapter<M: Member>: Send + Sync + 'static {
     ) -> BoxFuture<AckReplies> {
         let members = self.local_sockets(message.options.selector.clone());
         Box::pin(async move {
-            let Some((event, payload)) = acks::split_event(message.packet.data.as_ref(), &message.binary)
+            let Some((event, payload)) =
+                acks::split_event(message.packet.data.as_ref(), &message.binary)
             else {
                 return AckReplies::default();
             };

@@ -91,7 +91,9 @@ pub(super) async fn emit_with_acks(
 /// The arguments of `payload` as JSON, each binary one as `{"_binary": "<base64>"}`.
 pub fn plain(payload: Payload) -> Vec<Value> {
     let Payload { args, binary } = payload;
-    args.into_iter().map(|a| unplaceholder(a, &binary)).collect()
+    args.into_iter()
+        .map(|a| unplaceholder(a, &binary))
+        .collect()
 }
 
 fn unplaceholder(value: Value, binary: &[bytes::Bytes]) -> Value {

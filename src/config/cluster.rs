@@ -184,7 +184,9 @@ mod tests {
         let bad = |k: &str| (k == "RC_URL").then(|| "http://:s3cret@x".to_owned());
         let message = err(text, &bad);
         assert!(
-            message.starts_with("config: cluster.redis_url_env: the value of `RC_URL` is not a Redis URL"),
+            message.starts_with(
+                "config: cluster.redis_url_env: the value of `RC_URL` is not a Redis URL"
+            ),
             "{message}"
         );
         assert!(!message.contains("s3cret"), "{message}");

@@ -69,4 +69,3 @@ impl NsHandlers {
         self.fallback.read().clone().map(|h| (h, true))
     }
 }
-

@@ -27,21 +27,20 @@ use rand::distr::{Alphanumeric, SampleString};
 use serde_json::Value;
 
 use crate::adapter::local::LocalAdapter;
+use crate::adapter::redis::answers::{request_handler, HandlerSlot, Replies};
 use crate::adapter::redis::channel::{
     broadcast_pattern, parse_broadcast_channel, publish_channel, request_channel, response_channel,
     specific_response_channel,
 };
 use crate::adapter::redis::link::{Handler, RedisLink, Topic};
 use crate::adapter::redis::node_socket::from_node;
-use crate::adapter::redis::request::{Request, RequestType};
-use crate::adapter::redis::answers::{request_handler, HandlerSlot, Replies};
 use crate::adapter::redis::options::RedisAdapterOptions;
+use crate::adapter::redis::request::{Request, RequestType};
 use crate::adapter::redis::requests::Requests;
 use crate::adapter::redis::response::Response;
 use crate::adapter::redis::wire::{Broadcast, Targets};
 use crate::adapter::{
-    AckReplies, Adapter, BoxFuture, BroadcastMessage, ServerEventHandler,
-    ServerReplies,
+    AckReplies, Adapter, BoxFuture, BroadcastMessage, ServerEventHandler, ServerReplies,
 };
 use crate::protocol::ids::Sid;
 use crate::protocol::socketio::Parser;

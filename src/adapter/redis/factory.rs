@@ -18,7 +18,7 @@ pub struct RedisAdapterFactory {
     options: RedisAdapterOptions,
     parser: Parser,
     pool: Arc<ArbiterPool>,
-    metrics: Arc<Metrics>,
+    pub(super) metrics: Arc<Metrics>,
 }
 
 impl RedisAdapterFactory {
@@ -62,4 +62,3 @@ impl<M: Member> AdapterFactory<M> for RedisAdapterFactory {
         ))
     }
 }
-
