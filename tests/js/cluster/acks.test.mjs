@@ -223,6 +223,36 @@ describe("a peer counted by NUMSUB that never answers", () => {
   });
 });
 
+describe("publish_on_specific_response_channel and redis_url_env", () => {
+  it("a node with the option answers on the requester's own channel; its URL comes from a variable", async () => {
+    // The file's redis_url points nowhere: the variable wins.
+    const config = brokerConfig();
+    config.cluster = { ...config.cluster, redis_url: "redis://127.0.0.1:1/0", redis_url_env: "RC_ACKS_REDIS_URL", publish_on_specific_response_channel: true };
+    const c = await startBroker(config, { env: { RC_ACKS_REDIS_URL: redis.url } });
+    const common = subscribeRaw(redis.port, "socket.io-response#/#");
+    try {
+      await common.ready;
+      const socket = await c.connect("/");
+      await c.waitForLog(/Redis publisher connected/, 10000);
+      await until(async () => (await numsub(redis.port, REQUEST_CHANNEL)) === 4, "the third roomcast node counted");
+      const all = await io.fetchSockets();
+      assert.ok(all.some((s) => s.id === socket.id), "Node's fetchSockets got node C's answer");
+      const listed = await brokers[0].ok("/api/v1/sockets");
+      assert.ok(listed.sockets.some((s) => s.id === socket.id), "roomcast's listing got node C's answer");
+      const res = await brokers[0].ok("/api/v1/emit", { event: "nobody-listens", ack_timeout_ms: 1000 });
+      assert.equal(res.complete, false, "node C's client does not ack");
+      assert.equal(res.recipients, 1, "node C's count reached node A");
+      const onCommon = common.messages.filter((m) => m.includes(Buffer.from(socket.id)));
+      assert.deepEqual(onCommon, [], "nothing about node C's socket on the common response channel");
+      assert.ok(common.messages.length > 0, "the other servers answer on the common channel");
+    } finally {
+      common.close();
+      c.closeClients();
+      assert.deepEqual(await c.stop(), { code: 0, signal: null });
+    }
+  });
+});
+
 /** The broker's count of events from other servers on "/". */
 async function received(broker) {
   const { values } = await broker.metrics();
