@@ -1,7 +1,9 @@
 //! The adapter seam: every broadcast and room operation of a namespace goes through an [`Adapter`].
 //! The in-process [`local::LocalAdapter`] hands them to the namespace's room supervisors; the
 //! cluster adapter [`redis::adapter::RedisAdapter`] also publishes broadcasts to the other nodes
-//! (the other operations stay local so far).
+//! and asks them what needs their answers: sockets, recipient counts, acknowledgements
+//! ([`acks`]) and the events servers send each other. Every cluster operation has a one-node
+//! default, so an adapter implements only what it takes to other nodes.
 
 pub mod acks;
 pub mod local;
