@@ -75,9 +75,12 @@ fn the_emitter_sends_without_a_uid() {
     assert_eq!(sender(&sse), Some("abc123"));
 }
 
+/// The events the handler saw: name, arguments, whether a reply was asked for.
+type Seen = Arc<Mutex<Vec<(String, Vec<serde_json::Value>, bool)>>>;
+
 struct Fixture {
     handler: Handler,
-    events: Arc<Mutex<Vec<(String, Vec<serde_json::Value>, bool)>>>,
+    events: Seen,
     member: TestMember,
     _local: Arc<LocalAdapter<TestMember>>,
     _link: Arc<RedisLink>,
@@ -95,7 +98,7 @@ fn fixture() -> Fixture {
     local.add_socket(member.clone());
     let client = redis::Client::open("redis://127.0.0.1:1/0").expect("a valid URL");
     let link = Arc::new(RedisLink::new(client, &metrics));
-    let events: Arc<Mutex<Vec<_>>> = Arc::default();
+    let events: Seen = Arc::default();
     let slot = HandlerSlot::default();
     let seen = events.clone();
     *slot.write() = Some(Arc::new(move |e: ServerEvent| {
