@@ -16,8 +16,9 @@
 //! SERVER_SIDE_EMIT (and collects the replies) ([`super::requests`]).
 //!
 //! Still local: `rooms` (its counts per room feed the admin API and metrics; ALL_ROOMS carries
-//! names only) and `broadcast_counted` (local recipients only: a broadcast without
-//! acknowledgements gets no answer from the other servers).
+//! names only) and `broadcast_counted` (this node's recipients: a broadcast without
+//! acknowledgements gets no answer; `remote_count` counts the other nodes' targets with SOCKETS
+//! requests).
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -45,6 +46,8 @@ use crate::adapter::{
 use crate::protocol::ids::Sid;
 use crate::protocol::socketio::Parser;
 use crate::room::{Member, Room, Selector, SocketDescription};
+
+pub use super::factory::RedisAdapterFactory;
 
 /// A server uid as Node's `uid2(6)` makes them: six random alphanumerics.
 pub fn new_uid() -> String {
@@ -83,8 +86,6 @@ fn event_data(event: &str, args: Vec<Value>) -> Value {
 fn weak_local<M: Member>(local: &Arc<LocalAdapter<M>>) -> Weak<LocalAdapter<M>> {
     Arc::downgrade(local)
 }
-
-pub use super::factory::RedisAdapterFactory;
 
 /// One namespace's adapter in a cluster of servers sharing a Redis.
 pub struct RedisAdapter<M: Member> {
