@@ -98,14 +98,27 @@ afterEach(() => {
 });
 
 describe("broadcasts with acknowledgements across nodes", () => {
-  it("Node's io.timeout(2000).emitWithAck gets the acks of clients on both roomcast nodes", async () => {
+  it("Node's io.timeout(2000).emit gets the acks of clients on both roomcast nodes, without error", async () => {
     const [a, b] = [await brokers[0].connect("/"), await brokers[1].connect("/")];
     const n = await nodeClient();
     answering([a, b, n], "ask", (s, q) => ({ id: s.id, q }));
-    const replies = await io.timeout(2000).emitWithAck("ask", "q1");
+    const [err, replies] = await new Promise((resolve) => io.timeout(2000).emit("ask", "q1", (...r) => resolve(r)));
+    assert.equal(err, null, "every server said how many clients it has, and each of them replied");
     const ids = replies.map((r) => r.id).sort();
     assert.deepEqual(ids, [a.id, b.id, n.id].sort());
     assert.ok(replies.every((r) => r.q === "q1"), JSON.stringify(replies));
+  });
+
+  it("a roomcast client that never acks: Node's emit ends at its timeout with the acks that came", async () => {
+    const [a, b] = [await brokers[0].connect("/"), await brokers[1].connect("/")];
+    answering([a], "ask-some", () => "from-a");
+    b.on("ask-some", () => {});
+    const started = Date.now();
+    const [err, replies] = await new Promise((resolve) => io.timeout(800).emit("ask-some", (...r) => resolve(r)));
+    const took = Date.now() - started;
+    assert.ok(err instanceof Error, "timed out: node B counted a client that did not reply");
+    assert.deepEqual(replies, ["from-a"]);
+    assert.ok(took >= 750 && took < 3000, `took ${took} ms`);
   });
 
   it("the admin emit with ack_timeout_ms collects the acks of every node and counts every node", async () => {
