@@ -242,12 +242,18 @@ pub struct RemoteTally {
 }
 
 impl RemoteTally {
-    /// Takes one response: a client count or an acknowledgement (anything else is ignored).
+    /// Takes one response: a client count or an acknowledgement. An acknowledgement beyond the
+    /// clients counted so far is dropped (a server publishes its count before its acks, so only
+    /// a misbehaving peer sends one), which bounds what a request holds; anything else is ignored.
     pub fn add(&mut self, response: Response) {
         match response {
             Response::ClientCount { client_count, .. } => {
                 self.counted += 1;
-                self.clients += usize::try_from(client_count).unwrap_or(usize::MAX);
+                let count = usize::try_from(client_count).unwrap_or(usize::MAX);
+                self.clients = self.clients.saturating_add(count);
+            }
+            Response::BroadcastAck { .. } if self.replies.len() >= self.clients => {
+                tracing::debug!("cluster: dropped an acknowledgement beyond the clients counted");
             }
             Response::BroadcastAck { packet, binary, .. } => self.replies.push(AckReply {
                 socket: None,

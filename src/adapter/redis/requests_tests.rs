@@ -65,6 +65,12 @@ fn a_tally_is_complete_once_every_server_counted_and_every_client_replied() {
     assert!(none.complete(), "no other server: nothing to wait for");
     none.add(ack(json!(1)));
     assert!(none.complete());
+    assert!(
+        none.replies.is_empty(),
+        "an ack no count announced is dropped"
+    );
+    tally.add(ack(json!("b")));
+    assert_eq!(tally.replies.len(), 1, "one client counted, one reply kept");
 }
 
 #[test]

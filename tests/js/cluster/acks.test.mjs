@@ -122,7 +122,8 @@ describe("broadcasts with acknowledgements across nodes", () => {
   });
 
   it("the admin emit with ack_timeout_ms collects the acks of every node and counts every node", async () => {
-    const [a, b] = [await brokers[0].connect("/"), await brokers[1].connect("/")];
+    // node B's client on HTTP long-polling: its ack comes back through a POST.
+    const [a, b] = [await brokers[0].connect("/"), await brokers[1].connect("/", { transports: ["polling"] })];
     const n = await nodeClient();
     answering([a, b, n], "ask", (s, x) => ({ id: s.id, x }));
     const started = Date.now();
