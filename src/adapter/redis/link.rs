@@ -1,6 +1,7 @@
 //! The Redis connections of one node: a publisher (a multiplexed connection fed by a bounded
 //! queue) and a subscriber (one pub/sub connection holding every namespace's pattern), both on an
-//! arbiter of their own so no actor ever waits for Redis.
+//! arbiter of their own so no actor ever waits for Redis. The publisher's connection also carries
+//! the queries (`PUBSUB NUMSUB`), so a request opens no connection of its own.
 //!
 //! Redis being down never stops the node serving its own clients: while the publisher is not
 //! connected, publishes are dropped at once (not queued) and counted in
