@@ -11,6 +11,7 @@ use actix_web::{App, HttpServer};
 
 use crate::adapter::redis::adapter::RedisAdapterFactory;
 use crate::adapter::redis::channel::SubscriptionMode;
+use crate::adapter::redis::options::RedisAdapterOptions;
 use crate::adapter::redis::sharded::ShardedAdapterFactory;
 use crate::admin::{self, AdminState};
 use crate::broker::{self, NamespacePolicy, PublishPolicy};
@@ -119,11 +120,21 @@ pub fn build_server(config: &Config) -> std::io::Result<Server> {
     let options = config.server_options();
     let server = match &config.cluster {
         ClusterSection::Local => Server::new(options),
-        ClusterSection::Redis { url, key } => {
+        ClusterSection::Redis {
+            url,
+            key,
+            request_timeout,
+            specific_response_channel,
+        } => {
             let client = redis::Client::open(url.as_str()).map_err(std::io::Error::other)?;
             let parser = options.parser;
+            let redis = RedisAdapterOptions {
+                key: key.clone(),
+                request_timeout: *request_timeout,
+                publish_on_specific_response_channel: *specific_response_channel,
+            };
             Server::with_adapter_from(options, |pool, metrics| {
-                let factory = RedisAdapterFactory::new(client, key, parser, pool, metrics);
+                let factory = RedisAdapterFactory::new(client, redis, parser, pool, metrics);
                 factory.start();
                 Arc::new(factory)
             })

@@ -3,8 +3,9 @@
 //! namespace's adapter. The packet is encoded once; every recipient gets the same bytes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::adapter::{BoxFuture, BroadcastMessage, BroadcastOptions};
+use crate::adapter::{AckReplies, BoxFuture, BroadcastMessage, BroadcastOptions};
 use crate::namespace::Namespace;
 use crate::payload::Payload;
 use crate::protocol::ids::Sid;
@@ -118,6 +119,54 @@ impl BroadcastOperator {
         Ok(Box::pin(total(counts)))
     }
 
+    /// Sends `event` to every target, each asked for an acknowledgement, and resolves to the
+    /// replies once all arrived or `timeout` passed (Node's `io.timeout(ms).emit(ev, ..., cb)`):
+    /// with a cluster adapter, the targets of every node, and `expected` counts them all. The
+    /// delivery starts at once. A reply from another node carries the first argument only.
+    ///
+    /// ```
+    /// use roomcast::{Server, ServerOptions};
+    /// use std::time::Duration;
+    ///
+    /// actix_rt::System::new().block_on(async {
+    ///     let io = Server::new(ServerOptions::default());
+    ///     let replies = io
+    ///         .to(["news"])
+    ///         .emit_with_ack("poll", "ready?", Duration::from_millis(100))
+    ///         .expect("not a reserved event name")
+    ///         .await;
+    ///     assert_eq!((replies.expected, replies.replies.len()), (0, 0));
+    ///     assert!(!replies.timed_out, "nobody to wait for");
+    /// });
+    /// ```
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        payload: impl Into<Payload>,
+        timeout: Duration,
+    ) -> Result<BoxFuture<AckReplies>, EmitError> {
+        if is_reserved_event(event) {
+            return Err(EmitError::Reserved(event.to_owned()));
+        }
+        let payload = payload.into();
+        let options = self.options();
+        let asked: Vec<_> = self
+            .namespaces
+            .iter()
+            .map(|ns| {
+                ns.metrics().broadcasts.increment(1);
+                let message = self.message(ns, event, payload.clone(), &options);
+                ns.adapter().broadcast_with_ack(message, timeout)
+            })
+            .collect();
+        Ok(Box::pin(async move {
+            futures_util::future::join_all(asked)
+                .await
+                .into_iter()
+                .fold(AckReplies::default(), AckReplies::merge)
+        }))
+    }
+
     /// The targets and flags, shared by the messages to every namespace.
     fn options(&self) -> BroadcastOptions {
         BroadcastOptions {
@@ -181,6 +230,13 @@ impl BroadcastOperator {
             out.extend(ns.adapter().fetch_sockets(selector.clone()).await);
         }
         out
+    }
+
+    /// How many targets are connected to other nodes of the cluster (0 alone): with the count of
+    /// [`BroadcastOperator::emit_counted`], the recipients of the whole cluster. Each node is
+    /// asked, up to the cluster's request timeout.
+    pub fn remote_count(&self) -> BoxFuture<usize> {
+        self.each(|ns, sel| ns.adapter().remote_count(sel))
     }
 
     /// The targets connected to this node, as live sockets. Local only: with a cluster adapter,

@@ -79,6 +79,7 @@ pub mod testing;
 pub mod time;
 pub mod transport;
 
+pub use adapter::{AckReplies, AckReply, ServerAck, ServerEvent, ServerReplies};
 pub use broadcast::BroadcastOperator;
 pub use front::HttpFront;
 pub use handshake::{Handshake, HandshakeDescription};

@@ -131,6 +131,10 @@ impl Metrics {
                 "roomcast_namespace_refusals_total",
                 "Namespace CONNECTs refused by a namespace limit, by limit",
             ),
+            (
+                "roomcast_cluster_server_side_events_total",
+                "Events other servers sent with serverSideEmit, by configured namespace",
+            ),
         ];
         for (name, help) in counters {
             r.describe_counter(name.into(), Some(Unit::Count), SharedString::from(help));

@@ -1,18 +1,26 @@
 //! The adapter seam: every broadcast and room operation of a namespace goes through an [`Adapter`].
 //! The in-process [`local::LocalAdapter`] hands them to the namespace's room supervisors; the
 //! cluster adapters [`redis::adapter::RedisAdapter`] (classic pub/sub) and
-//! [`redis::sharded::ShardedAdapter`] (sharded pub/sub) also reach the other nodes.
+//! [`redis::sharded::ShardedAdapter`] (sharded pub/sub) also reach the other nodes: broadcasts, and
+//! what needs their answers: sockets, recipient counts, acknowledgements ([`acks`]) and the events
+//! servers send each other. Every cluster operation has a one-node default, so an adapter
+//! implements only what it takes to other nodes.
 
+pub mod acks;
 pub mod local;
 pub mod redis;
+
+pub use acks::{AckReplies, AckReply, ServerAck, ServerEvent, ServerEventHandler, ServerReplies};
 
 pub use crate::room::backlog::{BACKLOG_HIGH, BACKLOG_LOW};
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
+use serde_json::Value;
 
 use crate::payload::{encode_frames, Payload};
 use crate::protocol::engineio::Frame;
@@ -101,6 +109,46 @@ pub trait Adapter<M: Member>: Send + Sync + 'static {
     fn local_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<M>>;
     /// Named rooms and their sizes.
     fn rooms(&self) -> BoxFuture<Vec<(Room, usize)>>;
+    /// Delivers `message` to the selected sockets, each under an acknowledgement id of its own,
+    /// and resolves to their acknowledgements once all arrived or `timeout` passed (a cluster
+    /// adapter asks every node). By default: this node's sockets.
+    fn broadcast_with_ack(
+        &self,
+        message: BroadcastMessage,
+        timeout: Duration,
+    ) -> BoxFuture<AckReplies> {
+        let members = self.local_sockets(message.options.selector.clone());
+        Box::pin(async move {
+            let Some((event, payload)) =
+                acks::split_event(message.packet.data.as_ref(), &message.binary)
+            else {
+                return AckReplies::default();
+            };
+            acks::collect_members(members.await, event, payload, timeout).await
+        })
+    }
+    /// How many of the selected sockets are connected to other nodes (asked of each; the
+    /// sockets' own rooms and the sender exception are not considered). By default (one node)
+    /// none.
+    fn remote_count(&self, _selector: Arc<Selector>) -> BoxFuture<usize> {
+        Box::pin(async { 0 })
+    }
+    /// Sends `event` to the other servers of the cluster (`serverSideEmit`). By default (one
+    /// node) there are none.
+    fn server_side_emit(&self, _event: &str, _args: Vec<Value>) {}
+    /// [`Adapter::server_side_emit`], resolving to the other servers' replies once all arrived or
+    /// `timeout` passed. By default (one node) there are none.
+    fn server_side_emit_with_ack(
+        &self,
+        _event: &str,
+        _args: Vec<Value>,
+        _timeout: Duration,
+    ) -> BoxFuture<ServerReplies> {
+        Box::pin(async { ServerReplies::default() })
+    }
+    /// Hands every event other servers send to this namespace to `handler` (set once, when the
+    /// namespace makes its adapter). By default (one node) none come.
+    fn on_server_event(&self, _handler: ServerEventHandler) {}
     /// Broadcasts handed over but not yet fanned out.
     fn backlog(&self) -> usize {
         0

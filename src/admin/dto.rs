@@ -142,9 +142,11 @@ pub struct EmitRequest {
 /// One acknowledgement collected by an emit.
 #[derive(Debug, Serialize)]
 pub struct AckResponse {
-    /// Socket id.
-    pub id: String,
-    /// Its acknowledgement arguments.
+    /// Socket id: known for this node's sockets, absent for another node's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Its acknowledgement arguments (another node's: the first only); binary ones as
+    /// `{"_binary": "<base64>"}`.
     pub args: Vec<Value>,
 }
 

@@ -3,6 +3,7 @@
 //! (optionally collecting acknowledgements) and bulk join / leave / disconnect. It reaches the
 //! sockets only through the server's broadcast operators, i.e. the room supervisors.
 
+mod cluster;
 pub mod dto;
 mod routes;
 
@@ -107,6 +108,7 @@ fn api_scope(
         .service(resource("/rooms", "GET").get(routes::rooms))
         .service(resource("/sockets", "GET").get(routes::sockets))
         .service(resource("/emit", "POST").post(routes::emit))
+        .service(resource("/server-side-emit", "POST").post(cluster::server_side_emit))
         .service(resource("/sockets/join", "POST").post(routes::sockets_join))
         .service(resource("/sockets/leave", "POST").post(routes::sockets_leave))
         .service(resource("/sockets/disconnect", "POST").post(routes::sockets_disconnect))

@@ -5,18 +5,16 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 
+use crate::admin::cluster;
 use crate::admin::dto::{
-    rfc3339, AckResponse, ApiError, EmitRequest, ListQuery, NamespaceQuery, SocketDto,
-    SocketsRequest, MAX_ACK_TIMEOUT_MS,
+    rfc3339, ApiError, EmitRequest, ListQuery, NamespaceQuery, SocketDto, SocketsRequest,
 };
 use crate::admin::AdminState;
 use crate::broadcast::BroadcastOperator;
 use crate::protocol::socketio::is_reserved_event;
 use crate::room::SocketDescription;
 use crate::server::NamespaceRef;
-use crate::Payload;
 
 type State = web::Data<AdminState>;
 type ApiResult = Result<HttpResponse, ApiError>;
@@ -211,48 +209,13 @@ pub(super) async fn emit(state: State, body: web::Json<EmitRequest>) -> ApiResul
     if body.volatile {
         op = op.volatile();
     }
-    let Some(timeout_ms) = body.ack_timeout_ms else {
-        let recipients = op
-            .emit_counted(&body.event, Payload::from(body.args))
-            .map_err(|e| ApiError::bad_request(e.to_string()))?
-            .await;
-        return Ok(HttpResponse::Ok().json(json!({ "ok": true, "recipients": recipients })));
-    };
-    if timeout_ms == 0 || timeout_ms > MAX_ACK_TIMEOUT_MS {
-        return Err(ApiError::bad_request(format!(
-            "ack_timeout_ms must be between 1 and {MAX_ACK_TIMEOUT_MS}"
-        )));
-    }
-    // The acknowledgements come back to the socket actors: only this node's sockets can be asked.
-    let recipients = op.local_sockets().await;
-    let (tx, mut rx) = mpsc::channel(recipients.len().max(1));
-    let timeout = Duration::from_millis(timeout_ms);
-    let mut asked = 0;
-    for socket in &recipients {
-        let (tx, id) = (tx.clone(), socket.id().to_string());
-        let payload = Payload::from(body.args.clone());
-        let sent = socket.emit_with_ack(&body.event, payload, timeout, move |reply| {
-            let _ = tx.try_send(reply.ok().map(|p| AckResponse { id, args: p.args }));
-        });
-        asked += usize::from(sent.is_ok());
-    }
-    drop(tx);
-    let mut responses = Vec::new();
-    let mut timed_out = recipients.len() - asked;
-    // Every callback fires exactly once (acknowledged, timed out or disconnected), so this loop
-    // ends when the last one has; the timeout bounds it.
-    while let Some(reply) = rx.recv().await {
-        match reply {
-            Some(r) => responses.push(r),
-            None => timed_out += 1,
+    match body.ack_timeout_ms {
+        None => cluster::emit_counted(&op, &body.event, body.args).await,
+        Some(ms) => {
+            let timeout = cluster::ack_timeout(ms)?;
+            cluster::emit_with_acks(&op, &body.event, body.args, timeout).await
         }
     }
-    Ok(HttpResponse::Ok().json(json!({
-        "ok": true,
-        "recipients": recipients.len(),
-        "responses": responses,
-        "timed_out": timed_out,
-    })))
 }
 
 fn selection(state: &AdminState, body: &SocketsRequest) -> Result<BroadcastOperator, ApiError> {

@@ -1,6 +1,8 @@
 //! The broker: what `roomcast` runs for users who write no Rust. Each configured namespace gets
 //! an optional JWT middleware and the client room API (`join`, `leave`, `publish`) under its
-//! policy; every other event is answered "unknown event".
+//! policy; every other event is answered "unknown event". Events from other servers of a cluster
+//! (`serverSideEmit`) are counted in `roomcast_cluster_server_side_events_total`, and those that
+//! wait for replies answered `{"ok": true, "server": "roomcast"}`.
 
 pub mod jwt;
 pub mod rooms_api;
@@ -74,6 +76,20 @@ pub fn install(server: &Server, policy: NamespacePolicy) -> Result<(), String> {
             Ok(())
         });
     }
+    let received = server.metrics().labelled_counter(
+        "roomcast_cluster_server_side_events_total",
+        "namespace",
+        &policy.name,
+    );
+    let ns = ns.on_server_event(move |event| {
+        received.increment(1);
+        tracing::debug!(event = %event.event, "cluster: event from another server");
+        // No handler of its own: it says it received the event, so a sender waiting for
+        // every server's reply does not time out.
+        if let Some(ack) = event.ack {
+            ack.send(json!({ "ok": true, "server": "roomcast" }));
+        }
+    });
     rooms_api::attach(ns, policy);
     Ok(())
 }

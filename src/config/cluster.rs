@@ -1,13 +1,19 @@
 //! `[cluster]`: the adapter, and for Redis its URL and channel key.
 
+use std::time::Duration;
+
 use super::error::ConfigError;
 use super::raw::RawCluster;
 use super::typed::ClusterSection;
 use super::validate::Ctx;
 
+/// Longest `cluster.request_timeout_ms` accepted (ten minutes).
+pub const MAX_REQUEST_TIMEOUT_MS: u64 = 600_000;
+
 /// Checks `[cluster]`: a known adapter; for `redis` and `redis-sharded`, a URL the Redis client
-/// accepts and a key that is not empty and has no `#` (it separates the parts of a channel
-/// name); a known `sharded_subscription_mode`.
+/// accepts (inline, or from the variable `redis_url_env` names), a key that is not empty and has no
+/// `#` (it separates the parts of a channel name), and a request timeout of 1 ms to ten minutes; a
+/// known `sharded_subscription_mode`.
 pub(crate) fn validate(raw: &RawCluster, ctx: &Ctx<'_>) -> Result<ClusterSection, ConfigError> {
     let dynamic = match raw.sharded_subscription_mode.as_str() {
         "dynamic" => true,
@@ -21,21 +27,17 @@ pub(crate) fn validate(raw: &RawCluster, ctx: &Ctx<'_>) -> Result<ClusterSection
     };
     match raw.adapter.as_str() {
         "local" => Ok(ClusterSection::Local),
-        "redis" => {
-            redis_keys(raw, ctx)?;
-            Ok(ClusterSection::Redis {
-                url: raw.redis_url.clone(),
-                key: raw.key.clone(),
-            })
-        }
-        "redis-sharded" => {
-            redis_keys(raw, ctx)?;
-            Ok(ClusterSection::RedisSharded {
-                url: raw.redis_url.clone(),
-                key: raw.key.clone(),
-                dynamic,
-            })
-        }
+        "redis" => Ok(ClusterSection::Redis {
+            url: redis_keys(raw, ctx)?,
+            key: raw.key.clone(),
+            request_timeout: Duration::from_millis(raw.request_timeout_ms),
+            specific_response_channel: raw.publish_on_specific_response_channel,
+        }),
+        "redis-sharded" => Ok(ClusterSection::RedisSharded {
+            url: redis_keys(raw, ctx)?,
+            key: raw.key.clone(),
+            dynamic,
+        }),
         other => Err(ctx.invalid(
             "cluster.adapter",
             format!("`{other}` is not one of \"local\", \"redis\", \"redis-sharded\""),
@@ -43,17 +45,9 @@ pub(crate) fn validate(raw: &RawCluster, ctx: &Ctx<'_>) -> Result<ClusterSection
     }
 }
 
-/// The URL and key checks of the Redis adapters.
-fn redis_keys(raw: &RawCluster, ctx: &Ctx<'_>) -> Result<(), ConfigError> {
-    if let Err(e) = redis::Client::open(raw.redis_url.as_str()) {
-        return Err(ctx.invalid(
-            "cluster.redis_url",
-            format!(
-                "`{}` is not a Redis URL like redis://127.0.0.1:6379/0 ({e})",
-                raw.redis_url
-            ),
-        ));
-    }
+/// The URL, key and timeout checks of the Redis adapters; the URL to connect to.
+fn redis_keys(raw: &RawCluster, ctx: &Ctx<'_>) -> Result<String, ConfigError> {
+    let url = redis_url(raw, ctx)?;
     if raw.key.is_empty() {
         return Err(ctx.invalid("cluster.key", "must not be empty"));
     }
@@ -63,12 +57,53 @@ fn redis_keys(raw: &RawCluster, ctx: &Ctx<'_>) -> Result<(), ConfigError> {
             "must not contain '#' (it separates the parts of a channel name)",
         ));
     }
-    Ok(())
+    if raw.request_timeout_ms == 0 || raw.request_timeout_ms > MAX_REQUEST_TIMEOUT_MS {
+        return Err(ctx.invalid(
+            "cluster.request_timeout_ms",
+            format!("must be between 1 and {MAX_REQUEST_TIMEOUT_MS}"),
+        ));
+    }
+    Ok(url)
+}
+
+/// The URL of `redis_url_env`'s variable when that key is set (it must name a set, non-empty
+/// variable), else `redis_url`; either way one the Redis client accepts. The URL itself is never
+/// repeated in an error when it came from a variable (it may hold a password).
+fn redis_url(raw: &RawCluster, ctx: &Ctx<'_>) -> Result<String, ConfigError> {
+    let (key, url) = if raw.redis_url_env.is_empty() {
+        ("cluster.redis_url", raw.redis_url.clone())
+    } else {
+        match (ctx.env)(&raw.redis_url_env) {
+            Some(url) if !url.trim().is_empty() => ("cluster.redis_url_env", url.trim().to_owned()),
+            _ => {
+                return Err(ctx.invalid(
+                    "cluster.redis_url_env",
+                    format!(
+                        "environment variable `{}` is not set or empty",
+                        raw.redis_url_env
+                    ),
+                ))
+            }
+        }
+    };
+    if let Err(e) = redis::Client::open(url.as_str()) {
+        let shown = if raw.redis_url_env.is_empty() {
+            format!("`{url}`")
+        } else {
+            format!("the value of `{}`", raw.redis_url_env)
+        };
+        return Err(ctx.invalid(
+            key,
+            format!("{shown} is not a Redis URL like redis://127.0.0.1:6379/0 ({e})"),
+        ));
+    }
+    Ok(url)
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::{parse, ClusterSection};
+    use std::time::Duration;
 
     fn no_env(_: &str) -> Option<String> {
         None
@@ -90,6 +125,8 @@ mod tests {
         let expected = ClusterSection::Redis {
             url: "redis://10.0.0.1:6380/2".to_owned(),
             key: "socket.io".to_owned(),
+            request_timeout: Duration::from_millis(5000),
+            specific_response_channel: false,
         };
         assert_eq!(redis.cluster, expected);
         let text = "[cluster]\nadapter = \"redis-sharded\"\nkey = \"app\"";
@@ -115,12 +152,18 @@ mod tests {
         let env = |k: &str| match k {
             "ROOMCAST_CLUSTER_ADAPTER" => Some("redis".to_owned()),
             "ROOMCAST_CLUSTER_KEY" => Some("app".to_owned()),
+            "ROOMCAST_CLUSTER_REQUEST_TIMEOUT_MS" => Some("250".to_owned()),
+            "ROOMCAST_CLUSTER_PUBLISH_ON_SPECIFIC_RESPONSE_CHANNEL" => Some("true".to_owned()),
             _ => None,
         };
         let c = parse("", "t.toml", &env).expect("valid");
-        let url = "redis://127.0.0.1:6379/0".to_owned();
-        let key = "app".to_owned();
-        assert_eq!(c.cluster, ClusterSection::Redis { url, key });
+        let expected = ClusterSection::Redis {
+            url: "redis://127.0.0.1:6379/0".to_owned(),
+            key: "app".to_owned(),
+            request_timeout: Duration::from_millis(250),
+            specific_response_channel: true,
+        };
+        assert_eq!(c.cluster, expected);
         let bad = |k: &str| (k == "ROOMCAST_CLUSTER_KEY").then(|| "a#b".to_owned());
         let text = "[cluster]\nadapter = \"redis\"";
         assert_eq!(
@@ -137,6 +180,9 @@ mod tests {
             ("sharded_subscription_mode = \"dynamic-private\"", "config: cluster.sharded_subscription_mode: `dynamic-private` is not one of \"dynamic\", \"static\""),
             ("adapter = \"redis-sharded\"\nkey = \"a#b\"", "config: cluster.key: must not contain '#' (it separates the parts of a channel name)"),
             ("adapter = \"redis\"\nkey = \"\"", "config: cluster.key: must not be empty"),
+            ("adapter = \"redis\"\nrequest_timeout_ms = 0", "config: cluster.request_timeout_ms: must be between 1 and 600000"),
+            ("adapter = \"redis\"\nrequest_timeout_ms = 600001", "config: cluster.request_timeout_ms: must be between 1 and 600000"),
+            ("adapter = \"redis\"\nredis_url_env = \"RC_TEST_REDIS_URL\"", "config: cluster.redis_url_env: environment variable `RC_TEST_REDIS_URL` is not set or empty"),
         ];
         for (body, expected) in cases {
             assert_eq!(err(&format!("[cluster]\n{body}"), &no_env), expected);
@@ -149,5 +195,30 @@ mod tests {
             url.starts_with("config: cluster.redis_url: `http://x` is not a Redis URL"),
             "{url}"
         );
+    }
+
+    #[test]
+    fn the_url_may_come_from_a_variable_and_is_not_echoed() {
+        let text = "[cluster]\nadapter = \"redis\"\nredis_url_env = \"RC_URL\"";
+        let env = |k: &str| (k == "RC_URL").then(|| "redis://:s3cret@10.0.0.9:6379/1".to_owned());
+        let c = parse(text, "t.toml", &env).expect("valid");
+        let ClusterSection::Redis { url, .. } = c.cluster else {
+            panic!("redis expected: {c:?}");
+        };
+        assert_eq!(url, "redis://:s3cret@10.0.0.9:6379/1");
+        let empty = |k: &str| (k == "RC_URL").then(String::new);
+        assert_eq!(
+            err(text, &empty),
+            "config: cluster.redis_url_env: environment variable `RC_URL` is not set or empty"
+        );
+        let bad = |k: &str| (k == "RC_URL").then(|| "http://:s3cret@x".to_owned());
+        let message = err(text, &bad);
+        assert!(
+            message.starts_with(
+                "config: cluster.redis_url_env: the value of `RC_URL` is not a Redis URL"
+            ),
+            "{message}"
+        );
+        assert!(!message.contains("s3cret"), "{message}");
     }
 }

@@ -123,6 +123,7 @@ fn parse_steps(
         let mut exempt = vec![
             raw.admin.token_env.as_str(),
             raw.admin_ui.password_hash_env.as_str(),
+            raw.cluster.redis_url_env.as_str(),
         ];
         exempt.extend(raw.namespaces.iter().map(|n| n.jwt_secret_env.as_str()));
         env::check_names(names.iter().copied(), &schema, &exempt)?;

@@ -255,10 +255,16 @@ pub struct RawCluster {
     pub adapter: String,
     /// The Redis URL for `redis`.
     pub redis_url: String,
+    /// The name of an environment variable holding the Redis URL instead; empty = none.
+    pub redis_url_env: String,
     /// The channel prefix shared by the cluster's servers.
     pub key: String,
     /// `dynamic` or `static`: whether `redis-sharded` subscribes to a channel per room.
     pub sharded_subscription_mode: String,
+    /// How long a request to the other servers waits for their answers, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Answer other servers' requests on their own response channel (`...#<uid>#`).
+    pub publish_on_specific_response_channel: bool,
 }
 
 impl Default for RawCluster {
@@ -266,8 +272,11 @@ impl Default for RawCluster {
         RawCluster {
             adapter: "local".to_owned(),
             redis_url: "redis://127.0.0.1:6379/0".to_owned(),
+            redis_url_env: String::new(),
             key: "socket.io".to_owned(),
             sharded_subscription_mode: "dynamic".to_owned(),
+            request_timeout_ms: 5000,
+            publish_on_specific_response_channel: false,
         }
     }
 }

@@ -245,6 +245,11 @@ pub enum ClusterSection {
         url: String,
         /// The channel prefix every server of the cluster shares.
         key: String,
+        /// How long a request to the other servers waits for their answers.
+        request_timeout: Duration,
+        /// Answer other servers' requests on their own response channel (Node's
+        /// `publishOnSpecificResponseChannel`).
+        specific_response_channel: bool,
     },
     /// Through Redis >= 7 sharded pub/sub, in the format of Node's `createShardedAdapter`.
     RedisSharded {

@@ -3,7 +3,10 @@
 //! registers a pattern, and each name matching it becomes a namespace of its own on first CONNECT,
 //! sharing the pattern's handlers (removed again when its last socket leaves).
 
+pub mod handlers;
 pub mod reference;
+
+pub use handlers::NsHandlers;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,7 +19,7 @@ use crate::adapter::{Adapter, AdapterFactory, BoxFuture};
 use crate::metrics::Metrics;
 use crate::observer::{Observer, ObserverSlot};
 use crate::options::{Parser, ServerOptions};
-use crate::socket::{EventHandler, Socket};
+use crate::socket::Socket;
 
 /// A connection middleware: return an error to refuse the socket (the client gets CONNECT_ERROR).
 pub type Middleware = Arc<dyn Fn(&Socket) -> Result<(), ConnectError> + Send + Sync>;
@@ -49,52 +52,6 @@ impl ConnectError {
     pub fn with_data(mut self, data: Value) -> Self {
         self.data = Some(data);
         self
-    }
-}
-
-/// Middlewares, connection handlers and namespace-wide event handlers, shared by a pattern and the
-/// namespaces it created.
-#[derive(Default)]
-pub struct NsHandlers {
-    middlewares: RwLock<Vec<Middleware>>,
-    async_middlewares: RwLock<Vec<AsyncMiddleware>>,
-    connection: RwLock<Vec<ConnectionHandler>>,
-    events: RwLock<HashMap<String, EventHandler>>,
-    fallback: RwLock<Option<EventHandler>>,
-}
-
-impl NsHandlers {
-    /// Adds a middleware (they run in order).
-    pub fn add_middleware(&self, m: Middleware) {
-        self.middlewares.write().push(m);
-    }
-
-    /// Adds an asynchronous middleware (they run in order, after the synchronous ones).
-    pub fn add_async_middleware(&self, m: AsyncMiddleware) {
-        self.async_middlewares.write().push(m);
-    }
-
-    /// Adds a connection handler.
-    pub fn add_connection(&self, h: ConnectionHandler) {
-        self.connection.write().push(h);
-    }
-
-    /// Sets the handler of `event` for every socket (a socket's own handler wins).
-    pub fn add_event(&self, event: String, h: EventHandler) {
-        self.events.write().insert(event, h);
-    }
-
-    /// Sets the handler of events no other handler takes, for every socket.
-    pub fn set_fallback(&self, h: EventHandler) {
-        *self.fallback.write() = Some(h);
-    }
-
-    /// The namespace-wide handler of `event` (`true`: the fallback, which wants the name).
-    pub(crate) fn event(&self, event: &str) -> Option<(EventHandler, bool)> {
-        if let Some(h) = self.events.read().get(event) {
-            return Some((h.clone(), false));
-        }
-        self.fallback.read().clone().map(|h| (h, true))
     }
 }
 
@@ -168,9 +125,19 @@ impl Namespace {
         &self.limits
     }
 
-    /// Its adapter (created on first use, inside the actix system).
+    /// Its adapter (created on first use, inside the actix system), which hands the events of
+    /// other servers to the namespace's handlers.
     pub fn adapter(&self) -> &Arc<dyn Adapter<Socket>> {
-        self.adapter.get_or_init(|| self.factory.create(&self.name))
+        self.adapter.get_or_init(|| {
+            let adapter = self.factory.create(&self.name);
+            let handlers = Arc::downgrade(&self.handlers);
+            adapter.on_server_event(Arc::new(move |event| {
+                if let Some(handlers) = handlers.upgrade() {
+                    handlers.server_event(event);
+                }
+            }));
+            adapter
+        })
     }
 
     /// Number of connected sockets.

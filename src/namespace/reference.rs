@@ -2,11 +2,15 @@
 //! middlewares and handlers are configured on it, and broadcasts start from it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::adapter::BoxFuture;
+use serde_json::Value;
+
+use crate::adapter::{BoxFuture, ServerEvent, ServerReplies};
 use crate::broadcast::BroadcastOperator;
 use crate::namespace::{ConnectError, Namespace, Namespaces, NsHandlers};
 use crate::payload::Payload;
+use crate::protocol::socketio::is_reserved_event;
 use crate::room::Room;
 use crate::socket::{AckSender, EmitError, Socket};
 
@@ -78,6 +82,59 @@ impl NamespaceRef {
     {
         self.handlers().set_fallback(Arc::new(handler));
         self
+    }
+
+    /// Handles the events other servers of the cluster send to this namespace (Node's
+    /// `io.serverSideEmit`): `handler` gets each with its name, arguments and, when the sender
+    /// waits for replies, the [`ServerAck`] to answer with. Alone (no cluster adapter) none come.
+    pub fn on_server_event<F>(self, handler: F) -> Self
+    where
+        F: Fn(ServerEvent) + Send + Sync + 'static,
+    {
+        self.handlers().add_server_event(Arc::new(handler));
+        self
+    }
+
+    /// Sends `event` to the other servers of the cluster (Node's `serverSideEmit`; JSON
+    /// arguments). Alone it goes nowhere.
+    pub fn server_side_emit(&self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
+        if is_reserved_event(event) {
+            return Err(EmitError::Reserved(event.to_owned()));
+        }
+        for ns in self.targets() {
+            ns.adapter().server_side_emit(event, args.clone());
+        }
+        Ok(())
+    }
+
+    /// Sends `event` to the other servers and resolves to their replies once every server
+    /// replied or `timeout` passed (Node's `io.timeout(ms).serverSideEmit(ev, ..., cb)`);
+    /// `expected` is how many other servers there are (`PUBSUB NUMSUB` minus this one).
+    pub fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        timeout: Duration,
+    ) -> Result<BoxFuture<ServerReplies>, EmitError> {
+        if is_reserved_event(event) {
+            return Err(EmitError::Reserved(event.to_owned()));
+        }
+        let asked: Vec<_> = self
+            .targets()
+            .iter()
+            .map(|ns| {
+                ns.adapter()
+                    .server_side_emit_with_ack(event, args.clone(), timeout)
+            })
+            .collect();
+        Ok(Box::pin(async move {
+            let mut all = ServerReplies::default();
+            for replies in futures_util::future::join_all(asked).await {
+                all.expected += replies.expected;
+                all.replies.extend(replies.replies);
+            }
+            all
+        }))
     }
 
     fn targets(&self) -> Vec<Arc<Namespace>> {

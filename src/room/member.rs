@@ -3,15 +3,20 @@
 //! never depend on the socket layer.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::engine::PushOutcome;
 use crate::handshake::HandshakeDescription;
+use crate::payload::Payload;
 use crate::protocol::engineio::Frame;
 use crate::protocol::ids::Sid;
 use crate::room::Room;
+
+/// Called once with a member's acknowledgement, or `None` (timed out, or gone).
+pub type AckCallback = Box<dyn FnOnce(Option<Payload>) + Send>;
 
 /// A member of a namespace's rooms, as its room supervisor holds it: cheap to clone (a handle), and
 /// sent to the supervisor's thread. One is stored per member and index entry, so a handle of one
@@ -38,6 +43,17 @@ pub trait Member: Clone + Send + Sync + Unpin + 'static {
 
     /// Records rooms left by a bulk operation.
     fn record_left(&self, rooms: &[Room]);
+
+    /// Emits `event` with `payload` under an acknowledgement id of its own and calls `callback`
+    /// once: with the client's reply, or `None` after `timeout` or when it goes away. `false`:
+    /// not sent (not connected, or a reserved name); `callback` is dropped uncalled.
+    fn deliver_with_ack(
+        &self,
+        event: &str,
+        payload: Payload,
+        timeout: Duration,
+        callback: AckCallback,
+    ) -> bool;
 
     /// Disconnects it from its namespace (and closes its whole connection when `close`).
     fn disconnect(&self, close: bool);

@@ -11,5 +11,5 @@ pub(crate) mod test_member;
 
 pub use backlog::{Backlog, BacklogTicket, BACKLOG_HIGH, BACKLOG_LOW};
 pub use index::{Room, RoomIndex, Selector};
-pub use member::{Member, SocketDescription};
+pub use member::{AckCallback, Member, SocketDescription};
 pub use supervisor::{RoomSupervisor, RoomWatcher};

@@ -3,15 +3,17 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde_json::json;
 
 use crate::engine::PushOutcome;
 use crate::handshake::{ConnInfo, Handshake};
+use crate::payload::Payload;
 use crate::protocol::engineio::Frame;
 use crate::protocol::ids::Sid;
-use crate::room::{Member, Room, SocketDescription};
+use crate::room::{AckCallback, Member, Room, SocketDescription};
 
 /// The refusal of a join past the limit.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +25,10 @@ struct State {
     delivered: Vec<Arc<[Frame]>>,
     rooms: BTreeSet<Room>,
     disconnected: Option<bool>,
+    /// What it acknowledges with at once; `None`: it holds the acknowledgement (never answers).
+    reply: Option<Payload>,
+    asked: Vec<(String, Payload)>,
+    held: Vec<AckCallback>,
 }
 
 /// A recording member.
@@ -46,6 +52,16 @@ impl TestMember {
     /// How many packets it received.
     pub fn delivered(&self) -> usize {
         self.state.lock().delivered.len()
+    }
+
+    /// Acknowledges every later emit at once with `reply` (by default it never answers).
+    pub fn answer_with(&self, reply: Payload) {
+        self.state.lock().reply = Some(reply);
+    }
+
+    /// The emits that asked it for an acknowledgement.
+    pub fn asked(&self) -> Vec<(String, Payload)> {
+        self.state.lock().asked.clone()
     }
 
     /// `Some(close)` once it was disconnected.
@@ -85,6 +101,25 @@ impl Member for TestMember {
         for room in rooms {
             state.rooms.remove(room);
         }
+    }
+
+    fn deliver_with_ack(
+        &self,
+        event: &str,
+        payload: Payload,
+        _timeout: Duration,
+        callback: AckCallback,
+    ) -> bool {
+        let mut state = self.state.lock();
+        state.asked.push((event.to_owned(), payload));
+        match state.reply.clone() {
+            Some(reply) => {
+                drop(state);
+                callback(Some(reply));
+            }
+            None => state.held.push(callback),
+        }
+        true
     }
 
     fn disconnect(&self, close: bool) {

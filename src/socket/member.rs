@@ -2,12 +2,13 @@
 //! with it.
 
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use crate::engine::PushOutcome;
+use crate::payload::Payload;
 use crate::protocol::engineio::Frame;
 use crate::protocol::ids::Sid;
-use crate::room::{Member, Room, SocketDescription};
+use crate::room::{AckCallback, Member, Room, SocketDescription};
 use crate::socket::{JoinError, Socket};
 
 impl Member for Socket {
@@ -31,6 +32,19 @@ impl Member for Socket {
 
     fn record_left(&self, rooms: &[Room]) {
         Socket::record_left(self, rooms)
+    }
+
+    fn deliver_with_ack(
+        &self,
+        event: &str,
+        payload: Payload,
+        timeout: Duration,
+        callback: AckCallback,
+    ) -> bool {
+        Socket::emit_with_ack(self, event, payload, timeout, move |reply| {
+            callback(reply.ok());
+        })
+        .is_ok()
     }
 
     fn disconnect(&self, close: bool) {

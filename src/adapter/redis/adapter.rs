@@ -8,36 +8,46 @@
 //! roomcast's broadcasts and roomcast sees theirs (and the Redis emitter's).
 //!
 //! Each adapter also `SUBSCRIBE`s `<key>-request#<nsp>#` and its response channels
-//! (`<key>-response#<nsp>#` and `...#<uid>#`), answers the other servers' SOCKETS, ALL_ROOMS,
-//! REMOTE_FETCH and applies their REMOTE_JOIN/LEAVE/DISCONNECT ([`super::requests`]).
-//! `fetch_sockets` asks the cluster and merges; `sockets_join`, `sockets_leave` and
-//! `disconnect_sockets` apply locally and publish the request (their count is local).
+//! (`<key>-response#<nsp>#` and `...#<uid>#`) and answers every request of the other servers
+//! ([`super::answers`]). `fetch_sockets` asks the cluster and merges; `sockets_join`,
+//! `sockets_leave` and `disconnect_sockets` apply locally and publish the request (their count is
+//! local); `broadcast_with_ack` delivers locally, publishes a BROADCAST and collects every
+//! server's client count and acknowledgements; `server_side_emit(_with_ack)` publishes a
+//! SERVER_SIDE_EMIT (and collects the replies) ([`super::requests`]).
 //!
 //! Still local: `rooms` (its counts per room feed the admin API and metrics; ALL_ROOMS carries
-//! names only), SERVER_SIDE_EMIT (not sent, not answered) and broadcasts with acknowledgements
-//! (`broadcast_counted` counts local recipients only; BROADCAST requests are not answered).
+//! names only) and `broadcast_counted` (this node's recipients: a broadcast without
+//! acknowledgements gets no answer; `remote_count` counts the other nodes' targets with SOCKETS
+//! requests).
 
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use bytes::Bytes;
 use rand::distr::{Alphanumeric, SampleString};
+use serde_json::Value;
 
-use crate::adapter::local::{ArbiterPool, LocalAdapter};
+use crate::adapter::local::LocalAdapter;
+use crate::adapter::redis::answers::{request_handler, HandlerSlot, Replies};
 use crate::adapter::redis::channel::{
     broadcast_pattern, parse_broadcast_channel, publish_channel, request_channel, response_channel,
     specific_response_channel,
 };
 use crate::adapter::redis::link::{Handler, RedisLink, Topic};
 use crate::adapter::redis::node_socket::from_node;
+use crate::adapter::redis::options::RedisAdapterOptions;
 use crate::adapter::redis::request::{Request, RequestType};
-use crate::adapter::redis::requests::{request_handler, Requests};
+use crate::adapter::redis::requests::Requests;
 use crate::adapter::redis::response::Response;
 use crate::adapter::redis::wire::{Broadcast, Targets};
-use crate::adapter::{Adapter, AdapterFactory, BoxFuture, BroadcastMessage};
-use crate::metrics::Metrics;
+use crate::adapter::{
+    AckReplies, Adapter, BoxFuture, BroadcastMessage, ServerEventHandler, ServerReplies,
+};
 use crate::protocol::ids::Sid;
 use crate::protocol::socketio::Parser;
 use crate::room::{Member, Room, Selector, SocketDescription};
+
+pub use super::factory::RedisAdapterFactory;
 
 /// A server uid as Node's `uid2(6)` makes them: six random alphanumerics.
 pub fn new_uid() -> String {
@@ -65,58 +75,16 @@ pub fn accept(
     (broadcast.uid != uid && broadcast.packet.packet.nsp == nsp).then_some(broadcast)
 }
 
+/// `[event, ...args]`, the data of a SERVER_SIDE_EMIT.
+fn event_data(event: &str, args: Vec<Value>) -> Value {
+    let mut data = Vec::with_capacity(args.len() + 1);
+    data.push(Value::from(event));
+    data.extend(args);
+    Value::Array(data)
+}
+
 fn weak_local<M: Member>(local: &Arc<LocalAdapter<M>>) -> Weak<LocalAdapter<M>> {
     Arc::downgrade(local)
-}
-
-/// Makes a [`RedisAdapter`] for each namespace, all sharing one [`RedisLink`].
-pub struct RedisAdapterFactory {
-    link: Arc<RedisLink>,
-    key: String,
-    parser: Parser,
-    pool: Arc<ArbiterPool>,
-    metrics: Arc<Metrics>,
-}
-
-impl RedisAdapterFactory {
-    /// Adapters publishing under `key` on the Redis of `client` (`redis::Client::open(url)`),
-    /// delivering to sockets encoded with `parser`, their room supervisors on `pool`.
-    pub fn new(
-        client: redis::Client,
-        key: &str,
-        parser: Parser,
-        pool: Arc<ArbiterPool>,
-        metrics: Arc<Metrics>,
-    ) -> Self {
-        RedisAdapterFactory {
-            link: Arc::new(RedisLink::new(client, &metrics)),
-            key: key.to_owned(),
-            parser,
-            pool,
-            metrics,
-        }
-    }
-}
-
-impl RedisAdapterFactory {
-    /// Connects to Redis now rather than when the first namespace needs its adapter (a
-    /// namespace's adapter, and its subscription, is made on first use).
-    pub fn start(&self) {
-        self.link.start();
-    }
-}
-
-impl<M: Member> AdapterFactory<M> for RedisAdapterFactory {
-    fn create(&self, nsp: &str) -> Arc<dyn Adapter<M>> {
-        let local = Arc::new(LocalAdapter::new(&self.pool.handles(), &self.metrics));
-        Arc::new(RedisAdapter::new(
-            self.link.clone(),
-            &self.key,
-            nsp,
-            self.parser,
-            local,
-        ))
-    }
 }
 
 /// One namespace's adapter in a cluster of servers sharing a Redis.
@@ -127,6 +95,7 @@ pub struct RedisAdapter<M: Member> {
     nsp: String,
     uid: String,
     requests: Arc<Requests>,
+    events: HandlerSlot,
     topics: Vec<(Topic, Handler)>,
 }
 
@@ -134,12 +103,12 @@ impl<M: Member> RedisAdapter<M> {
     /// The adapter of namespace `nsp`, delivering through `local` and subscribed on `link`.
     pub fn new(
         link: Arc<RedisLink>,
-        key: &str,
+        options: &RedisAdapterOptions,
         nsp: &str,
         parser: Parser,
         local: Arc<LocalAdapter<M>>,
     ) -> Self {
-        let uid = new_uid();
+        let (uid, key) = (new_uid(), options.key.as_str());
         let weak: Weak<LocalAdapter<M>> = Arc::downgrade(&local);
         let (k, n, u) = (key.to_owned(), nsp.to_owned(), uid.clone());
         let handler: Handler = Arc::new(move |channel: &str, payload: Bytes| {
@@ -148,8 +117,15 @@ impl<M: Member> RedisAdapter<M> {
                 local.broadcast(broadcast.into_message(parser));
             }
         });
-        let requests = Arc::new(Requests::new(link.clone(), key, nsp));
-        let answers = request_handler(weak_local(&local), Arc::downgrade(&link), key, nsp, &uid);
+        let requests = Arc::new(Requests::new(link.clone(), options, nsp));
+        let events = HandlerSlot::default();
+        let answers = request_handler(
+            weak_local(&local),
+            Arc::downgrade(&link),
+            (Replies::new(options, nsp), &uid),
+            events.clone(),
+            options.request_timeout,
+        );
         let responses = requests.response_handler();
         let topics = vec![
             (Topic::Pattern(broadcast_pattern(key, nsp)), handler),
@@ -173,6 +149,7 @@ impl<M: Member> RedisAdapter<M> {
             nsp: nsp.to_owned(),
             uid,
             requests,
+            events,
             topics,
         }
     }
@@ -263,7 +240,7 @@ impl<M: Member> Adapter<M> for RedisAdapter<M> {
                 request_id,
                 targets,
             };
-            let (mut found, remote) =
+            let (mut found, (_, remote)) =
                 futures_util::join!(local, requests.ask(RequestType::RemoteFetch, request));
             for response in remote {
                 if let Response::Fetch { sockets, .. } = response {
@@ -280,6 +257,85 @@ impl<M: Member> Adapter<M> for RedisAdapter<M> {
 
     fn rooms(&self) -> BoxFuture<Vec<(Room, usize)>> {
         self.local.rooms()
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        message: BroadcastMessage,
+        timeout: Duration,
+    ) -> BoxFuture<AckReplies> {
+        let broadcast = Broadcast::from_message(&self.uid, &message);
+        let local = self.local.broadcast_with_ack(message, timeout);
+        let requests = self.requests.clone();
+        Box::pin(async move {
+            let Broadcast {
+                uid,
+                packet,
+                targets,
+                mut flags,
+            } = broadcast;
+            flags.timeout = Some(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+            let request = |request_id| Request::Broadcast {
+                uid,
+                request_id,
+                packet,
+                targets,
+                flags,
+            };
+            requests.broadcast_with_ack(request, local, timeout).await
+        })
+    }
+
+    fn server_side_emit(&self, event: &str, args: Vec<Value>) {
+        self.requests.tell(&Request::ServerSideEmit {
+            uid: self.uid.clone(),
+            request_id: None,
+            data: event_data(event, args),
+        });
+    }
+
+    fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        timeout: Duration,
+    ) -> BoxFuture<ServerReplies> {
+        let (requests, uid) = (self.requests.clone(), self.uid.clone());
+        let data = event_data(event, args);
+        Box::pin(async move {
+            let request = |request_id| Request::ServerSideEmit {
+                uid,
+                request_id: Some(request_id),
+                data,
+            };
+            let asked = requests.ask_within(RequestType::ServerSideEmit, request, timeout);
+            let (expected, responses) = asked.await;
+            let replies = responses
+                .into_iter()
+                .filter_map(|r| match r {
+                    Response::ServerSideEmit { data, .. } => Some(data.unwrap_or(Value::Null)),
+                    _ => None,
+                })
+                .collect();
+            ServerReplies { expected, replies }
+        })
+    }
+
+    fn remote_count(&self, selector: Arc<Selector>) -> BoxFuture<usize> {
+        let (requests, uid) = (self.requests.clone(), self.uid.clone());
+        Box::pin(async move {
+            let mut targets = requests.socket_ids(&uid, selector.rooms.clone()).await;
+            if !selector.except.is_empty() {
+                for id in requests.socket_ids(&uid, selector.except.clone()).await {
+                    targets.remove(&id);
+                }
+            }
+            targets.len()
+        })
+    }
+
+    fn on_server_event(&self, handler: ServerEventHandler) {
+        *self.events.write() = Some(handler);
     }
 
     fn backlog(&self) -> usize {

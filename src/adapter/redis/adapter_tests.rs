@@ -1,6 +1,9 @@
 use super::*;
+use crate::adapter::local::ArbiterPool;
 use crate::adapter::redis::wire::{Flags, Targets, WirePacket};
+use crate::adapter::AdapterFactory;
 use crate::adapter::BroadcastOptions;
+use crate::metrics::Metrics;
 use crate::payload::Payload;
 use crate::room::test_member::TestMember;
 use std::time::Duration;
@@ -107,8 +110,13 @@ fn without_redis_broadcasts_are_delivered_locally_and_publishes_counted_as_failu
         let metrics = Arc::new(Metrics::new());
         // Nothing listens on port 1: the publisher never connects.
         let client = redis::Client::open("redis://127.0.0.1:1/0").expect("a valid URL");
-        let factory =
-            RedisAdapterFactory::new(client, "socket.io", Parser::Default, pool.clone(), metrics);
+        let factory = RedisAdapterFactory::new(
+            client,
+            Default::default(),
+            Parser::Default,
+            pool.clone(),
+            metrics,
+        );
         let adapter: Arc<dyn Adapter<TestMember>> = factory.create("/");
         let member = TestMember::new(1);
         adapter.add_socket(member.clone());

@@ -41,6 +41,8 @@ pub enum Topic {
 }
 
 type Patterns = Arc<Mutex<HashMap<Topic, Handler>>>;
+/// The publisher's connection while it is up, shared with the queries (`PUBSUB NUMSUB`).
+type Shared = Arc<Mutex<Option<redis::aio::MultiplexedConnection>>>;
 
 /// One node's link to Redis, shared by the adapters of every namespace.
 pub struct RedisLink {
@@ -62,6 +64,7 @@ struct Started {
 pub(crate) struct Publisher {
     queue: mpsc::Sender<(String, Vec<u8>)>,
     connected: Arc<AtomicBool>,
+    shared: Shared,
     failures: Counter,
 }
 
@@ -75,11 +78,14 @@ impl Publisher {
     ) -> Self {
         let (queue, rx) = mpsc::channel(PUBLISH_QUEUE);
         let connected = Arc::new(AtomicBool::new(false));
-        let task = publisher(client, rx, connected.clone(), failures.clone(), command);
+        let shared = Shared::default();
+        let up = (connected.clone(), shared.clone());
+        let task = publisher(client, rx, up, failures.clone(), command);
         arbiter.spawn(task);
         Publisher {
             queue,
             connected,
+            shared,
             failures,
         }
     }
@@ -95,6 +101,56 @@ impl Publisher {
     /// Whether the connection is up now.
     pub(crate) fn is_connected(&self) -> bool {
         self.connected.load(Ordering::Acquire)
+    }
+
+    /// `PUBSUB <which> channel` (`NUMSUB`, or `SHARDNUMSUB` for sharded channels), asked on the
+    /// publisher's connection (one connection for every query, not one per request): how many
+    /// connections subscribe `channel`. `None` at once while the publisher is not connected, and
+    /// when Redis does not answer within two seconds.
+    pub(crate) async fn subscribers(&self, which: &str, channel: &str) -> Option<usize> {
+        let mut conn = self.shared.lock().clone()?;
+        query_subscribers(&mut conn, which, channel).await
+    }
+}
+
+/// `PUBSUB <which> channel` on a connection of its own (for a server other than the publisher's):
+/// how many connections subscribe `channel`; `None` when Redis does not answer within two seconds.
+pub(crate) async fn subscribers(
+    client: &redis::Client,
+    which: &str,
+    channel: &str,
+) -> Option<usize> {
+    let connect = client.get_multiplexed_async_connection();
+    match tokio::time::timeout(Duration::from_secs(2), connect).await {
+        Ok(Ok(mut conn)) => query_subscribers(&mut conn, which, channel).await,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, which, "cluster: cannot connect to ask PUBSUB");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// `PUBSUB <which> channel` on `conn`; `None` when Redis does not answer within two seconds.
+async fn query_subscribers(
+    conn: &mut redis::aio::MultiplexedConnection,
+    which: &str,
+    channel: &str,
+) -> Option<usize> {
+    let mut cmd = redis::cmd("PUBSUB");
+    cmd.arg(which).arg(channel);
+    match tokio::time::timeout(
+        Duration::from_secs(2),
+        cmd.query_async::<(String, usize)>(conn),
+    )
+    .await
+    {
+        Ok(Ok((_, n))) => Some(n),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, which, "cluster: PUBSUB failed");
+            None
+        }
+        Err(_) => None,
     }
 }
 
@@ -168,10 +224,14 @@ impl RedisLink {
         }
     }
 
-    /// How many connections `SUBSCRIBE` `channel` (`PUBSUB NUMSUB`), on a connection of its own;
-    /// `None` when Redis does not answer within two seconds.
+    /// How many connections `SUBSCRIBE` `channel` (`PUBSUB NUMSUB`), asked on the publisher's
+    /// connection; `None` at once while the publisher is not connected, and when Redis does not
+    /// answer within two seconds.
     pub async fn numsub(&self, channel: &str) -> Option<usize> {
-        subscribers(&self.client, "NUMSUB", channel).await
+        self.started()
+            .publisher
+            .subscribers("NUMSUB", channel)
+            .await
     }
 
     /// Whether the publisher is connected now.
@@ -179,32 +239,6 @@ impl RedisLink {
         self.started
             .get()
             .is_some_and(|s| s.publisher.is_connected())
-    }
-}
-
-/// `PUBSUB <which> channel` (`NUMSUB`, or `SHARDNUMSUB` for sharded channels) on a connection of
-/// its own: how many connections subscribe `channel`; `None` when Redis does not answer within
-/// two seconds.
-pub(crate) async fn subscribers(
-    client: &redis::Client,
-    which: &str,
-    channel: &str,
-) -> Option<usize> {
-    let query = async {
-        let mut conn = client.get_multiplexed_async_connection().await?;
-        redis::cmd("PUBSUB")
-            .arg(which)
-            .arg(channel)
-            .query_async::<(String, usize)>(&mut conn)
-            .await
-    };
-    match tokio::time::timeout(Duration::from_secs(2), query).await {
-        Ok(Ok((_, n))) => Some(n),
-        Ok(Err(e)) => {
-            tracing::debug!(error = %e, which, "cluster: PUBSUB failed");
-            None
-        }
-        Err(_) => None,
     }
 }
 
@@ -243,7 +277,7 @@ impl Backoff {
 async fn publisher(
     client: redis::Client,
     mut queue: mpsc::Receiver<(String, Vec<u8>)>,
-    connected: Arc<AtomicBool>,
+    (connected, shared): (Arc<AtomicBool>, Shared),
     failures: Counter,
     command: &'static str,
 ) {
@@ -253,6 +287,7 @@ async fn publisher(
         match client.get_multiplexed_async_connection().await {
             Ok(mut conn) => {
                 tracing::info!("cluster: Redis publisher connected");
+                *shared.lock() = Some(conn.clone());
                 connected.store(true, Ordering::Release);
                 backoff.reset();
                 loop {
@@ -270,6 +305,7 @@ async fn publisher(
                     }
                 }
                 connected.store(false, Ordering::Release);
+                *shared.lock() = None;
             }
             Err(e) => tracing::warn!(error = %e, "cluster: cannot connect to Redis to publish"),
         }

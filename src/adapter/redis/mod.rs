@@ -23,15 +23,19 @@
 //! `ClusterAdapter` format instead: [`cluster_wire::ClusterMessage`].
 //!
 //! [`adapter::RedisAdapter`] speaks the classic format over a real Redis ([`link::RedisLink`]):
-//! broadcasts, and the requests between servers in [`requests`] (see its docs for what stays
-//! local). [`sharded::ShardedAdapter`] speaks the sharded one ([`shard_link::ShardedLink`],
+//! broadcasts, and the requests between servers: this server's in [`requests`], its answers to
+//! the others' in [`answers`] (see [`adapter`]'s docs for what stays local).
+//! [`sharded::ShardedAdapter`] speaks the sharded one ([`shard_link::ShardedLink`],
 //! [`sharded_peers`]).
 
 pub mod adapter;
+pub mod answers;
 pub mod channel;
 pub mod cluster_wire;
+pub mod factory;
 pub mod link;
 pub mod node_socket;
+pub mod options;
 pub mod request;
 pub mod requests;
 pub mod response;

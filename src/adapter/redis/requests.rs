@@ -1,13 +1,15 @@
-//! Requests between servers of the classic adapter (reference section 4.2), both ways: this
-//! server's questions ([`Requests::ask`], [`Requests::tell`]) and its answers to the others'
-//! ([`request_handler`]).
+//! This server's requests to the others of the classic adapter (reference section 4.2):
+//! [`Requests::tell`] (no answer expected), [`Requests::ask`] (SOCKETS, ALL_ROOMS, REMOTE_FETCH,
+//! SERVER_SIDE_EMIT with acknowledgements) and [`Requests::broadcast_with_ack`] (BROADCAST, then
+//! each server's BROADCAST_CLIENT_COUNT and one BROADCAST_ACK per client). The answers to the
+//! other servers' requests are in [`super::answers`].
 //!
 //! Asking counts the servers with `PUBSUB NUMSUB <key>-request#<nsp>#` (every server, Node's and
 //! roomcast's, `SUBSCRIBE`s it), publishes the request and collects responses until every other
-//! server has answered or [`REQUEST_TIMEOUT`] has passed; then it returns what arrived, as Node's
-//! adapter does for `fetchSockets` and `allRooms`.
+//! server has answered or the request timeout (`request_timeout`, Node's `requestsTimeout`) has
+//! passed; then it returns what arrived, as Node's adapter does.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -16,21 +18,23 @@ use parking_lot::Mutex;
 use rand::distr::{Alphanumeric, SampleString};
 use tokio::sync::mpsc;
 
-use crate::adapter::local::LocalAdapter;
-use crate::adapter::redis::channel::{request_channel, response_channel};
+use crate::adapter::acks::{AckReplies, AckReply};
+use crate::adapter::redis::channel::request_channel;
 use crate::adapter::redis::link::{Handler, RedisLink};
-use crate::adapter::redis::node_socket::to_node;
-use crate::adapter::redis::request::{LegacyOp, Request, RequestType};
+use crate::adapter::redis::options::RedisAdapterOptions;
+use crate::adapter::redis::request::{Request, RequestType};
 use crate::adapter::redis::response::Response;
-use crate::adapter::Adapter;
-use crate::room::{Member, Room, Selector};
+use crate::adapter::BoxFuture;
+use crate::payload::Payload;
+use crate::room::Room;
 
-/// How long a request waits for the other servers' responses (Node's `requestsTimeout`).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(5000);
+/// Responses queued for one request, at most; past this they are dropped (and logged): the
+/// request reads them as they come, so only a flood fills it.
+pub const RESPONSE_QUEUE: usize = 4096;
 
 struct Pending {
     kind: RequestType,
-    answers: mpsc::UnboundedSender<Response>,
+    answers: mpsc::Sender<Response>,
 }
 
 /// The requests of one namespace's adapter that wait for responses.
@@ -41,15 +45,37 @@ pub struct Requests {
     timeout: Duration,
 }
 
+/// A request waiting for its responses; forgotten when dropped.
+pub struct Open {
+    /// Its request id.
+    pub id: String,
+    /// Its responses as they arrive.
+    pub answers: mpsc::Receiver<Response>,
+    requests: Weak<Requests>,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if let Some(requests) = self.requests.upgrade() {
+            requests.pending.lock().remove(&self.id);
+        }
+    }
+}
+
 impl Requests {
-    /// The requests of namespace `nsp` under `key`, over `link`.
-    pub fn new(link: Arc<RedisLink>, key: &str, nsp: &str) -> Self {
+    /// The requests of namespace `nsp` over `link`, with `options`' key and timeout.
+    pub fn new(link: Arc<RedisLink>, options: &RedisAdapterOptions, nsp: &str) -> Self {
         Requests {
             link,
-            channel: request_channel(key, nsp),
+            channel: request_channel(&options.key, nsp),
             pending: Mutex::default(),
-            timeout: REQUEST_TIMEOUT,
+            timeout: options.request_timeout,
         }
+    }
+
+    /// How long a request waits for the other servers.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// What to do with a message on this server's response channels: hand it to the request it
@@ -64,7 +90,9 @@ impl Requests {
             match Response::decode(&payload, kind) {
                 Ok(Some(response)) => {
                     if let Some(p) = requests.pending.lock().get(response.request_id()) {
-                        let _ = p.answers.send(response);
+                        if p.answers.try_send(response).is_err() {
+                            tracing::debug!(%channel, "cluster: dropped a response (queue full)");
+                        }
                     }
                 }
                 Ok(None) => {}
@@ -73,38 +101,64 @@ impl Requests {
         })
     }
 
+    /// Registers a request of type `kind` under a fresh id, before it is published.
+    pub fn open(self: &Arc<Self>, kind: RequestType) -> Open {
+        let id = Alphanumeric.sample_string(&mut rand::rng(), 12);
+        let (answers, rx) = mpsc::channel(RESPONSE_QUEUE);
+        self.pending
+            .lock()
+            .insert(id.clone(), Pending { kind, answers });
+        Open {
+            id,
+            answers: rx,
+            requests: Arc::downgrade(self),
+        }
+    }
+
+    /// How many other servers there are: `PUBSUB NUMSUB` of the request channel minus this
+    /// server's own subscription; 0 when Redis does not answer.
+    pub async fn others(&self) -> usize {
+        let servers = self.link.numsub(&self.channel).await.unwrap_or(0);
+        servers.saturating_sub(1)
+    }
+
     /// Publishes `request`, expecting no response.
     pub fn tell(&self, request: &Request) {
         self.link.publish(self.channel.clone(), request.encode());
     }
 
     /// Asks every other server with the request `make` builds from a fresh request id, and
-    /// returns their responses: all of them, or those that arrived within the timeout. No other
-    /// server (or no answer from `PUBSUB NUMSUB`): no request, no responses.
+    /// returns how many servers were asked and their responses: all of them, or those that
+    /// arrived within the timeout. No other server (or no answer from `PUBSUB NUMSUB`): no
+    /// request, no responses.
     pub async fn ask(
-        &self,
+        self: &Arc<Self>,
         kind: RequestType,
         make: impl FnOnce(String) -> Request,
-    ) -> Vec<Response> {
-        let servers = self.link.numsub(&self.channel).await.unwrap_or(0);
-        // This server's own subscription is one of them.
-        let expected = servers.saturating_sub(1);
+    ) -> (usize, Vec<Response>) {
+        self.ask_within(kind, make, self.timeout).await
+    }
+
+    /// [`Requests::ask`] waiting `timeout` instead of the request timeout.
+    pub async fn ask_within(
+        self: &Arc<Self>,
+        kind: RequestType,
+        make: impl FnOnce(String) -> Request,
+        timeout: Duration,
+    ) -> (usize, Vec<Response>) {
+        let expected = self.others().await;
         if expected == 0 {
-            return Vec::new();
+            return (0, Vec::new());
         }
-        let id = Alphanumeric.sample_string(&mut rand::rng(), 12);
-        let (answers, mut rx) = mpsc::unbounded_channel();
-        self.pending
-            .lock()
-            .insert(id.clone(), Pending { kind, answers });
+        let mut open = self.open(kind);
         self.link
-            .publish(self.channel.clone(), make(id.clone()).encode());
+            .publish(self.channel.clone(), make(open.id.clone()).encode());
         let mut responses = Vec::with_capacity(expected);
-        let deadline = tokio::time::sleep(self.timeout);
+        let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
         while responses.len() < expected {
             tokio::select! {
-                response = rx.recv() => match response {
+                response = open.answers.recv() => match response {
                     Some(r) => responses.push(r),
                     None => break,
                 },
@@ -114,143 +168,122 @@ impl Requests {
                 }
             }
         }
-        self.pending.lock().remove(&id);
-        responses
+        (expected, responses)
     }
-}
 
-/// What to do with a message on the request channel of namespace `nsp`: answer another
-/// server's request from `local` (never this server's own, `uid`), publishing the response on
-/// `<key>-response#<nsp>#`.
-pub fn request_handler<M: Member>(
-    local: Weak<LocalAdapter<M>>,
-    link: Weak<RedisLink>,
-    key: &str,
-    nsp: &str,
-    uid: &str,
-) -> Handler {
-    let (responses, uid) = (response_channel(key, nsp), uid.to_owned());
-    Arc::new(move |channel: &str, payload: Bytes| {
-        let request = match Request::decode(&payload) {
-            Ok(request) => request,
-            Err(e) => {
-                tracing::debug!(%channel, error = %e, "cluster: ignored a request");
-                return;
-            }
-        };
-        if sender(&request) == Some(uid.as_str()) {
-            return;
-        }
-        let (Some(local), Some(link)) = (local.upgrade(), link.upgrade()) else {
-            return;
-        };
-        let responses = responses.clone();
-        actix_rt::spawn(async move {
-            if let Some(response) = answer(&*local, request).await {
-                link.publish(responses, response.encode());
-            }
-        });
-    })
-}
-
-/// The uid of the server that sent `request`, if it says.
-fn sender(request: &Request) -> Option<&str> {
-    match request {
-        Request::Sockets { uid, .. }
-        | Request::AllRooms { uid, .. }
-        | Request::Legacy { uid, .. }
-        | Request::Fetch { uid, .. }
-        | Request::ServerSideEmit { uid, .. }
-        | Request::Broadcast { uid, .. } => Some(uid),
-        Request::Rooms { uid, .. } | Request::Disconnect { uid, .. } => uid.as_deref(),
-        Request::Ignored { .. } => None,
-    }
-}
-
-/// Carries out `request` on this server's sockets and returns the response it calls for.
-pub async fn answer<M: Member>(local: &LocalAdapter<M>, request: Request) -> Option<Response> {
-    match request {
-        Request::Sockets {
-            request_id, rooms, ..
-        } => {
-            let selector = Selector {
-                rooms,
-                except: Vec::new(),
-                except_sid: None,
-            };
-            let found = local.fetch_sockets(Arc::new(selector)).await;
-            let sockets = found.iter().map(|s| s.id.to_string()).collect();
-            Some(Response::Sockets {
-                request_id,
-                sockets,
-            })
-        }
-        Request::AllRooms { request_id, .. } => {
-            let rooms = local.rooms().await;
-            let rooms = rooms.into_iter().map(|(r, _)| r.to_string()).collect();
-            Some(Response::AllRooms { request_id, rooms })
-        }
-        Request::Rooms {
-            join,
-            targets,
+    /// The ids of the other servers' sockets in any of `rooms` (all of them for none), by a
+    /// SOCKETS request from server `uid`.
+    pub async fn socket_ids(self: &Arc<Self>, uid: &str, rooms: Vec<Room>) -> HashSet<String> {
+        let uid = uid.to_owned();
+        let request = |request_id| Request::Sockets {
+            uid,
+            request_id,
             rooms,
-            ..
-        } => {
-            let selector = Arc::new(targets.selector());
-            if join {
-                local.sockets_join(selector, rooms).await;
-            } else {
-                local.sockets_leave(selector, rooms).await;
+        };
+        let (_, responses) = self.ask(RequestType::Sockets, request).await;
+        let mut ids = HashSet::new();
+        for response in responses {
+            if let Response::Sockets { sockets, .. } = response {
+                ids.extend(sockets);
             }
-            None
         }
-        Request::Disconnect { targets, close, .. } => {
-            local
-                .disconnect_sockets(Arc::new(targets.selector()), close)
-                .await;
-            None
+        ids
+    }
+
+    /// Publishes the broadcast with acknowledgements `make` builds from a fresh request id, and
+    /// collects: `local` (this server's own recipients), every other server's client count and
+    /// each of their clients' acknowledgements, until all arrived or `timeout` passed.
+    pub async fn broadcast_with_ack(
+        self: &Arc<Self>,
+        make: impl FnOnce(String) -> Request,
+        local: BoxFuture<AckReplies>,
+        timeout: Duration,
+    ) -> AckReplies {
+        let mut open = self.open(RequestType::Broadcast);
+        self.link
+            .publish(self.channel.clone(), make(open.id.clone()).encode());
+        let mut tally = RemoteTally::default();
+        let mut own: Option<AckReplies> = None;
+        let others = self.others();
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(local, others, deadline);
+        while own.is_none() || !tally.complete() {
+            tokio::select! {
+                replies = &mut local, if own.is_none() => own = Some(replies),
+                n = &mut others, if tally.servers.is_none() => tally.servers = Some(n),
+                response = open.answers.recv() => match response {
+                    Some(r) => tally.add(r),
+                    None => break,
+                },
+                () = &mut deadline => break,
+            }
         }
-        Request::Legacy {
-            request_id,
-            op,
-            sid,
-            ..
-        } => legacy(local, request_id, op, sid).await,
-        Request::Fetch {
-            request_id,
-            targets,
-            ..
-        } => {
-            let found = local.fetch_sockets(Arc::new(targets.selector())).await;
-            let sockets = found.iter().map(to_node).collect();
-            Some(Response::Fetch {
-                request_id,
-                sockets,
-            })
+        // This server's sockets time out on their own at `timeout`: wait for them.
+        let own = match own {
+            Some(own) => own,
+            None => local.await,
+        };
+        tally.finish(own)
+    }
+}
+
+/// What the other servers answered so far to a broadcast with acknowledgements: pure, so the
+/// rule for "every reply arrived" is tested on its own.
+#[derive(Debug, Default)]
+pub struct RemoteTally {
+    /// How many other servers must say how many clients they have; `None` until known.
+    pub servers: Option<usize>,
+    /// Servers that said so far.
+    pub counted: usize,
+    /// Their clients, summed.
+    pub clients: usize,
+    /// The acknowledgements so far.
+    pub replies: Vec<AckReply>,
+}
+
+impl RemoteTally {
+    /// Takes one response: a client count or an acknowledgement. An acknowledgement beyond the
+    /// clients counted so far is dropped (a server publishes its count before its acks, so only
+    /// a misbehaving peer sends one), which bounds what a request holds; anything else is ignored.
+    pub fn add(&mut self, response: Response) {
+        match response {
+            Response::ClientCount { client_count, .. } => {
+                self.counted += 1;
+                let count = usize::try_from(client_count).unwrap_or(usize::MAX);
+                self.clients = self.clients.saturating_add(count);
+            }
+            Response::BroadcastAck { .. } if self.replies.len() >= self.clients => {
+                tracing::debug!("cluster: dropped an acknowledgement beyond the clients counted");
+            }
+            Response::BroadcastAck { packet, binary, .. } => self.replies.push(AckReply {
+                socket: None,
+                payload: Payload {
+                    args: vec![packet],
+                    binary,
+                },
+            }),
+            _ => {}
         }
-        // Server-side emits and broadcasts with acknowledgements: not answered yet.
-        Request::ServerSideEmit { .. } | Request::Broadcast { .. } | Request::Ignored { .. } => {
-            None
+    }
+
+    /// Whether every other server said how many clients it has and each of them replied.
+    pub fn complete(&self) -> bool {
+        self.servers.is_some_and(|s| self.counted >= s) && self.replies.len() >= self.clients
+    }
+
+    /// The whole collection: this server's `own` replies, then the others'.
+    pub fn finish(self, own: AckReplies) -> AckReplies {
+        let timed_out = own.timed_out || !self.complete();
+        let mut replies = own.replies;
+        replies.extend(self.replies);
+        AckReplies {
+            expected: own.expected + self.clients,
+            replies,
+            timed_out,
         }
     }
 }
 
-/// A pre-v4 one-socket request: only the server holding socket `sid` acts and answers.
-async fn legacy<M: Member>(
-    local: &LocalAdapter<M>,
-    request_id: String,
-    op: LegacyOp,
-    sid: String,
-) -> Option<Response> {
-    let selector = Arc::new(Selector {
-        rooms: vec![Room::from(sid.as_str())],
-        except: Vec::new(),
-        except_sid: None,
-    });
-    let done = match op {
-        LegacyOp::Join(room) => local.sockets_join(selector, vec![Room::from(room)]).await,
-        LegacyOp::Leave(room) => local.sockets_leave(selector, vec![Room::from(room)]).await,
-        LegacyOp::Disconnect(close) => local.disconnect_sockets(selector, close).await,
-    };
-    (done > 0).then_some(Response::Done { request_id })
-}
+#[cfg(test)]
+#[path = "requests_tests.rs"]
+mod tests;

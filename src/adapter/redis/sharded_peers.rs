@@ -24,7 +24,7 @@ use crate::adapter::redis::channel::{sharded_channel, sharded_sub_channel, Subsc
 use crate::adapter::redis::cluster_wire::{ClusterBody, ClusterMessage};
 use crate::adapter::redis::link::Handler;
 use crate::adapter::redis::node_socket::to_node;
-use crate::adapter::redis::requests::REQUEST_TIMEOUT;
+use crate::adapter::redis::options::DEFAULT_REQUEST_TIMEOUT;
 use crate::adapter::redis::shard_link::ShardedLink;
 use crate::adapter::redis::wire::{Broadcast, Targets};
 use crate::adapter::Adapter;
@@ -160,7 +160,7 @@ impl Shard {
             None,
         );
         let (mut found, mut answers) = (Vec::new(), 0);
-        let deadline = tokio::time::sleep(REQUEST_TIMEOUT);
+        let deadline = tokio::time::sleep(DEFAULT_REQUEST_TIMEOUT);
         tokio::pin!(deadline);
         while answers < expected {
             tokio::select! {

@@ -480,7 +480,7 @@ describe("admin API: emit", () => {
     const res = await broker.ok("/api/v1/emit", { event: "question", rooms: ["ack-some"], ack_timeout_ms: TIMEOUT });
     const elapsed = Date.now() - t0;
     await asked;
-    assert.deepEqual(res, { ok: true, recipients: 2, responses: [{ id: acker.id, args: ["yes"] }], timed_out: 1 });
+    assert.deepEqual(res, { ok: true, recipients: 2, responses: [{ id: acker.id, args: ["yes"] }], timed_out: 1, complete: false });
     assert.ok(elapsed >= TIMEOUT - 50, `answered after ${elapsed} ms, before the ${TIMEOUT} ms timeout`);
     assert.ok(elapsed < TIMEOUT + 1500, `answered after ${elapsed} ms, long after the ${TIMEOUT} ms timeout`);
     const afterM = await broker.metrics();
@@ -493,7 +493,7 @@ describe("admin API: emit", () => {
   it("with ack_timeout_ms and no recipient answers at once with recipients 0", async () => {
     const t0 = Date.now();
     const res = await broker.ok("/api/v1/emit", { event: "question", rooms: ["empty-room"], ack_timeout_ms: 5000 });
-    assert.deepEqual(res, { ok: true, recipients: 0, responses: [], timed_out: 0 });
+    assert.deepEqual(res, { ok: true, recipients: 0, responses: [], timed_out: 0, complete: true });
     assert.ok(Date.now() - t0 < 2500);
   });
 
