@@ -3,6 +3,7 @@
 //! (optionally collecting acknowledgements) and bulk join / leave / disconnect. It reaches the
 //! sockets only through the server's broadcast operators, i.e. the room supervisors.
 
+mod cluster;
 pub mod dto;
 mod routes;
 

@@ -13,6 +13,10 @@
 //! `fetch_sockets` asks the cluster and merges; `sockets_join`, `sockets_leave` and
 //! `disconnect_sockets` apply locally and publish the request (their count is local).
 //!
+//! `server_count` and `remote_sockets` (the other nodes' sockets, each with the node holding it
+//! when that node is a roomcast one) serve the admin API's cluster view; both fail at once while
+//! Redis is unreachable. `node_local` is the wrapped [`LocalAdapter`] (`?local=true`).
+//!
 //! Still local: `rooms` (its counts per room feed the admin API and metrics; ALL_ROOMS carries
 //! names only), SERVER_SIDE_EMIT (not sent, not answered) and broadcasts with acknowledgements
 //! (`broadcast_counted` counts local recipients only; BROADCAST requests are not answered).
@@ -33,7 +37,9 @@ use crate::adapter::redis::request::{Request, RequestType};
 use crate::adapter::redis::requests::{request_handler, Requests};
 use crate::adapter::redis::response::Response;
 use crate::adapter::redis::wire::{Broadcast, Targets};
-use crate::adapter::{Adapter, AdapterFactory, BoxFuture, BroadcastMessage};
+use crate::adapter::{
+    Adapter, AdapterFactory, BoxFuture, BroadcastMessage, ClusterError, LinkState, NodeSocket,
+};
 use crate::metrics::Metrics;
 use crate::protocol::ids::Sid;
 use crate::protocol::socketio::Parser;
@@ -116,6 +122,18 @@ impl<M: Member> AdapterFactory<M> for RedisAdapterFactory {
             self.parser,
             local,
         ))
+    }
+
+    fn link_state(&self) -> LinkState {
+        if self.link.is_connected() {
+            LinkState::Connected
+        } else {
+            LinkState::Disconnected
+        }
+    }
+
+    fn node_id(&self) -> Option<String> {
+        Some(self.link.node_id().to_owned())
     }
 }
 
@@ -254,24 +272,48 @@ impl<M: Member> Adapter<M> for RedisAdapter<M> {
     }
 
     fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<SocketDescription>> {
+        let local = self.local.fetch_sockets(selector.clone());
+        let remote = self.remote_sockets(selector);
+        Box::pin(async move {
+            let (mut found, remote) = futures_util::join!(local, remote);
+            found.extend(remote.unwrap_or_default().into_iter().map(|s| s.socket));
+            found
+        })
+    }
+
+    fn remote_sockets(
+        &self,
+        selector: Arc<Selector>,
+    ) -> BoxFuture<Result<Vec<NodeSocket>, ClusterError>> {
         let (requests, uid, nsp) = (self.requests.clone(), self.uid.clone(), self.nsp.clone());
         let targets = Targets::from_selector(&selector);
-        let local = self.local.fetch_sockets(selector);
         Box::pin(async move {
             let request = |request_id| Request::Fetch {
                 uid,
                 request_id,
                 targets,
             };
-            let (mut found, remote) =
-                futures_util::join!(local, requests.ask(RequestType::RemoteFetch, request));
-            for response in remote {
+            let responses = requests.try_ask(RequestType::RemoteFetch, request).await?;
+            let mut found = Vec::new();
+            for response in responses {
                 if let Response::Fetch { sockets, .. } = response {
-                    found.extend(sockets.iter().filter_map(|s| from_node(s, &nsp)));
+                    found.extend(sockets.iter().filter_map(|s| {
+                        let node = s.get("node").and_then(|n| n.as_str()).map(str::to_owned);
+                        from_node(s, &nsp).map(|socket| NodeSocket { socket, node })
+                    }));
                 }
             }
-            found
+            Ok(found)
         })
+    }
+
+    fn server_count(&self) -> BoxFuture<Result<usize, ClusterError>> {
+        let requests = self.requests.clone();
+        Box::pin(async move { requests.servers().await })
+    }
+
+    fn node_local(&self) -> Option<&dyn Adapter<M>> {
+        Some(&*self.local)
     }
 
     fn local_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<M>> {

@@ -7,6 +7,10 @@
 //! `roomcast_cluster_publish_failures_total`; a full queue drops too. Both connections reconnect
 //! with exponential backoff (100 ms doubling to 5 s), and the subscriber subscribes its patterns
 //! again. Broadcasts published while a node was cut off are lost for it, as with Node's adapter.
+//!
+//! The link is up when both connections are ([`RedisLink::is_connected`]); the gauge
+//! `roomcast_cluster_redis_connected` shows it (1 or 0), and requests between servers are not
+//! even tried while it is down (they fail fast instead of waiting for a timeout).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +20,7 @@ use std::time::Duration;
 use actix::Arbiter;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use metrics::Counter;
+use metrics::{Counter, Gauge};
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
@@ -42,13 +46,32 @@ pub enum Topic {
 
 type Patterns = Arc<Mutex<HashMap<Topic, Handler>>>;
 
+/// Whether each of the two connections is up, mirrored in a gauge (1 when both are).
+struct Health {
+    publisher: AtomicBool,
+    subscriber: AtomicBool,
+    gauge: Gauge,
+}
+
+impl Health {
+    fn set(&self, which: &AtomicBool, up: bool) {
+        which.store(up, Ordering::Release);
+        self.gauge.set(f64::from(u8::from(self.up())));
+    }
+
+    fn up(&self) -> bool {
+        self.publisher.load(Ordering::Acquire) && self.subscriber.load(Ordering::Acquire)
+    }
+}
+
 /// One node's link to Redis, shared by the adapters of every namespace.
 pub struct RedisLink {
     client: redis::Client,
     patterns: Patterns,
-    connected: Arc<AtomicBool>,
+    health: Arc<Health>,
     failures: Counter,
     started: OnceLock<Started>,
+    node_id: String,
 }
 
 struct Started {
@@ -61,10 +84,17 @@ impl RedisLink {
     /// A link to the Redis of `client`, counting failures in `metrics`. Connects on first use,
     /// from inside the actix system.
     pub fn new(client: redis::Client, metrics: &Metrics) -> Self {
+        let gauge = metrics.gauge("roomcast_cluster_redis_connected", &[]);
+        gauge.set(0.0);
         RedisLink {
             client,
             patterns: Arc::default(),
-            connected: Arc::new(AtomicBool::new(false)),
+            health: Arc::new(Health {
+                publisher: AtomicBool::new(false),
+                subscriber: AtomicBool::new(false),
+                gauge,
+            }),
+            node_id: crate::protocol::ids::Sid::new().to_string(),
             failures: metrics.labelled_counter(
                 "roomcast_cluster_publish_failures_total",
                 "reason",
@@ -85,11 +115,16 @@ impl RedisLink {
             let arbiter = Arbiter::new();
             let (publish, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
             let (subscribe, subscribe_rx) = mpsc::unbounded_channel();
-            let (client, connected) = (self.client.clone(), self.connected.clone());
+            let (client, health) = (self.client.clone(), self.health.clone());
             let failures = self.failures.clone();
-            arbiter.spawn(publisher(client, publish_rx, connected, failures));
+            arbiter.spawn(publisher(client, publish_rx, health, failures));
             let (client, patterns) = (self.client.clone(), self.patterns.clone());
-            arbiter.spawn(subscriber(client, patterns, subscribe_rx));
+            arbiter.spawn(subscriber(
+                client,
+                patterns,
+                subscribe_rx,
+                self.health.clone(),
+            ));
             Started {
                 arbiter,
                 publish,
@@ -102,7 +137,7 @@ impl RedisLink {
     /// queue is full. Never waits.
     pub fn publish(&self, channel: String, payload: Vec<u8>) {
         let started = self.started();
-        if !self.connected.load(Ordering::Acquire) {
+        if !self.health.publisher.load(Ordering::Acquire) {
             self.failures.increment(1);
             return;
         }
@@ -153,9 +188,14 @@ impl RedisLink {
         }
     }
 
-    /// Whether the publisher is connected now.
+    /// Whether the link is up now: the publisher connected and the subscriber subscribed.
     pub fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::Acquire)
+        self.health.up()
+    }
+
+    /// This node's id, the same for every namespace (a random Socket.IO-style id).
+    pub fn node_id(&self) -> &str {
+        &self.node_id
     }
 }
 
@@ -191,7 +231,7 @@ impl Backoff {
 async fn publisher(
     client: redis::Client,
     mut queue: mpsc::Receiver<(String, Vec<u8>)>,
-    connected: Arc<AtomicBool>,
+    health: Arc<Health>,
     failures: Counter,
 ) {
     let mut backoff = Backoff::new();
@@ -200,7 +240,7 @@ async fn publisher(
         match client.get_multiplexed_async_connection().await {
             Ok(mut conn) => {
                 tracing::info!("cluster: Redis publisher connected");
-                connected.store(true, Ordering::Release);
+                health.set(&health.publisher, true);
                 backoff.reset();
                 loop {
                     if queue.recv_many(&mut batch, PIPELINE).await == 0 {
@@ -216,7 +256,7 @@ async fn publisher(
                         break;
                     }
                 }
-                connected.store(false, Ordering::Release);
+                health.set(&health.publisher, false);
             }
             Err(e) => tracing::warn!(error = %e, "cluster: cannot connect to Redis to publish"),
         }
@@ -232,10 +272,13 @@ async fn subscriber(
     client: redis::Client,
     patterns: Patterns,
     mut added: mpsc::UnboundedReceiver<Topic>,
+    health: Arc<Health>,
 ) {
     let mut backoff = Backoff::new();
     loop {
-        match subscription(&client, &patterns, &mut added, &mut backoff).await {
+        let result = subscription(&client, &patterns, &mut added, &mut backoff, &health).await;
+        health.set(&health.subscriber, false);
+        match result {
             Ok(()) => return,
             Err(e) => tracing::warn!(error = %e, "cluster: Redis subscription lost; reconnecting"),
         }
@@ -250,6 +293,7 @@ async fn subscription(
     patterns: &Patterns,
     added: &mut mpsc::UnboundedReceiver<Topic>,
     backoff: &mut Backoff,
+    health: &Health,
 ) -> redis::RedisResult<()> {
     let (mut sink, mut stream) = client.get_async_pubsub().await?.split();
     // Patterns added from here on arrive on `added`; those before are in the map.
@@ -259,6 +303,7 @@ async fn subscription(
         subscribe(&mut sink, topic).await?;
     }
     tracing::info!("cluster: Redis subscriber connected");
+    health.set(&health.subscriber, true);
     backoff.reset();
     loop {
         tokio::select! {

@@ -5,7 +5,9 @@
 //! Asking counts the servers with `PUBSUB NUMSUB <key>-request#<nsp>#` (every server, Node's and
 //! roomcast's, `SUBSCRIBE`s it), publishes the request and collects responses until every other
 //! server has answered or [`REQUEST_TIMEOUT`] has passed; then it returns what arrived, as Node's
-//! adapter does for `fetchSockets` and `allRooms`.
+//! adapter does for `fetchSockets` and `allRooms`. While the link to Redis is down nothing is
+//! asked: [`Requests::try_ask`] fails at once with [`ClusterError::Unavailable`] (and
+//! [`Requests::ask`] returns no responses) rather than waiting for the timeout.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -22,7 +24,7 @@ use crate::adapter::redis::link::{Handler, RedisLink};
 use crate::adapter::redis::node_socket::to_node;
 use crate::adapter::redis::request::{LegacyOp, Request, RequestType};
 use crate::adapter::redis::response::Response;
-use crate::adapter::Adapter;
+use crate::adapter::{Adapter, ClusterError};
 use crate::room::{Member, Room, Selector};
 
 /// How long a request waits for the other servers' responses (Node's `requestsTimeout`).
@@ -78,19 +80,39 @@ impl Requests {
         self.link.publish(self.channel.clone(), request.encode());
     }
 
-    /// Asks every other server with the request `make` builds from a fresh request id, and
-    /// returns their responses: all of them, or those that arrived within the timeout. No other
-    /// server (or no answer from `PUBSUB NUMSUB`): no request, no responses.
+    /// How many servers serve the namespace (`PUBSUB NUMSUB` of its request channel), this one
+    /// included; fails at once while the link is down, or when Redis does not answer.
+    pub async fn servers(&self) -> Result<usize, ClusterError> {
+        if !self.link.is_connected() {
+            return Err(unavailable());
+        }
+        self.link
+            .numsub(&self.channel)
+            .await
+            .ok_or_else(unavailable)
+    }
+
+    /// [`Requests::try_ask`], with no responses when the cluster cannot be reached.
     pub async fn ask(
         &self,
         kind: RequestType,
         make: impl FnOnce(String) -> Request,
     ) -> Vec<Response> {
-        let servers = self.link.numsub(&self.channel).await.unwrap_or(0);
+        self.try_ask(kind, make).await.unwrap_or_default()
+    }
+
+    /// Asks every other server with the request `make` builds from a fresh request id, and
+    /// returns their responses: all of them, or those that arrived within the timeout. No other
+    /// server: no request, no responses. Fails at once when the link to Redis is down.
+    pub async fn try_ask(
+        &self,
+        kind: RequestType,
+        make: impl FnOnce(String) -> Request,
+    ) -> Result<Vec<Response>, ClusterError> {
         // This server's own subscription is one of them.
-        let expected = servers.saturating_sub(1);
+        let expected = self.servers().await?.saturating_sub(1);
         if expected == 0 {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let id = Alphanumeric.sample_string(&mut rand::rng(), 12);
         let (answers, mut rx) = mpsc::unbounded_channel();
@@ -115,8 +137,12 @@ impl Requests {
             }
         }
         self.pending.lock().remove(&id);
-        responses
+        Ok(responses)
     }
+}
+
+fn unavailable() -> ClusterError {
+    ClusterError::Unavailable("Redis is unreachable (this node keeps reconnecting)".to_owned())
 }
 
 /// What to do with a message on the request channel of namespace `nsp`: answer another
@@ -146,11 +172,25 @@ pub fn request_handler<M: Member>(
         };
         let responses = responses.clone();
         actix_rt::spawn(async move {
-            if let Some(response) = answer(&*local, request).await {
+            if let Some(mut response) = answer(&*local, request).await {
+                stamp_node(&mut response, link.node_id());
                 link.publish(responses, response.encode());
             }
         });
     })
+}
+
+/// Adds `"node": node` to each socket of a REMOTE_FETCH response, so a roomcast node asking knows
+/// where each socket is (Node.js servers read the fields they know and ignore this one).
+fn stamp_node(response: &mut Response, node: &str) {
+    if let Response::Fetch { sockets, .. } = response {
+        for socket in sockets
+            .iter_mut()
+            .filter_map(serde_json::Value::as_object_mut)
+        {
+            socket.insert("node".to_owned(), node.into());
+        }
+    }
 }
 
 /// The uid of the server that sent `request`, if it says.
