@@ -2,15 +2,28 @@
 // its own clients (a room publish still reaches the local member), counts what it could not publish in
 // roomcast_cluster_publish_failures_total, and once Redis is back it subscribes again (a broadcast in
 // Node's format, as @socket.io/redis-emitter publishes it, reaches its client) and publishes again.
+// Throughout, /health answers 200 and says "degraded" while Redis is away (a load balancer keeps the
+// node: its own clients are still served), the gauge roomcast_cluster_redis_connected says 0 or 1, and
+// a cluster-wide admin call fails fast with 503 cluster_unavailable while ?local=true still answers.
+// A node started while Redis is down serves its clients and joins the cluster once Redis comes.
 
 import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import notepack from "notepack.io";
-import { startBroker, ask, record, metric } from "../broker/lib/broker.mjs";
+import { startBroker, ask, record, metric, freePort } from "../broker/lib/broker.mjs";
 import { startRedis, redisCommand, subscribeRaw, until } from "./redis.mjs";
 
 let redis;
 let broker;
+
+const linkGauge = async (node) => metric((await node.metrics()).values, "roomcast_cluster_redis_connected");
+const health = async (node) => {
+  const res = await node.api("/health", { token: null });
+  assert.equal(res.status, 200, "/health is 200 whatever the cluster link");
+  return res.body;
+};
+const linkIs = (node, up) => async () =>
+  (await health(node)).status === (up ? "ok" : "degraded") && (await linkGauge(node)) === (up ? 1 : 0);
 
 const subscribers = async () => (await redisCommand(redis.port, "CLIENT", "LIST")).match(/ psub=1 /g)?.length ?? 0;
 
@@ -36,8 +49,29 @@ it("serves its own clients while Redis is down, counts the lost publishes, and r
   await ask(a, "join", "r");
   await ask(b, "join", "r");
   await until(async () => (await subscribers()) === 1, "the broker's PSUBSCRIBE", 10000);
+  await until(linkIs(broker, true), "the link up", 10000);
+  const nodeId = (await broker.ok("/api/v1/stats")).node_id;
+  assert.deepEqual(await health(broker), { status: "ok", cluster: { redis: "connected", node_id: nodeId } });
 
   await redis.stop();
+  await until(linkIs(broker, false), "/health degraded and the gauge at 0", 5000);
+  assert.deepEqual(await health(broker), { status: "degraded", cluster: { redis: "disconnected", node_id: nodeId } });
+  // Cluster calls fail fast with a clear error; this node alone still answers.
+  for (const route of ["/api/v1/sockets", "/api/v1/rooms", "/api/v1/stats", `/api/v1/sockets/${a.id}`]) {
+    const started = Date.now();
+    const res = await broker.api(route);
+    assert.equal(res.status, 503, `${route}: ${res.text}`);
+    assert.equal(res.body.error.code, "cluster_unavailable");
+    assert.match(res.body.error.message, /Redis is unreachable.*\?local=true/);
+    assert.ok(Date.now() - started < 1000, `${route} answered in ${Date.now() - started} ms`);
+  }
+  const joined = await broker.api("/api/v1/sockets/join", { body: { rooms: ["r"], add: ["x"] } });
+  assert.equal(joined.status, 503, "a cluster-wide join is refused before acting");
+  assert.deepEqual((await broker.ok(`/api/v1/sockets/${a.id}?local=true`)).rooms, ["r"]);
+  assert.equal((await broker.ok("/api/v1/sockets?local=true")).total, 2);
+  assert.deepEqual(await broker.ok("/api/v1/rooms?local=true"), { rooms: [{ name: "r", sockets: 2 }], total: 1 });
+  assert.equal((await broker.ok("/api/v1/stats?local=true")).nodes, 1);
+
   for (const n of [1, 2]) {
     assert.deepEqual(await ask(a, "publish", "r", "msg", n), { ok: true });
   }
@@ -49,6 +83,9 @@ it("serves its own clients while Redis is down, counts the lost publishes, and r
 
   redis = await startRedis({ port: redis.port });
   await until(async () => (await subscribers()) === 1, "the broker subscribing again", 15000);
+  await until(linkIs(broker, true), "/health ok and the gauge at 1 again", 15000);
+  assert.equal((await broker.ok("/api/v1/sockets")).total, 2, "cluster calls answer again");
+  assert.equal((await broker.ok("/api/v1/stats")).nodes, 1);
   // A broadcast from another server (the Redis emitter's uid and format) reaches the local client.
   const emitted = notepack.encode(["emitter", { type: 2, data: ["msg", "from redis"], nsp: "/" }, { rooms: [], except: [], flags: {} }]);
   await redisCommand(redis.port, "PUBLISH", "socket.io#/#", emitted);
@@ -68,5 +105,40 @@ it("serves its own clients while Redis is down, counts the lost publishes, and r
     assert.deepEqual(opts.rooms, ["r"]);
   } finally {
     raw.close();
+  }
+});
+
+it("a node started while Redis is down serves its clients, says degraded, and joins once Redis comes", async () => {
+  const port = await freePort();
+  let late;
+  const node = await startBroker({
+    cluster: { adapter: "redis", redis_url: `redis://127.0.0.1:${port}/0` },
+    namespaces: [{ name: "/", client_join: true, client_publish: "joined" }],
+  });
+  try {
+    assert.deepEqual((await health(node)).status, "degraded");
+    assert.equal(await linkGauge(node), 0);
+    const a = await node.connect("/");
+    const b = await node.connect("/");
+    const inbox = record(b, ["msg"]);
+    await ask(a, "join", "r");
+    await ask(b, "join", "r");
+    assert.deepEqual(await ask(a, "publish", "r", "msg", "local"), { ok: true });
+    await inbox.wait((i) => i.args[0] === "local", 5000, "the local delivery");
+    assert.equal((await node.api("/api/v1/sockets")).status, 503);
+
+    late = await startRedis({ port });
+    // The backoff is at most 5 s between attempts.
+    await until(linkIs(node, true), "the late link up", 15000);
+    const emitted = notepack.encode(["emitter", { type: 2, data: ["msg", "late"], nsp: "/" }, { rooms: ["r"], except: [], flags: {} }]);
+    await until(async () => {
+      await redisCommand(port, "PUBLISH", "socket.io#/#r#", emitted);
+      return inbox.items.some((i) => i.args[0] === "late");
+    }, "a broadcast from the cluster", 5000);
+    assert.equal((await node.ok("/api/v1/stats")).nodes, 1);
+  } finally {
+    const r = await node.stop();
+    await late?.stop();
+    assert.deepEqual(r, { code: 0, signal: null }, "the broker exits 0 on SIGTERM");
   }
 });
