@@ -1,7 +1,8 @@
 //! The adapter seam: every broadcast and room operation of a namespace goes through an [`Adapter`].
 //! The in-process [`local::LocalAdapter`] hands them to the namespace's room supervisors; the
-//! cluster adapter [`redis::adapter::RedisAdapter`] also publishes broadcasts to the other nodes
-//! (the other operations stay local so far).
+//! cluster adapter [`redis::adapter::RedisAdapter`] also publishes broadcasts and requests to the
+//! other nodes. The cluster view (server count, other nodes' sockets, [`LinkState`]) has
+//! node-local defaults, so a local adapter is a cluster of one.
 
 pub mod local;
 pub mod redis;
@@ -131,6 +132,20 @@ pub trait Adapter<M: Member>: Send + Sync + 'static {
         let _ = selector;
         Box::pin(async { Ok(Vec::new()) })
     }
+    /// How many sockets the other nodes hold and the names of their rooms (none alone): cheaper
+    /// than [`Adapter::remote_sockets`] of everyone. Fails fast as it does.
+    fn remote_summary(&self) -> BoxFuture<Result<RemoteSummary, ClusterError>> {
+        Box::pin(async { Ok(RemoteSummary::default()) })
+    }
+}
+
+/// The other nodes of a namespace, summed up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteSummary {
+    /// How many sockets they hold.
+    pub sockets: usize,
+    /// The names of their rooms (sockets' own id rooms left out).
+    pub rooms: std::collections::BTreeSet<String>,
 }
 
 /// A socket of another node, described, with the id of that node where it says (roomcast nodes

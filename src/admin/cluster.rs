@@ -6,11 +6,14 @@
 //! is down, before acting on anything; `?local=true` still answers. Peers that do not answer
 //! within the request timeout are left out, as Node's `fetchSockets` leaves them out.
 //!
+//! Stats count the other nodes' sockets and rooms from their SOCKETS and ALL_ROOMS answers (ids
+//! and names, no descriptions); the Engine.IO connections counted are this node's.
+//!
 //! Room sizes across nodes: Node's ALL_ROOMS request carries room names only, so the other nodes'
 //! rooms are counted from their sockets' descriptions (REMOTE_FETCH), as the socket listing
 //! fetches them; this node's rooms come from its room supervisors.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::adapter::{Adapter, ClusterError, NodeSocket};
@@ -53,6 +56,28 @@ pub(super) async fn nodes(server: &Server, local: bool) -> Result<usize, ApiErro
         Some(ns) => ns.adapter().server_count().await.map_err(unavailable),
         None => Ok(1),
     }
+}
+
+/// How many sockets the namespaces of `op` hold and how many named rooms they have, on every
+/// node unless `local` (from the other nodes' SOCKETS and ALL_ROOMS answers).
+pub(super) async fn summary(
+    op: &BroadcastOperator,
+    local: bool,
+) -> Result<(usize, usize), ApiError> {
+    let (namespaces, _) = op.parts();
+    let (mut sockets, mut rooms) = (0, BTreeSet::new());
+    for ns in namespaces {
+        let adapter = ns.adapter();
+        if !local {
+            let remote = adapter.remote_summary().await.map_err(unavailable)?;
+            sockets += remote.sockets;
+            rooms.extend(remote.rooms);
+        }
+        sockets += ns.socket_count();
+        let mine = scoped(adapter, true).rooms().await;
+        rooms.extend(mine.into_iter().map(|(room, _)| room.to_string()));
+    }
+    Ok((sockets, rooms.len()))
 }
 
 /// The selected sockets of this node (held by `this_node`) and, unless `local`, of the others.

@@ -148,9 +148,9 @@ pub(super) async fn stats(state: State, q: web::Query<LocalQuery>) -> ApiResult 
     let mut names = server.namespaces();
     names.sort();
     for (name, sockets) in names {
-        let rooms = match server.existing(&name) {
-            Some(ns) => ns.rooms().await.len(),
-            None => 0,
+        let (sockets, rooms) = match server.existing(&name) {
+            Some(ns) => cluster::summary(&ns.broadcast(), q.local).await?,
+            None => (sockets, 0),
         };
         total += sockets;
         namespaces.push(json!({ "name": name, "sockets": sockets, "rooms": rooms }));
@@ -160,6 +160,7 @@ pub(super) async fn stats(state: State, q: web::Query<LocalQuery>) -> ApiResult 
         "node_id": state.node_id,
         "nodes": nodes,
         "uptime_s": server.uptime().as_secs(),
+        // this node's: Engine.IO connections are not shared between nodes
         "connections": server.connection_count(),
         "sockets": total,
         "namespaces": namespaces,

@@ -13,8 +13,8 @@
 //! `fetch_sockets` asks the cluster and merges; `sockets_join`, `sockets_leave` and
 //! `disconnect_sockets` apply locally and publish the request (their count is local).
 //!
-//! `server_count` and `remote_sockets` (the other nodes' sockets, each with the node holding it
-//! when that node is a roomcast one) serve the admin API's cluster view; both fail at once while
+//! `server_count`, `remote_sockets` (the other nodes' sockets, each with the node holding it
+//! when that node is a roomcast one) and `remote_summary` ([`super::view`]) serve the admin API's cluster view; both fail at once while
 //! Redis is unreachable. `node_local` is the wrapped [`LocalAdapter`] (`?local=true`).
 //!
 //! Still local: `rooms` (its counts per room feed the admin API and metrics; ALL_ROOMS carries
@@ -32,13 +32,13 @@ use crate::adapter::redis::channel::{
     specific_response_channel,
 };
 use crate::adapter::redis::link::{Handler, RedisLink, Topic};
-use crate::adapter::redis::node_socket::from_node;
-use crate::adapter::redis::request::{Request, RequestType};
+use crate::adapter::redis::request::Request;
 use crate::adapter::redis::requests::{request_handler, Requests};
-use crate::adapter::redis::response::Response;
+use crate::adapter::redis::view;
 use crate::adapter::redis::wire::{Broadcast, Targets};
 use crate::adapter::{
     Adapter, AdapterFactory, BoxFuture, BroadcastMessage, ClusterError, LinkState, NodeSocket,
+    RemoteSummary,
 };
 use crate::metrics::Metrics;
 use crate::protocol::ids::Sid;
@@ -286,25 +286,12 @@ impl<M: Member> Adapter<M> for RedisAdapter<M> {
         selector: Arc<Selector>,
     ) -> BoxFuture<Result<Vec<NodeSocket>, ClusterError>> {
         let (requests, uid, nsp) = (self.requests.clone(), self.uid.clone(), self.nsp.clone());
-        let targets = Targets::from_selector(&selector);
-        Box::pin(async move {
-            let request = |request_id| Request::Fetch {
-                uid,
-                request_id,
-                targets,
-            };
-            let responses = requests.try_ask(RequestType::RemoteFetch, request).await?;
-            let mut found = Vec::new();
-            for response in responses {
-                if let Response::Fetch { sockets, .. } = response {
-                    found.extend(sockets.iter().filter_map(|s| {
-                        let node = s.get("node").and_then(|n| n.as_str()).map(str::to_owned);
-                        from_node(s, &nsp).map(|socket| NodeSocket { socket, node })
-                    }));
-                }
-            }
-            Ok(found)
-        })
+        Box::pin(view::remote_sockets(requests, uid, nsp, selector))
+    }
+
+    fn remote_summary(&self) -> BoxFuture<Result<RemoteSummary, ClusterError>> {
+        let (requests, uid) = (self.requests.clone(), self.uid.clone());
+        Box::pin(view::remote_summary(requests, uid))
     }
 
     fn server_count(&self) -> BoxFuture<Result<usize, ClusterError>> {

@@ -34,6 +34,7 @@ pub mod node_socket;
 pub mod request;
 pub mod requests;
 pub mod response;
+pub mod view;
 pub mod wire;
 
 #[cfg(test)]
