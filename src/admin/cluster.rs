@@ -20,7 +20,6 @@ use crate::adapter::{Adapter, ClusterError, NodeSocket};
 use crate::admin::dto::ApiError;
 use crate::broadcast::BroadcastOperator;
 use crate::room::{Room, Selector};
-use crate::server::Server;
 use crate::socket::Socket;
 
 /// A bulk operation on the selected sockets.
@@ -45,17 +44,16 @@ fn scoped(adapter: &Arc<dyn Adapter<Socket>>, local: bool) -> &dyn Adapter<Socke
     }
 }
 
-/// How many nodes serve the cluster (1 with `local`), counted on namespace `/`'s request channel,
-/// which every Socket.IO server has.
-pub(super) async fn nodes(server: &Server, local: bool) -> Result<usize, ApiError> {
-    if local {
-        return Ok(1);
+/// How many servers serve the namespaces of `op` (the most of any of them; 1 with `local`).
+/// Every server, Node's or roomcast's, subscribes a namespace's request channel once it uses it.
+pub(super) async fn servers(op: &BroadcastOperator, local: bool) -> Result<usize, ApiError> {
+    let mut most = 1;
+    if !local {
+        for ns in op.parts().0 {
+            most = most.max(ns.adapter().server_count().await.map_err(unavailable)?);
+        }
     }
-    let op = server.of("/").broadcast();
-    match op.parts().0.first() {
-        Some(ns) => ns.adapter().server_count().await.map_err(unavailable),
-        None => Ok(1),
-    }
+    Ok(most)
 }
 
 /// How many sockets the namespaces of `op` hold and how many named rooms they have, on every

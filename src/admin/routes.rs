@@ -142,14 +142,17 @@ pub(super) async fn metrics(state: State) -> HttpResponse {
 
 pub(super) async fn stats(state: State, q: web::Query<LocalQuery>) -> ApiResult {
     let server = &state.server;
-    let nodes = cluster::nodes(server, q.local).await?;
     let mut namespaces = Vec::new();
-    let mut total = 0;
+    let (mut total, mut nodes) = (0, 1);
     let mut names = server.namespaces();
     names.sort();
     for (name, sockets) in names {
         let (sockets, rooms) = match server.existing(&name) {
-            Some(ns) => cluster::summary(&ns.broadcast(), q.local).await?,
+            Some(ns) => {
+                let op = ns.broadcast();
+                nodes = nodes.max(cluster::servers(&op, q.local).await?);
+                cluster::summary(&op, q.local).await?
+            }
             None => (sockets, 0),
         };
         total += sockets;

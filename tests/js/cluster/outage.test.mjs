@@ -10,7 +10,8 @@
 import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import notepack from "notepack.io";
-import { startBroker, ask, record, metric, freePort } from "../broker/lib/broker.mjs";
+import { createServer } from "node:net";
+import { startBroker, ask, record, metric } from "../broker/lib/broker.mjs";
 import { startRedis, redisCommand, subscribeRaw, until } from "./redis.mjs";
 
 let redis;
@@ -109,7 +110,11 @@ it("serves its own clients while Redis is down, counts the lost publishes, and r
 });
 
 it("a node started while Redis is down serves its clients, says degraded, and joins once Redis comes", async () => {
-  const port = await freePort();
+  // A stand-in holds a free port and hangs up on every connection (Redis down) until Redis takes the
+  // port, so nothing else (the broker's own listeners) can take it meanwhile.
+  const standIn = createServer((conn) => conn.destroy());
+  await new Promise((resolve) => standIn.listen(0, "127.0.0.1", resolve));
+  const { port } = standIn.address();
   let late;
   const node = await startBroker({
     cluster: { adapter: "redis", redis_url: `redis://127.0.0.1:${port}/0` },
@@ -127,6 +132,7 @@ it("a node started while Redis is down serves its clients, says degraded, and jo
     await inbox.wait((i) => i.args[0] === "local", 5000, "the local delivery");
     assert.equal((await node.api("/api/v1/sockets")).status, 503);
 
+    await new Promise((resolve) => standIn.close(resolve));
     late = await startRedis({ port });
     // The backoff is at most 5 s between attempts.
     await until(linkIs(node, true), "the late link up", 15000);
@@ -137,6 +143,7 @@ it("a node started while Redis is down serves its clients, says degraded, and jo
     }, "a broadcast from the cluster", 5000);
     assert.equal((await node.ok("/api/v1/stats")).nodes, 1);
   } finally {
+    standIn.close();
     const r = await node.stop();
     await late?.stop();
     assert.deepEqual(r, { code: 0, signal: null }, "the broker exits 0 on SIGTERM");
