@@ -1,6 +1,6 @@
 // A Node.js backend with @socket.io/redis-emitter 5.x (no Socket.IO server of its own) emits into a
 // cluster of two roomcast brokers on one redis-server, as backends of Node clusters do (issue 10 item
-// 2): to everyone, to rooms, with except, to another namespace, with binary arguments; socketsJoin,
+// 2): to everyone, to rooms, with except, to another namespace, with binary arguments and Dates; socketsJoin,
 // socketsLeave and disconnectSockets act on the brokers' sockets; a serverSideEmit leaves the nodes
 // serving without an error in their logs.
 //
@@ -75,6 +75,16 @@ it("emit to everyone reaches the clients of both nodes once", async () => {
   emitter.emit("news", "all", { n: 1 });
   await barrier(clients);
   for (const c of clients) assert.deepEqual(news(c), [["all", { n: 1 }]]);
+});
+
+it("values arrive as a Node.js server delivers them: a Date as its ISO text, undefined as null or absent", async () => {
+  const clients = [await client(nodes[0]), await client(nodes[1])];
+  // notepack 3 writes Dates as msgpack timestamps (32, 64 and 96 bits)
+  const dates = [new Date(1700000000123), new Date(1700000000000), new Date(-1)];
+  emitter.emit("news", ...dates, { at: dates[0], gone: undefined }, [undefined]);
+  await barrier(clients);
+  const want = [...dates.map((d) => d.toJSON()), { at: dates[0].toJSON() }, [null]];
+  for (const c of clients) assert.deepEqual(news(c), [want]);
 });
 
 it("to a room and except a room select on every node", async () => {
