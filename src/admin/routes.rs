@@ -206,10 +206,20 @@ pub(super) async fn socket(
 ) -> ApiResult {
     let ns = namespace(&state, &q.namespace)?;
     let found = match crate::Sid::parse(&id) {
-        Some(sid) => cluster::sockets(&ns.to([sid.as_str()]), q.local, &state.node_id)
-            .await?
-            .into_iter()
-            .find(|s| s.socket.id == sid),
+        Some(sid) => {
+            let op = ns.to([sid.as_str()]);
+            let is_it = |s: &NodeSocket| s.socket.id == sid;
+            // Ids are unique in the cluster: one of this node's needs no question to the others.
+            let mine = cluster::sockets(&op, true, &state.node_id).await?;
+            match mine.into_iter().find(is_it) {
+                Some(found) => Some(found),
+                None if q.local => None,
+                None => cluster::sockets(&op, false, &state.node_id)
+                    .await?
+                    .into_iter()
+                    .find(is_it),
+            }
+        }
         None => None,
     };
     let socket = found.ok_or_else(|| ApiError::not_found(format!("no socket {:?}", *id)))?;

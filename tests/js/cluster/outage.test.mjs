@@ -58,7 +58,8 @@ it("serves its own clients while Redis is down, counts the lost publishes, and r
   await until(linkIs(broker, false), "/health degraded and the gauge at 0", 5000);
   assert.deepEqual(await health(broker), { status: "degraded", cluster: { redis: "disconnected", node_id: nodeId } });
   // Cluster calls fail fast with a clear error; this node alone still answers.
-  for (const route of ["/api/v1/sockets", "/api/v1/rooms", "/api/v1/stats", `/api/v1/sockets/${a.id}`]) {
+  // (a socket id that is not this node's could be another's: asking needs the cluster)
+  for (const route of ["/api/v1/sockets", "/api/v1/rooms", "/api/v1/stats", "/api/v1/sockets/AAAAAAAAAAAAAAAAAAAA"]) {
     const started = Date.now();
     const res = await broker.api(route);
     assert.equal(res.status, 503, `${route}: ${res.text}`);
@@ -66,6 +67,7 @@ it("serves its own clients while Redis is down, counts the lost publishes, and r
     assert.match(res.body.error.message, /Redis is unreachable.*\?local=true/);
     assert.ok(Date.now() - started < 1000, `${route} answered in ${Date.now() - started} ms`);
   }
+  assert.equal((await broker.ok(`/api/v1/sockets/${a.id}`)).id, a.id, "ids are unique: this node's socket is found without the cluster");
   const joined = await broker.api("/api/v1/sockets/join", { body: { rooms: ["r"], add: ["x"] } });
   assert.equal(joined.status, 503, "a cluster-wide join is refused before acting");
   assert.deepEqual((await broker.ok(`/api/v1/sockets/${a.id}?local=true`)).rooms, ["r"]);
