@@ -10,7 +10,9 @@
 //!
 //! The link is up when both connections are ([`RedisLink::is_connected`]); the gauge
 //! `roomcast_cluster_redis_connected` shows it (1 or 0), and requests between servers are not
-//! even tried while it is down (they fail fast instead of waiting for a timeout).
+//! even tried while it is down (they fail fast instead of waiting for a timeout). When the
+//! subscriber loses Redis the publisher reconnects too, so the first publishes after an outage do
+//! not go to a dead connection.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,6 +53,9 @@ struct Health {
     publisher: AtomicBool,
     subscriber: AtomicBool,
     gauge: Gauge,
+    /// Told when the subscriber loses Redis: the publisher's connection is most likely gone too,
+    /// and it reconnects rather than losing its next publishes on a dead connection.
+    lost: tokio::sync::Notify,
 }
 
 impl Health {
@@ -93,6 +98,7 @@ impl RedisLink {
                 publisher: AtomicBool::new(false),
                 subscriber: AtomicBool::new(false),
                 gauge,
+                lost: tokio::sync::Notify::new(),
             }),
             node_id: crate::protocol::ids::Sid::new().to_string(),
             failures: metrics.labelled_counter(
@@ -243,7 +249,14 @@ async fn publisher(
                 health.set(&health.publisher, true);
                 backoff.reset();
                 loop {
-                    if queue.recv_many(&mut batch, PIPELINE).await == 0 {
+                    let received = tokio::select! {
+                        n = queue.recv_many(&mut batch, PIPELINE) => n,
+                        () = health.lost.notified() => {
+                            tracing::info!("cluster: Redis lost; the publisher reconnects too");
+                            break;
+                        }
+                    };
+                    if received == 0 {
                         return;
                     }
                     let (mut pipe, sent) = (redis::pipe(), batch.len() as u64);
@@ -278,6 +291,7 @@ async fn subscriber(
     loop {
         let result = subscription(&client, &patterns, &mut added, &mut backoff, &health).await;
         health.set(&health.subscriber, false);
+        health.lost.notify_waiters();
         match result {
             Ok(()) => return,
             Err(e) => tracing::warn!(error = %e, "cluster: Redis subscription lost; reconnecting"),

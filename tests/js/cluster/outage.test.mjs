@@ -5,7 +5,9 @@
 // Throughout, /health answers 200 and says "degraded" while Redis is away (a load balancer keeps the
 // node: its own clients are still served), the gauge roomcast_cluster_redis_connected says 0 or 1, and
 // a cluster-wide admin call fails fast with 503 cluster_unavailable while ?local=true still answers.
-// A node started while Redis is down serves its clients and joins the cluster once Redis comes.
+// A node started while Redis is down serves its clients and joins the cluster once Redis comes. After
+// an outage in which nothing was published, the first publish once the link is up is not lost on the
+// publisher's dead connection.
 
 import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -94,15 +96,12 @@ it("serves its own clients while Redis is down, counts the lost publishes, and r
   await redisCommand(redis.port, "PUBLISH", "socket.io#/#", emitted);
   await inbox.wait((i) => i.args[0] === "from redis", 5000, "the emitter's broadcast");
 
-  // Publishing works again (the first publish after the outage may still find the old connection).
+  // Publishing works again.
   const raw = subscribeRaw(redis.port, "socket.io#/#r#");
   try {
     await raw.ready;
-    let n = 10;
-    await until(async () => {
-      await ask(a, "publish", "r", "msg", ++n);
-      return raw.messages.length > 0;
-    }, "a publish reaching Redis again", 15000);
+    assert.deepEqual(await ask(a, "publish", "r", "msg", 11), { ok: true });
+    await until(async () => raw.messages.length > 0, "the first publish after the outage reaching Redis");
     const [, packet, opts] = notepack.decode(raw.messages[0]);
     assert.equal(packet.data[0], "msg");
     assert.deepEqual(opts.rooms, ["r"]);
@@ -148,6 +147,36 @@ it("a node started while Redis is down serves its clients, says degraded, and jo
     standIn.close();
     const r = await node.stop();
     await late?.stop();
+    assert.deepEqual(r, { code: 0, signal: null }, "the broker exits 0 on SIGTERM");
+  }
+});
+
+it("after an outage without publishes, the first publish once the link is up reaches Redis", async () => {
+  let own = await startRedis();
+  const node = await startBroker({
+    cluster: { adapter: "redis", redis_url: own.url },
+    namespaces: [{ name: "/", client_join: true, client_publish: "joined" }],
+  });
+  try {
+    const a = await node.connect("/");
+    await ask(a, "join", "r");
+    await until(linkIs(node, true), "the link up", 10000);
+    await own.stop();
+    await until(linkIs(node, false), "the link down", 5000);
+    own = await startRedis({ port: own.port });
+    await until(linkIs(node, true), "the link up again", 15000);
+    const raw = subscribeRaw(own.port, "socket.io#/#r#");
+    try {
+      await raw.ready;
+      assert.deepEqual(await ask(a, "publish", "r", "msg", "first"), { ok: true });
+      await until(async () => raw.messages.length > 0, "the first publish reaching Redis");
+      assert.equal(notepack.decode(raw.messages[0])[1].data[1], "first");
+    } finally {
+      raw.close();
+    }
+  } finally {
+    const r = await node.stop();
+    await own.stop();
     assert.deepEqual(r, { code: 0, signal: null }, "the broker exits 0 on SIGTERM");
   }
 });
