@@ -1,7 +1,9 @@
 //! The HTTP admin API, on its own listener: health and readiness, Prometheus metrics, the OpenAPI
 //! document, and under `/api/v1` (bearer token, compared in constant time) stats, listings, emit
 //! (optionally collecting acknowledgements) and bulk join / leave / disconnect. It reaches the
-//! sockets only through the server's broadcast operators, i.e. the room supervisors.
+//! sockets only through the server's broadcast operators and the namespaces' adapters, i.e. the
+//! room supervisors; with a cluster adapter, stats, listings and bulk operations answer for every
+//! node unless `?local=true` (`cluster`), and `/health` tells when the cluster link is down.
 
 mod cluster;
 pub mod dto;
