@@ -3,7 +3,8 @@
 // node A: /stats counts the nodes and every node's sockets and rooms; /rooms sums room sizes over the
 // nodes; /sockets and /sockets/{id} list every node's sockets, each with the node that holds it (null
 // for the Node server's); join, leave and disconnect act on every node and count what they selected.
-// ?local=true restricts each call to node A.
+// ?local=true restricts each call to node A. A server that is counted but never answers delays a call
+// by the request timeout (5 s), after which it answers with what arrived.
 
 import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -13,7 +14,7 @@ import { io as ioc } from "socket.io-client";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { createClient } from "redis";
 import { startBroker, ask, once, sorted } from "../broker/lib/broker.mjs";
-import { startRedis, numsub, until } from "./redis.mjs";
+import { startRedis, numsub, subscribeRaw, until } from "./redis.mjs";
 
 let redis;
 let nodeA;
@@ -144,4 +145,19 @@ it("sockets/disconnect disconnects another node's socket and counts it", async (
   const local = await nodeA.api("/api/v1/sockets/disconnect?local=true", { body: { sockets: [b1.id] } });
   assert.deepEqual(local.body, { ok: true, affected: 0 }, "?local=true: another node's socket is not selected");
   assert.ok(b1.connected);
+});
+
+it("a counted server that never answers: the call ends at the request timeout with what arrived", async () => {
+  const silent = subscribeRaw(redis.port, "socket.io-request#/#");
+  try {
+    await silent.ready;
+    const started = Date.now();
+    const all = await nodeA.ok("/api/v1/sockets");
+    const took = Date.now() - started;
+    assert.ok(took >= 4500 && took < 9000, `answered after ${took} ms`);
+    assert.ok(all.sockets.some((s) => s.id === b1.id), "the answering nodes' sockets are there");
+    assert.ok(silent.messages.length >= 1, "the silent server was asked");
+  } finally {
+    silent.close();
+  }
 });
