@@ -188,7 +188,10 @@ pub async fn run(
     let state = Arc::new(AdminState {
         server: server.clone(),
         token: config.admin.token.clone(),
-        node_id: crate::Sid::new().to_string(),
+        // In a cluster, the id the adapters give other nodes, so listings name nodes alike.
+        node_id: server
+            .cluster_node_id()
+            .unwrap_or_else(|| crate::Sid::new().to_string()),
     });
     let admin_routes = admin::configure(state);
     let admin_srv = HttpServer::new(move || App::new().configure(admin_routes.clone()))

@@ -252,6 +252,14 @@ impl BroadcastOperator {
     }
 }
 
+impl BroadcastOperator {
+    /// Its namespaces and targets, for queries that go to the adapters themselves (the admin
+    /// API's cluster view).
+    pub(crate) fn parts(&self) -> (&[Arc<Namespace>], Arc<Selector>) {
+        (&self.namespaces, Arc::new(self.selector.clone()))
+    }
+}
+
 async fn total(counts: Vec<BoxFuture<usize>>) -> usize {
     let mut sum = 0;
     for c in counts {

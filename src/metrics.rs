@@ -152,6 +152,10 @@ impl Metrics {
                 "roomcast_dynamic_namespaces",
                 "Namespaces created from patterns that exist now",
             ),
+            (
+                "roomcast_cluster_redis_connected",
+                "1 while this node's link to the cluster's Redis is up (publisher and subscriber), 0 while it reconnects (Redis adapter only)",
+            ),
         ];
         for (name, help) in gauges {
             r.describe_gauge(name.into(), None, SharedString::from(help));

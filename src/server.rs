@@ -306,6 +306,21 @@ impl Server {
         &self.inner.metrics
     }
 
+    /// The metrics, shared (for a handler that outlives this borrow).
+    pub(crate) fn shared_metrics(&self) -> Arc<Metrics> {
+        self.inner.metrics.clone()
+    }
+
+    /// The state of this node's link to its cluster (from the adapter factory).
+    pub fn link_state(&self) -> crate::adapter::LinkState {
+        self.inner.namespaces.factory().link_state()
+    }
+
+    /// This node's id in its cluster; `None` with a node-local adapter.
+    pub fn cluster_node_id(&self) -> Option<String> {
+        self.inner.namespaces.factory().node_id()
+    }
+
     /// How long the server has existed.
     pub fn uptime(&self) -> std::time::Duration {
         self.inner.started.elapsed()

@@ -3,8 +3,9 @@
 //! cluster adapters [`redis::adapter::RedisAdapter`] (classic pub/sub) and
 //! [`redis::sharded::ShardedAdapter`] (sharded pub/sub) also reach the other nodes: broadcasts, and
 //! what needs their answers: sockets, recipient counts, acknowledgements ([`acks`]) and the events
-//! servers send each other. Every cluster operation has a one-node default, so an adapter
-//! implements only what it takes to other nodes.
+//! servers send each other. Every cluster operation, and the cluster view (server count, other
+//! nodes' sockets, [`LinkState`]), has a one-node default, so a local adapter is a cluster of one
+//! and an adapter implements only what it takes to other nodes.
 
 pub mod acks;
 pub mod local;
@@ -159,12 +160,83 @@ pub trait Adapter<M: Member>: Send + Sync + 'static {
     fn backpressure(&self) -> Option<BoxFuture<()>> {
         None
     }
+    /// The adapter that acts on this node's sockets only, when this one is a cluster adapter
+    /// (`None`: this adapter is node-local already). What the admin API's `?local=true` uses.
+    fn node_local(&self) -> Option<&dyn Adapter<M>> {
+        None
+    }
+    /// How many servers serve the namespace across the cluster, this one included (1 alone).
+    /// Fails fast when the cluster cannot be reached.
+    fn server_count(&self) -> BoxFuture<Result<usize, ClusterError>> {
+        Box::pin(async { Ok(1) })
+    }
+    /// The selected sockets of the other nodes (none alone), each with the node holding it where
+    /// that node says. Fails fast when the cluster cannot be reached; peers that do not answer
+    /// within the request timeout are left out.
+    fn remote_sockets(
+        &self,
+        selector: Arc<Selector>,
+    ) -> BoxFuture<Result<Vec<NodeSocket>, ClusterError>> {
+        let _ = selector;
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    /// How many sockets the other nodes hold and the names of their rooms (none alone): cheaper
+    /// than [`Adapter::remote_sockets`] of everyone. Fails fast as it does.
+    fn remote_summary(&self) -> BoxFuture<Result<RemoteSummary, ClusterError>> {
+        Box::pin(async { Ok(RemoteSummary::default()) })
+    }
+}
+
+/// The other nodes of a namespace, summed up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteSummary {
+    /// How many sockets they hold.
+    pub sockets: usize,
+    /// The names of their rooms (sockets' own id rooms left out).
+    pub rooms: std::collections::BTreeSet<String>,
+}
+
+/// A socket of another node, described, with the id of that node where it says (roomcast nodes
+/// do; Node.js servers do not).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeSocket {
+    /// The socket.
+    pub socket: SocketDescription,
+    /// The node holding it, if known.
+    pub node: Option<String>,
+}
+
+/// Why a request to the other nodes of a cluster was not made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClusterError {
+    /// This node has no working link to the cluster (its Redis is unreachable).
+    #[error("the cluster cannot be reached: {0}")]
+    Unavailable(String),
+}
+
+/// The state of this node's link to the other nodes of its cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// No cluster: a node-local adapter.
+    Alone,
+    /// Linked: broadcasts and requests cross nodes.
+    Connected,
+    /// A cluster adapter whose link is down (retrying): local delivery goes on, nothing crosses.
+    Disconnected,
 }
 
 /// Makes the adapter of each namespace.
 pub trait AdapterFactory<M: Member>: Send + Sync + 'static {
     /// The adapter for namespace `nsp`.
     fn create(&self, nsp: &str) -> Arc<dyn Adapter<M>>;
+    /// The state of the link its adapters share ([`LinkState::Alone`] for a local factory).
+    fn link_state(&self) -> LinkState {
+        LinkState::Alone
+    }
+    /// This node's id in the cluster, as its adapters tell other nodes (`None` alone).
+    fn node_id(&self) -> Option<String> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -1,195 +1,162 @@
-//! The admin routes' cluster-wide parts: an emit's recipients counted on every node and its
-//! acknowledgements collected from every node, and `POST /api/v1/server-side-emit` (an event to
-//! the other servers, Node's `serverSideEmit`, optionally collecting their replies).
+//! The admin API's view of the cluster: the listings and bulk operations ask every node through
+//! the namespaces' adapters, or only this node with `?local=true` (the adapter's
+//! [`Adapter::node_local`] part). Alone (the local adapter), both are the same.
+//!
+//! A cluster call fails at once with 503 `cluster_unavailable` while the link to the other nodes
+//! is down, before acting on anything; `?local=true` still answers. Peers that do not answer
+//! within the request timeout are left out, as Node's `fetchSockets` leaves them out.
+//!
+//! Stats count the other nodes' sockets and rooms from their SOCKETS and ALL_ROOMS answers (ids
+//! and names, no descriptions); the Engine.IO connections counted are this node's.
+//!
+//! Room sizes across nodes: Node's ALL_ROOMS request carries room names only, so the other nodes'
+//! rooms are counted from their sockets' descriptions (REMOTE_FETCH), as the socket listing
+//! fetches them; this node's rooms come from its room supervisors.
 
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-use actix_web::{web, HttpResponse};
-use base64::Engine as _;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
-
-use crate::admin::dto::{AckResponse, ApiError, MAX_ACK_TIMEOUT_MS};
-use crate::admin::AdminState;
+use crate::adapter::{Adapter, ClusterError, NodeSocket};
+use crate::admin::dto::ApiError;
 use crate::broadcast::BroadcastOperator;
-use crate::protocol::socketio::is_reserved_event;
-use crate::Payload;
+use crate::room::{Room, Selector};
+use crate::socket::Socket;
 
-/// `POST /api/v1/server-side-emit`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerSideEmitRequest {
-    /// Namespace (default `/`).
-    #[serde(default = "root")]
-    pub namespace: String,
-    /// Event name.
-    pub event: String,
-    /// Arguments (JSON).
-    #[serde(default)]
-    pub args: Vec<Value>,
-    /// Wait this long for every other server's reply.
-    pub ack_timeout_ms: Option<u64>,
+/// A bulk operation on the selected sockets.
+pub(super) enum Bulk {
+    /// They join these rooms.
+    Join(Vec<Room>),
+    /// They leave these rooms.
+    Leave(Vec<Room>),
+    /// They are disconnected (their connections closed too when `true`).
+    Disconnect(bool),
 }
 
-fn root() -> String {
-    "/".to_owned()
+fn unavailable(e: ClusterError) -> ApiError {
+    ApiError::cluster_unavailable(format!("{e}; add ?local=true to ask this node alone"))
 }
 
-/// The acknowledgement timeout of a request, validated: 1 ms to [`MAX_ACK_TIMEOUT_MS`].
-pub(super) fn ack_timeout(ms: u64) -> Result<Duration, ApiError> {
-    if ms == 0 || ms > MAX_ACK_TIMEOUT_MS {
-        return Err(ApiError::bad_request(format!(
-            "ack_timeout_ms must be between 1 and {MAX_ACK_TIMEOUT_MS}"
-        )));
+/// The adapter that answers: the namespace's, or its node-local part with `local`.
+fn scoped(adapter: &Arc<dyn Adapter<Socket>>, local: bool) -> &dyn Adapter<Socket> {
+    match adapter.node_local() {
+        Some(node_local) if local => node_local,
+        _ => &**adapter,
     }
-    Ok(Duration::from_millis(ms))
 }
 
-/// Emits without acknowledgements; the recipients of this node and of the others, counted.
-pub(super) async fn emit_counted(
-    op: &BroadcastOperator,
-    event: &str,
-    args: Vec<Value>,
-) -> Result<HttpResponse, ApiError> {
-    let local = op
-        .emit_counted(event, Payload::from(args))
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let (local, remote) = futures_util::join!(local, op.remote_count());
-    Ok(HttpResponse::Ok().json(json!({ "ok": true, "recipients": local + remote })))
-}
-
-/// Emits asking every recipient, on every node, for an acknowledgement, and answers with those
-/// that arrived within `timeout`.
-pub(super) async fn emit_with_acks(
-    op: &BroadcastOperator,
-    event: &str,
-    args: Vec<Value>,
-    timeout: Duration,
-) -> Result<HttpResponse, ApiError> {
-    let collected = op
-        .emit_with_ack(event, Payload::from(args), timeout)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?
-        .await;
-    let timed_out = collected.expected.saturating_sub(collected.replies.len());
-    let responses: Vec<AckResponse> = collected
-        .replies
-        .into_iter()
-        .map(|r| AckResponse {
-            id: r.socket.map(|s| s.to_string()),
-            args: plain(r.payload),
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "ok": true,
-        "recipients": collected.expected,
-        "responses": responses,
-        "timed_out": timed_out,
-        "complete": !collected.timed_out,
-    })))
-}
-
-/// The arguments of `payload` as JSON, each binary one as `{"_binary": "<base64>"}`.
-pub fn plain(payload: Payload) -> Vec<Value> {
-    let Payload { args, binary } = payload;
-    args.into_iter()
-        .map(|a| unplaceholder(a, &binary))
-        .collect()
-}
-
-fn unplaceholder(value: Value, binary: &[bytes::Bytes]) -> Value {
-    match value {
-        Value::Object(map) => {
-            let num = map.get("num").and_then(Value::as_u64);
-            let is_placeholder = map.get("_placeholder") == Some(&Value::Bool(true));
-            if let (true, Some(bytes)) = (is_placeholder, num.and_then(|n| binary.get(n as usize)))
-            {
-                let text = base64::engine::general_purpose::STANDARD.encode(bytes);
-                return json!({ "_binary": text });
-            }
-            let map: Map<String, Value> = map
-                .into_iter()
-                .map(|(k, v)| (k, unplaceholder(v, binary)))
-                .collect();
-            Value::Object(map)
+/// How many servers serve the namespaces of `op` (the most of any of them; 1 with `local`).
+/// Every server, Node's or roomcast's, subscribes a namespace's request channel once it uses it.
+pub(super) async fn servers(op: &BroadcastOperator, local: bool) -> Result<usize, ApiError> {
+    let mut most = 1;
+    if !local {
+        for ns in op.parts().0 {
+            most = most.max(ns.adapter().server_count().await.map_err(unavailable)?);
         }
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(|v| unplaceholder(v, binary))
-                .collect(),
-        ),
-        other => other,
     }
+    Ok(most)
 }
 
-/// `POST /api/v1/server-side-emit`: the event goes to every other server of the namespace; with
-/// `ack_timeout_ms`, their replies are collected.
-pub(super) async fn server_side_emit(
-    state: web::Data<AdminState>,
-    body: web::Json<ServerSideEmitRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    if body.event.is_empty() || is_reserved_event(&body.event) {
-        return Err(ApiError::bad_request(format!(
-            "{:?} is not an event name servers can receive (empty or reserved)",
-            body.event
-        )));
+/// How many sockets the namespaces of `op` hold and how many named rooms they have, on every
+/// node unless `local` (from the other nodes' SOCKETS and ALL_ROOMS answers).
+pub(super) async fn summary(
+    op: &BroadcastOperator,
+    local: bool,
+) -> Result<(usize, usize), ApiError> {
+    let (namespaces, _) = op.parts();
+    let (mut sockets, mut rooms) = (0, BTreeSet::new());
+    for ns in namespaces {
+        let adapter = ns.adapter();
+        if !local {
+            let remote = adapter.remote_summary().await.map_err(unavailable)?;
+            sockets += remote.sockets;
+            rooms.extend(remote.rooms);
+        }
+        sockets += ns.socket_count();
+        let mine = scoped(adapter, true).rooms().await;
+        rooms.extend(mine.into_iter().map(|(room, _)| room.to_string()));
     }
-    let ns = state
-        .server
-        .existing(&body.namespace)
-        .ok_or_else(|| ApiError::not_found(format!("no namespace {:?}", body.namespace)))?;
-    let Some(ms) = body.ack_timeout_ms else {
-        ns.server_side_emit(&body.event, body.args)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        return Ok(HttpResponse::Ok().json(json!({ "ok": true })));
-    };
-    let timeout = ack_timeout(ms)?;
-    let replies = ns
-        .server_side_emit_with_ack(&body.event, body.args, timeout)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?
-        .await;
-    Ok(HttpResponse::Ok().json(json!({
-        "ok": true,
-        "servers": replies.expected,
-        "responses": replies.replies,
-        "timed_out": replies.expected.saturating_sub(replies.replies.len()),
-    })))
+    Ok((sockets, rooms.len()))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn binary_arguments_become_base64_objects_wherever_they_are() {
-        let mut payload = Payload::new().arg("a").bin(vec![1u8, 2, 3]);
-        let nested = payload.attach(vec![255u8]);
-        payload = payload.arg(json!({"file": nested, "n": 1}));
-        assert_eq!(
-            plain(payload),
-            vec![
-                json!("a"),
-                json!({"_binary": "AQID"}),
-                json!({"file": {"_binary": "/w=="}, "n": 1}),
-            ]
-        );
+/// The selected sockets of this node (held by `this_node`) and, unless `local`, of the others.
+pub(super) async fn sockets(
+    op: &BroadcastOperator,
+    local: bool,
+    this_node: &str,
+) -> Result<Vec<NodeSocket>, ApiError> {
+    let (namespaces, selector) = op.parts();
+    let mut found = Vec::new();
+    for ns in namespaces {
+        let adapter = ns.adapter();
+        if !local {
+            found.extend(
+                adapter
+                    .remote_sockets(selector.clone())
+                    .await
+                    .map_err(unavailable)?,
+            );
+        }
+        let mine = scoped(adapter, true).fetch_sockets(selector.clone()).await;
+        found.extend(mine.into_iter().map(|socket| NodeSocket {
+            socket,
+            node: Some(this_node.to_owned()),
+        }));
     }
+    Ok(found)
+}
 
-    #[test]
-    fn a_placeholder_without_its_bytes_stays_as_it_is() {
-        let lone = json!({"_placeholder": true, "num": 3});
-        let payload = Payload {
-            args: vec![lone.clone()],
-            binary: Vec::new(),
+/// Named rooms and their sizes, summed over the nodes unless `local`.
+pub(super) async fn rooms(
+    op: &BroadcastOperator,
+    local: bool,
+) -> Result<Vec<(String, usize)>, ApiError> {
+    let (namespaces, _) = op.parts();
+    let mut sizes: BTreeMap<String, usize> = BTreeMap::new();
+    for ns in namespaces {
+        let adapter = ns.adapter();
+        if !local {
+            let everyone = Arc::new(Selector::default());
+            let remote = adapter
+                .remote_sockets(everyone)
+                .await
+                .map_err(unavailable)?;
+            for room in remote.iter().flat_map(|s| s.socket.rooms.iter()) {
+                *sizes.entry(room.clone()).or_default() += 1;
+            }
+        }
+        for (room, n) in scoped(adapter, true).rooms().await {
+            *sizes.entry(room.to_string()).or_default() += n;
+        }
+    }
+    Ok(sizes.into_iter().collect())
+}
+
+/// Applies `bulk` to the selected sockets (of this node alone with `local`) and returns how many
+/// were selected: this node's, plus the other nodes' that answered a fetch of the same selection
+/// made first (a cluster operation is not acknowledged by Node's adapter, so this is the count
+/// that can be known).
+pub(super) async fn bulk(
+    op: &BroadcastOperator,
+    local: bool,
+    bulk: Bulk,
+) -> Result<usize, ApiError> {
+    let (namespaces, selector) = op.parts();
+    let mut affected = 0;
+    for ns in namespaces {
+        let adapter = scoped(ns.adapter(), local);
+        if !local {
+            affected += adapter
+                .remote_sockets(selector.clone())
+                .await
+                .map_err(unavailable)?
+                .len();
+        }
+        let sel = selector.clone();
+        affected += match &bulk {
+            Bulk::Join(rooms) => adapter.sockets_join(sel, rooms.clone()).await,
+            Bulk::Leave(rooms) => adapter.sockets_leave(sel, rooms.clone()).await,
+            Bulk::Disconnect(close) => adapter.disconnect_sockets(sel, *close).await,
         };
-        assert_eq!(plain(payload), vec![lone]);
     }
-
-    #[test]
-    fn ack_timeouts_are_bounded() {
-        assert!(ack_timeout(0).is_err());
-        assert!(ack_timeout(MAX_ACK_TIMEOUT_MS + 1).is_err());
-        assert_eq!(ack_timeout(250).ok(), Some(Duration::from_millis(250)));
-    }
+    Ok(affected)
 }

@@ -35,6 +35,14 @@ impl ApiError {
     pub fn payload_too_large(message: impl Into<String>) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
     }
+    /// 503 `cluster_unavailable`: a cluster call while this node's link to the cluster is down.
+    pub fn cluster_unavailable(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "cluster_unavailable",
+            message,
+        )
+    }
     /// 405 `method_not_allowed`: a known route asked with a method it does not serve.
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
         Self::new(
@@ -90,6 +98,9 @@ pub struct ListQuery {
     /// Entries to skip.
     #[serde(default)]
     pub offset: usize,
+    /// This node only (default: the whole cluster).
+    #[serde(default)]
+    pub local: bool,
 }
 
 impl ListQuery {
@@ -112,6 +123,18 @@ pub struct NamespaceQuery {
     /// Namespace (default `/`).
     #[serde(default = "root")]
     pub namespace: String,
+    /// This node only (default: the whole cluster).
+    #[serde(default)]
+    pub local: bool,
+}
+
+/// Query of the routes that take no other: `?local=true` restricts them to this node.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalQuery {
+    /// This node only (default: the whole cluster).
+    #[serde(default)]
+    pub local: bool,
 }
 
 /// `POST /api/v1/emit`.
@@ -191,6 +214,9 @@ pub struct SocketDto {
     pub connected_at: String,
     /// Its data.
     pub data: Value,
+    /// The id of the node holding it (`/stats`' `node_id` there); `null` when not known (a
+    /// socket of a Node.js server).
+    pub node: Option<String>,
 }
 
 pub use crate::time::rfc3339;

@@ -1,10 +1,13 @@
 //! The HTTP admin API, on its own listener: health and readiness, Prometheus metrics, the OpenAPI
 //! document, and under `/api/v1` (bearer token, compared in constant time) stats, listings, emit
 //! (optionally collecting acknowledgements) and bulk join / leave / disconnect. It reaches the
-//! sockets only through the server's broadcast operators, i.e. the room supervisors.
+//! sockets only through the server's broadcast operators and the namespaces' adapters, i.e. the
+//! room supervisors; with a cluster adapter, stats, listings and bulk operations answer for every
+//! node unless `?local=true` (`cluster`), and `/health` tells when the cluster link is down.
 
 mod cluster;
 pub mod dto;
+mod emit;
 mod routes;
 
 use std::sync::Arc;
@@ -108,7 +111,7 @@ fn api_scope(
         .service(resource("/rooms", "GET").get(routes::rooms))
         .service(resource("/sockets", "GET").get(routes::sockets))
         .service(resource("/emit", "POST").post(routes::emit))
-        .service(resource("/server-side-emit", "POST").post(cluster::server_side_emit))
+        .service(resource("/server-side-emit", "POST").post(emit::server_side_emit))
         .service(resource("/sockets/join", "POST").post(routes::sockets_join))
         .service(resource("/sockets/leave", "POST").post(routes::sockets_leave))
         .service(resource("/sockets/disconnect", "POST").post(routes::sockets_disconnect))

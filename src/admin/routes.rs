@@ -6,14 +6,16 @@ use std::time::{Duration, UNIX_EPOCH};
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
-use crate::admin::cluster;
+use crate::adapter::{LinkState, NodeSocket};
+use crate::admin::cluster::{self, Bulk};
 use crate::admin::dto::{
-    rfc3339, ApiError, EmitRequest, ListQuery, NamespaceQuery, SocketDto, SocketsRequest,
+    rfc3339, ApiError, EmitRequest, ListQuery, LocalQuery, NamespaceQuery, SocketDto,
+    SocketsRequest,
 };
+use crate::admin::emit;
 use crate::admin::AdminState;
 use crate::broadcast::BroadcastOperator;
 use crate::protocol::socketio::is_reserved_event;
-use crate::room::SocketDescription;
 use crate::server::NamespaceRef;
 
 type State = web::Data<AdminState>;
@@ -26,7 +28,7 @@ fn namespace(state: &AdminState, name: &str) -> Result<NamespaceRef, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no namespace {name:?}")))
 }
 
-fn dto(socket: SocketDescription) -> SocketDto {
+fn dto(NodeSocket { socket, node }: NodeSocket) -> SocketDto {
     SocketDto {
         id: socket.id.to_string(),
         namespace: socket.nsp,
@@ -35,6 +37,7 @@ fn dto(socket: SocketDescription) -> SocketDto {
         address: socket.handshake.address(),
         connected_at: rfc3339(UNIX_EPOCH + Duration::from_millis(socket.connected_at)),
         data: socket.data,
+        node,
     }
 }
 
@@ -42,8 +45,22 @@ fn page<T>(items: Vec<T>, offset: usize, limit: usize) -> Vec<T> {
     items.into_iter().skip(offset).take(limit).collect()
 }
 
-pub(super) async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+/// 200 whatever the cluster link: a node whose Redis is down still serves its own clients, so a
+/// load balancer must keep sending it traffic; `degraded` tells monitoring (and `/metrics`'
+/// `roomcast_cluster_redis_connected`) that nothing crosses nodes meanwhile.
+pub(super) async fn health(state: State) -> HttpResponse {
+    let node_id = &state.node_id;
+    HttpResponse::Ok().json(match state.server.link_state() {
+        LinkState::Alone => json!({ "status": "ok" }),
+        LinkState::Connected => json!({
+            "status": "ok",
+            "cluster": { "redis": "connected", "node_id": node_id },
+        }),
+        LinkState::Disconnected => json!({
+            "status": "degraded",
+            "cluster": { "redis": "disconnected", "node_id": node_id },
+        }),
+    })
 }
 
 pub(super) async fn ready(state: State) -> HttpResponse {
@@ -122,16 +139,20 @@ pub(super) async fn metrics(state: State) -> HttpResponse {
         .body(text)
 }
 
-pub(super) async fn stats(state: State) -> ApiResult {
+pub(super) async fn stats(state: State, q: web::Query<LocalQuery>) -> ApiResult {
     let server = &state.server;
     let mut namespaces = Vec::new();
-    let mut total = 0;
+    let (mut total, mut nodes) = (0, 1);
     let mut names = server.namespaces();
     names.sort();
     for (name, sockets) in names {
-        let rooms = match server.existing(&name) {
-            Some(ns) => ns.rooms().await.len(),
-            None => 0,
+        let (sockets, rooms) = match server.existing(&name) {
+            Some(ns) => {
+                let op = ns.broadcast();
+                nodes = nodes.max(cluster::servers(&op, q.local).await?);
+                cluster::summary(&op, q.local).await?
+            }
+            None => (sockets, 0),
         };
         total += sockets;
         namespaces.push(json!({ "name": name, "sockets": sockets, "rooms": rooms }));
@@ -139,7 +160,9 @@ pub(super) async fn stats(state: State) -> ApiResult {
     Ok(HttpResponse::Ok().json(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "node_id": state.node_id,
+        "nodes": nodes,
         "uptime_s": server.uptime().as_secs(),
+        // this node's: Engine.IO connections are not shared between nodes
         "connections": server.connection_count(),
         "sockets": total,
         "namespaces": namespaces,
@@ -148,8 +171,8 @@ pub(super) async fn stats(state: State) -> ApiResult {
 
 pub(super) async fn rooms(state: State, q: web::Query<ListQuery>) -> ApiResult {
     let (offset, limit) = q.page()?;
-    let mut rooms = namespace(&state, &q.namespace)?.rooms().await;
-    rooms.sort();
+    let ns = namespace(&state, &q.namespace)?;
+    let rooms = cluster::rooms(&ns.broadcast(), q.local).await?;
     let total = rooms.len();
     let rooms: Vec<Value> = page(rooms, offset, limit)
         .into_iter()
@@ -161,12 +184,15 @@ pub(super) async fn rooms(state: State, q: web::Query<ListQuery>) -> ApiResult {
 pub(super) async fn sockets(state: State, q: web::Query<ListQuery>) -> ApiResult {
     let (offset, limit) = q.page()?;
     let ns = namespace(&state, &q.namespace)?;
+    let node = &state.node_id;
     let mut found = match &q.room {
-        Some(room) if !room.is_empty() => ns.to([room.as_str()]).fetch_sockets().await,
+        Some(room) if !room.is_empty() => {
+            cluster::sockets(&ns.to([room.as_str()]), q.local, node).await?
+        }
         Some(_) => Vec::new(),
-        None => ns.fetch_sockets().await,
+        None => cluster::sockets(&ns.broadcast(), q.local, node).await?,
     };
-    found.sort_by_key(|s| s.id);
+    found.sort_by_key(|s| s.socket.id);
     let total = found.len();
     let sockets: Vec<SocketDto> = page(found, offset, limit).into_iter().map(dto).collect();
     Ok(HttpResponse::Ok().json(json!({ "sockets": sockets, "total": total })))
@@ -179,12 +205,20 @@ pub(super) async fn socket(
 ) -> ApiResult {
     let ns = namespace(&state, &q.namespace)?;
     let found = match crate::Sid::parse(&id) {
-        Some(sid) => ns
-            .to([sid.as_str()])
-            .fetch_sockets()
-            .await
-            .into_iter()
-            .find(|s| s.id == sid),
+        Some(sid) => {
+            let op = ns.to([sid.as_str()]);
+            let is_it = |s: &NodeSocket| s.socket.id == sid;
+            // Ids are unique in the cluster: one of this node's needs no question to the others.
+            let mine = cluster::sockets(&op, true, &state.node_id).await?;
+            match mine.into_iter().find(is_it) {
+                Some(found) => Some(found),
+                None if q.local => None,
+                None => cluster::sockets(&op, false, &state.node_id)
+                    .await?
+                    .into_iter()
+                    .find(is_it),
+            }
+        }
         None => None,
     };
     let socket = found.ok_or_else(|| ApiError::not_found(format!("no socket {:?}", *id)))?;
@@ -210,10 +244,10 @@ pub(super) async fn emit(state: State, body: web::Json<EmitRequest>) -> ApiResul
         op = op.volatile();
     }
     match body.ack_timeout_ms {
-        None => cluster::emit_counted(&op, &body.event, body.args).await,
+        None => emit::emit_counted(&op, &body.event, body.args).await,
         Some(ms) => {
-            let timeout = cluster::ack_timeout(ms)?;
-            cluster::emit_with_acks(&op, &body.event, body.args, timeout).await
+            let timeout = emit::ack_timeout(ms)?;
+            emit::emit_with_acks(&op, &body.event, body.args, timeout).await
         }
     }
 }
@@ -234,26 +268,35 @@ fn non_empty(rooms: &[String], key: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub(super) async fn sockets_join(state: State, body: web::Json<SocketsRequest>) -> ApiResult {
+pub(super) async fn sockets_join(
+    state: State,
+    q: web::Query<LocalQuery>,
+    body: web::Json<SocketsRequest>,
+) -> ApiResult {
     non_empty(&body.add, "add")?;
-    let affected = selection(&state, &body)?
-        .sockets_join(body.add.iter().map(String::as_str))
-        .await;
+    let bulk = Bulk::Join(body.add.iter().map(|r| r.as_str().into()).collect());
+    let affected = cluster::bulk(&selection(&state, &body)?, q.local, bulk).await?;
     Ok(HttpResponse::Ok().json(json!({ "ok": true, "affected": affected })))
 }
 
-pub(super) async fn sockets_leave(state: State, body: web::Json<SocketsRequest>) -> ApiResult {
+pub(super) async fn sockets_leave(
+    state: State,
+    q: web::Query<LocalQuery>,
+    body: web::Json<SocketsRequest>,
+) -> ApiResult {
     non_empty(&body.remove, "remove")?;
-    let affected = selection(&state, &body)?
-        .sockets_leave(body.remove.iter().map(String::as_str))
-        .await;
+    let bulk = Bulk::Leave(body.remove.iter().map(|r| r.as_str().into()).collect());
+    let affected = cluster::bulk(&selection(&state, &body)?, q.local, bulk).await?;
     Ok(HttpResponse::Ok().json(json!({ "ok": true, "affected": affected })))
 }
 
-pub(super) async fn sockets_disconnect(state: State, body: web::Json<SocketsRequest>) -> ApiResult {
-    let affected = selection(&state, &body)?
-        .disconnect_sockets(body.close)
-        .await;
+pub(super) async fn sockets_disconnect(
+    state: State,
+    q: web::Query<LocalQuery>,
+    body: web::Json<SocketsRequest>,
+) -> ApiResult {
+    let bulk = Bulk::Disconnect(body.close);
+    let affected = cluster::bulk(&selection(&state, &body)?, q.local, bulk).await?;
     Ok(HttpResponse::Ok().json(json!({ "ok": true, "affected": affected })))
 }
 

@@ -76,13 +76,17 @@ pub fn install(server: &Server, policy: NamespacePolicy) -> Result<(), String> {
             Ok(())
         });
     }
-    let received = server.metrics().labelled_counter(
-        "roomcast_cluster_server_side_events_total",
-        "namespace",
-        &policy.name,
-    );
+    // The counter is made on the first event, not here: a pattern's series appears only once
+    // some server sent it an event (no zero series for namespaces that never hear of the cluster).
+    let (metrics, name) = (server.shared_metrics(), policy.name.clone());
     let ns = ns.on_server_event(move |event| {
-        received.increment(1);
+        metrics
+            .labelled_counter(
+                "roomcast_cluster_server_side_events_total",
+                "namespace",
+                &name,
+            )
+            .increment(1);
         tracing::debug!(event = %event.event, "cluster: event from another server");
         // No handler of its own: it says it received the event, so a sender waiting for
         // every server's reply does not time out.

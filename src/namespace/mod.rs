@@ -335,6 +335,11 @@ impl Namespaces {
             .collect()
     }
 
+    /// The factory of their adapters.
+    pub fn factory(&self) -> &Arc<dyn AdapterFactory<Socket>> {
+        &self.factory
+    }
+
     /// Every existing namespace.
     pub fn all(&self) -> Vec<Arc<Namespace>> {
         self.by_name.read().values().cloned().collect()

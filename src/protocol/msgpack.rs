@@ -12,7 +12,10 @@
 //! notepack's extensions are read as it reads them: fixext 1 of type 0 is `undefined` (absent in a
 //! map, `null` in an array), fixext 8 of type 0 a `Date` (its ISO 8601 text, what `JSON.stringify`
 //! makes of it), ext 8/16/32 of type 0 an `ArrayBuffer` (binary), any other extension
-//! `[type, <binary>]`. Map keys must be strings or scalars (scalars become their text). NaN and
+//! `[type, <binary>]`. notepack 3 (the Redis adapter's and emitter's) also reads msgpack's
+//! timestamp extension (type -1: 32, 64 and 96 bits) as a `Date`, and so does a reader made with
+//! [`Reader::notepack3`]; notepack 2 (the msgpack Socket.IO parser's) leaves it `[-1, <binary>]`,
+//! as [`Reader::new`] does. Map keys must be strings or scalars (scalars become their text). NaN and
 //! infinities, which JSON cannot hold, become `null`.
 //!
 //! Everything is bounded: nesting deeper than [`MAX_DEPTH`] is an error, declared lengths are
@@ -53,6 +56,7 @@ pub struct Reader<'a> {
     input: &'a Bytes,
     pos: usize,
     binary: Vec<Bytes>,
+    timestamps: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -62,6 +66,15 @@ impl<'a> Reader<'a> {
             input,
             pos: 0,
             binary: Vec::new(),
+            timestamps: false,
+        }
+    }
+
+    /// A reader at the start of `input` that also reads timestamps as notepack 3 does.
+    pub fn notepack3(input: &'a Bytes) -> Self {
+        Reader {
+            timestamps: true,
+            ..Reader::new(input)
         }
     }
 
@@ -257,8 +270,29 @@ impl<'a> Reader<'a> {
                 date_json(ms)
             }
             (0, false, _) => self.bin(len)?,
+            (-1, _, 4 | 8 | 12) if self.timestamps => self.timestamp(len)?,
             _ => Value::Array(vec![Value::from(kind), self.bin(len)?]),
         }))
+    }
+
+    /// msgpack's timestamp of `len` (4, 8 or 12) bytes, as the milliseconds notepack 3 makes a
+    /// `Date` of (sub-millisecond nanoseconds truncated, as `new Date` truncates).
+    fn timestamp(&mut self, len: usize) -> Result<Value, MsgpackError> {
+        let (secs, nanos) = match len {
+            4 => (self.u64(4)? as i64, 0),
+            8 => {
+                let raw = self.u64(8)?;
+                ((raw & 0x3_ffff_ffff) as i64, (raw >> 34) as i64)
+            }
+            _ => {
+                let nanos = self.u64(4)? as i64;
+                (self.i64(8)?, nanos)
+            }
+        };
+        let ms = secs
+            .checked_mul(1000)
+            .and_then(|ms| ms.checked_add(nanos / 1_000_000));
+        Ok(ms.map_or(Value::Null, date_json))
     }
 }
 

@@ -254,3 +254,38 @@ fn arbitrary_bytes_never_panic() {
         }
     }
 }
+
+#[test]
+fn notepack3_timestamps_are_dates_and_notepack2_leaves_them_extensions() {
+    // as notepack.io 3.0.1 encodes `new Date(ms)`, and what JSON.stringify makes of it
+    let cases = [
+        ("d7ff1d5353006553f100", json!("2023-11-14T22:13:20.123Z")),
+        ("d6ff6553f100", json!("2023-11-14T22:13:20.000Z")),
+        (
+            "c70cff3b8b87c0ffffffffffffffff",
+            json!("1969-12-31T23:59:59.999Z"),
+        ),
+        // past the range of a JavaScript Date
+        ("c70cff00000000000007dba8218001", json!(null)),
+        ("c70cff000000007fffffffffffffff", json!(null)),
+    ];
+    for (wire, want) in cases {
+        let input = Bytes::from(hex(wire));
+        let mut reader = Reader::notepack3(&input);
+        let value = reader.read().unwrap_or_else(|e| panic!("{wire}: {e}"));
+        reader.finish().expect("one value");
+        assert_eq!(value, Some(want), "{wire}");
+        let (old, binary) = decoded(&hex(wire)).expect("valid msgpack");
+        assert_eq!(
+            old,
+            Some(json!([-1, placeholder(0)])),
+            "{wire} for notepack 2"
+        );
+        assert_eq!(binary.len(), 1);
+    }
+    let truncated = Bytes::from(hex("d7ff1d535300"));
+    assert_eq!(
+        Reader::notepack3(&truncated).read(),
+        Err(MsgpackError::Truncated)
+    );
+}

@@ -15,6 +15,10 @@
 //! server's client count and acknowledgements; `server_side_emit(_with_ack)` publishes a
 //! SERVER_SIDE_EMIT (and collects the replies) ([`super::requests`]).
 //!
+//! `server_count`, `remote_sockets` (the other nodes' sockets, each with the node holding it
+//! when that node is a roomcast one) and `remote_summary` ([`super::view`]) serve the admin API's
+//! cluster view; they fail at once while Redis is unreachable. `node_local` is the wrapped [`LocalAdapter`] (`?local=true`).
+//!
 //! Still local: `rooms` (its counts per room feed the admin API and metrics; ALL_ROOMS carries
 //! names only) and `broadcast_counted` (this node's recipients: a broadcast without
 //! acknowledgements gets no answer; `remote_count` counts the other nodes' targets with SOCKETS
@@ -34,14 +38,15 @@ use crate::adapter::redis::channel::{
     specific_response_channel,
 };
 use crate::adapter::redis::link::{Handler, RedisLink, Topic};
-use crate::adapter::redis::node_socket::from_node;
 use crate::adapter::redis::options::RedisAdapterOptions;
 use crate::adapter::redis::request::{Request, RequestType};
 use crate::adapter::redis::requests::Requests;
 use crate::adapter::redis::response::Response;
+use crate::adapter::redis::view;
 use crate::adapter::redis::wire::{Broadcast, Targets};
 use crate::adapter::{
-    AckReplies, Adapter, BoxFuture, BroadcastMessage, ServerEventHandler, ServerReplies,
+    AckReplies, Adapter, BoxFuture, BroadcastMessage, ClusterError, NodeSocket, RemoteSummary,
+    ServerEventHandler, ServerReplies,
 };
 use crate::protocol::ids::Sid;
 use crate::protocol::socketio::Parser;
@@ -231,24 +236,35 @@ impl<M: Member> Adapter<M> for RedisAdapter<M> {
     }
 
     fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<SocketDescription>> {
-        let (requests, uid, nsp) = (self.requests.clone(), self.uid.clone(), self.nsp.clone());
-        let targets = Targets::from_selector(&selector);
-        let local = self.local.fetch_sockets(selector);
+        let local = self.local.fetch_sockets(selector.clone());
+        let remote = self.remote_sockets(selector);
         Box::pin(async move {
-            let request = |request_id| Request::Fetch {
-                uid,
-                request_id,
-                targets,
-            };
-            let (mut found, (_, remote)) =
-                futures_util::join!(local, requests.ask(RequestType::RemoteFetch, request));
-            for response in remote {
-                if let Response::Fetch { sockets, .. } = response {
-                    found.extend(sockets.iter().filter_map(|s| from_node(s, &nsp)));
-                }
-            }
+            let (mut found, remote) = futures_util::join!(local, remote);
+            found.extend(remote.unwrap_or_default().into_iter().map(|s| s.socket));
             found
         })
+    }
+
+    fn remote_sockets(
+        &self,
+        selector: Arc<Selector>,
+    ) -> BoxFuture<Result<Vec<NodeSocket>, ClusterError>> {
+        let (requests, uid, nsp) = (self.requests.clone(), self.uid.clone(), self.nsp.clone());
+        Box::pin(view::remote_sockets(requests, uid, nsp, selector))
+    }
+
+    fn remote_summary(&self) -> BoxFuture<Result<RemoteSummary, ClusterError>> {
+        let (requests, uid) = (self.requests.clone(), self.uid.clone());
+        Box::pin(view::remote_summary(requests, uid))
+    }
+
+    fn server_count(&self) -> BoxFuture<Result<usize, ClusterError>> {
+        let requests = self.requests.clone();
+        Box::pin(async move { requests.servers().await })
+    }
+
+    fn node_local(&self) -> Option<&dyn Adapter<M>> {
+        Some(&*self.local)
     }
 
     fn local_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<M>> {

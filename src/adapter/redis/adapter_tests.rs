@@ -1,8 +1,10 @@
 use super::*;
 use crate::adapter::local::ArbiterPool;
+use crate::adapter::redis::factory::RedisAdapterFactory;
+use crate::adapter::redis::options::RedisAdapterOptions;
 use crate::adapter::redis::wire::{Flags, Targets, WirePacket};
-use crate::adapter::AdapterFactory;
 use crate::adapter::BroadcastOptions;
+use crate::adapter::{AdapterFactory, LinkState};
 use crate::metrics::Metrics;
 use crate::payload::Payload;
 use crate::room::test_member::TestMember;
@@ -134,6 +136,51 @@ fn without_redis_broadcasts_are_delivered_locally_and_publishes_counted_as_failu
         let rendered = factory.metrics.render();
         assert!(
             rendered.contains("roomcast_cluster_publish_failures_total{reason=\"unavailable\"} 1"),
+            "{rendered}"
+        );
+        pool.stop();
+    });
+}
+
+#[test]
+fn without_redis_the_cluster_view_fails_fast_and_the_node_local_part_answers() {
+    actix_rt::System::new().block_on(async {
+        let pool = Arc::new(ArbiterPool::new(1));
+        let metrics = Arc::new(Metrics::new());
+        let client = redis::Client::open("redis://127.0.0.1:1/0").expect("a valid URL");
+        let options = RedisAdapterOptions::default();
+        let concrete =
+            RedisAdapterFactory::new(client, options, Parser::Default, pool.clone(), metrics);
+        concrete.start();
+        let factory: &dyn AdapterFactory<TestMember> = &concrete;
+        assert_eq!(factory.link_state(), LinkState::Disconnected);
+        assert_eq!(factory.node_id().map(|id| id.len()), Some(20));
+        let adapter = factory.create("/");
+        adapter.add_socket(TestMember::new(1));
+        let quick = Duration::from_millis(500);
+        let everyone = Arc::new(Selector::default());
+        let remote = tokio::time::timeout(quick, adapter.remote_sockets(everyone.clone())).await;
+        assert!(
+            matches!(remote, Ok(Err(ClusterError::Unavailable(_)))),
+            "{remote:?}"
+        );
+        let count = tokio::time::timeout(quick, adapter.server_count()).await;
+        assert!(
+            matches!(count, Ok(Err(ClusterError::Unavailable(_)))),
+            "{count:?}"
+        );
+        let summary = tokio::time::timeout(quick, adapter.remote_summary()).await;
+        assert!(
+            matches!(summary, Ok(Err(ClusterError::Unavailable(_)))),
+            "{summary:?}"
+        );
+        let local = adapter
+            .node_local()
+            .expect("a cluster adapter has a node-local part");
+        assert_eq!(local.fetch_sockets(everyone).await.len(), 1);
+        let rendered = concrete.metrics.render();
+        assert!(
+            rendered.contains("roomcast_cluster_redis_connected 0"),
             "{rendered}"
         );
         pool.stop();

@@ -112,11 +112,25 @@ pub fn request_handler<M: Member>(
             return;
         }
         actix_rt::spawn(async move {
-            if let (Some(response), Some(to)) = (answer(&*local, request).await, to) {
+            if let (Some(mut response), Some(to)) = (answer(&*local, request).await, to) {
+                stamp_node(&mut response, link.node_id());
                 link.publish(to, response.encode());
             }
         });
     })
+}
+
+/// Adds `"node": node` to each socket of a REMOTE_FETCH response, so a roomcast node asking knows
+/// where each socket is (Node.js servers read the fields they know and ignore this one).
+fn stamp_node(response: &mut Response, node: &str) {
+    if let Response::Fetch { sockets, .. } = response {
+        for socket in sockets
+            .iter_mut()
+            .filter_map(serde_json::Value::as_object_mut)
+        {
+            socket.insert("node".to_owned(), node.into());
+        }
+    }
 }
 
 /// How long this server waits for its clients' acknowledgements of a broadcast: the requester's

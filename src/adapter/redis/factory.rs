@@ -7,7 +7,7 @@ use crate::adapter::local::{ArbiterPool, LocalAdapter};
 use crate::adapter::redis::adapter::RedisAdapter;
 use crate::adapter::redis::link::RedisLink;
 use crate::adapter::redis::options::RedisAdapterOptions;
-use crate::adapter::{Adapter, AdapterFactory};
+use crate::adapter::{Adapter, AdapterFactory, LinkState};
 use crate::metrics::Metrics;
 use crate::protocol::socketio::Parser;
 use crate::room::Member;
@@ -60,5 +60,17 @@ impl<M: Member> AdapterFactory<M> for RedisAdapterFactory {
             self.parser,
             local,
         ))
+    }
+
+    fn link_state(&self) -> LinkState {
+        if self.link.is_connected() {
+            LinkState::Connected
+        } else {
+            LinkState::Disconnected
+        }
+    }
+
+    fn node_id(&self) -> Option<String> {
+        Some(self.link.node_id().to_owned())
     }
 }

@@ -7,11 +7,15 @@
 //! `roomcast_cluster_publish_failures_total`; a full queue drops too. Both connections reconnect
 //! with exponential backoff (100 ms doubling to 5 s), and the subscriber subscribes its patterns
 //! again. Broadcasts published while a node was cut off are lost for it, as with Node's adapter.
+//!
+//! The link is up when both connections are ([`RedisLink::is_connected`]); the gauge
+//! `roomcast_cluster_redis_connected` shows it (1 or 0), and requests between servers are not
+//! even tried while it is down (they fail fast instead of waiting for a timeout). When the
+//! subscriber loses Redis the publisher reconnects too, so the first publishes after an outage do
+//! not go to a dead connection.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use actix::Arbiter;
 use bytes::Bytes;
@@ -20,15 +24,13 @@ use metrics::Counter;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
+pub(crate) use crate::adapter::redis::publisher::{
+    publish_failures, subscribers, Backoff, Health, Publisher,
+};
 use crate::metrics::Metrics;
 
 /// What a subscription does with a message: `(channel, payload)`.
 pub type Handler = Arc<dyn Fn(&str, Bytes) + Send + Sync>;
-
-/// Publishes waiting for the publisher; past this, publishes are dropped and counted.
-pub const PUBLISH_QUEUE: usize = 4096;
-/// Publishes sent to Redis in one pipeline, at most.
-const PIPELINE: usize = 256;
 
 /// What a subscription listens to: a pattern (`PSUBSCRIBE`) or one channel (`SUBSCRIBE`, which
 /// `PUBSUB NUMSUB` counts: Node counts servers by the request channel's subscribers).
@@ -41,126 +43,21 @@ pub enum Topic {
 }
 
 type Patterns = Arc<Mutex<HashMap<Topic, Handler>>>;
-/// The publisher's connection while it is up, shared with the queries (`PUBSUB NUMSUB`).
-type Shared = Arc<Mutex<Option<redis::aio::MultiplexedConnection>>>;
 
 /// One node's link to Redis, shared by the adapters of every namespace.
 pub struct RedisLink {
     client: redis::Client,
     patterns: Patterns,
+    health: Arc<Health>,
     failures: Counter,
     started: OnceLock<Started>,
+    node_id: String,
 }
 
 struct Started {
     arbiter: Arbiter,
     publisher: Publisher,
     subscribe: mpsc::UnboundedSender<Topic>,
-}
-
-/// The publishing half of a link: a bounded queue feeding one connection that sends what it
-/// holds as pipelines of `command channel payload` (`PUBLISH`, or `SPUBLISH` for the sharded
-/// adapter), reconnecting with backoff.
-pub(crate) struct Publisher {
-    queue: mpsc::Sender<(String, Vec<u8>)>,
-    connected: Arc<AtomicBool>,
-    shared: Shared,
-    failures: Counter,
-}
-
-impl Publisher {
-    /// Starts the publisher of `client` on `arbiter`, counting what it drops in `failures`.
-    pub(crate) fn spawn(
-        arbiter: &Arbiter,
-        client: redis::Client,
-        command: &'static str,
-        failures: Counter,
-    ) -> Self {
-        let (queue, rx) = mpsc::channel(PUBLISH_QUEUE);
-        let connected = Arc::new(AtomicBool::new(false));
-        let shared = Shared::default();
-        let up = (connected.clone(), shared.clone());
-        let task = publisher(client, rx, up, failures.clone(), command);
-        arbiter.spawn(task);
-        Publisher {
-            queue,
-            connected,
-            shared,
-            failures,
-        }
-    }
-
-    /// Queues `payload` for `channel`, or drops it (counted) when Redis is unreachable or the
-    /// queue is full. Never waits.
-    pub(crate) fn publish(&self, channel: String, payload: Vec<u8>) {
-        if !self.is_connected() || self.queue.try_send((channel, payload)).is_err() {
-            self.failures.increment(1);
-        }
-    }
-
-    /// Whether the connection is up now.
-    pub(crate) fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::Acquire)
-    }
-
-    /// `PUBSUB <which> channel` (`NUMSUB`, or `SHARDNUMSUB` for sharded channels), asked on the
-    /// publisher's connection (one connection for every query, not one per request): how many
-    /// connections subscribe `channel`. `None` at once while the publisher is not connected, and
-    /// when Redis does not answer within two seconds.
-    pub(crate) async fn subscribers(&self, which: &str, channel: &str) -> Option<usize> {
-        let mut conn = self.shared.lock().clone()?;
-        query_subscribers(&mut conn, which, channel).await
-    }
-}
-
-/// `PUBSUB <which> channel` on a connection of its own (for a server other than the publisher's):
-/// how many connections subscribe `channel`; `None` when Redis does not answer within two seconds.
-pub(crate) async fn subscribers(
-    client: &redis::Client,
-    which: &str,
-    channel: &str,
-) -> Option<usize> {
-    let connect = client.get_multiplexed_async_connection();
-    match tokio::time::timeout(Duration::from_secs(2), connect).await {
-        Ok(Ok(mut conn)) => query_subscribers(&mut conn, which, channel).await,
-        Ok(Err(e)) => {
-            tracing::debug!(error = %e, which, "cluster: cannot connect to ask PUBSUB");
-            None
-        }
-        Err(_) => None,
-    }
-}
-
-/// `PUBSUB <which> channel` on `conn`; `None` when Redis does not answer within two seconds.
-async fn query_subscribers(
-    conn: &mut redis::aio::MultiplexedConnection,
-    which: &str,
-    channel: &str,
-) -> Option<usize> {
-    let mut cmd = redis::cmd("PUBSUB");
-    cmd.arg(which).arg(channel);
-    match tokio::time::timeout(
-        Duration::from_secs(2),
-        cmd.query_async::<(String, usize)>(conn),
-    )
-    .await
-    {
-        Ok(Ok((_, n))) => Some(n),
-        Ok(Err(e)) => {
-            tracing::debug!(error = %e, which, "cluster: PUBSUB failed");
-            None
-        }
-        Err(_) => None,
-    }
-}
-
-/// The failure counter of the cluster's publishes (`roomcast_cluster_publish_failures_total`).
-pub(crate) fn publish_failures(metrics: &Metrics) -> Counter {
-    metrics.labelled_counter(
-        "roomcast_cluster_publish_failures_total",
-        "reason",
-        "unavailable",
-    )
 }
 
 impl RedisLink {
@@ -170,6 +67,8 @@ impl RedisLink {
         RedisLink {
             client,
             patterns: Arc::default(),
+            health: Health::new(metrics),
+            node_id: crate::protocol::ids::Sid::new().to_string(),
             failures: publish_failures(metrics),
             started: OnceLock::new(),
         }
@@ -185,10 +84,16 @@ impl RedisLink {
         self.started.get_or_init(|| {
             let arbiter = Arbiter::new();
             let (client, failures) = (self.client.clone(), self.failures.clone());
-            let publisher = Publisher::spawn(&arbiter, client, "PUBLISH", failures);
+            let health = self.health.clone();
+            let publisher = Publisher::spawn(&arbiter, client, "PUBLISH", failures, health);
             let (subscribe, subscribe_rx) = mpsc::unbounded_channel();
             let (client, patterns) = (self.client.clone(), self.patterns.clone());
-            arbiter.spawn(subscriber(client, patterns, subscribe_rx));
+            arbiter.spawn(subscriber(
+                client,
+                patterns,
+                subscribe_rx,
+                self.health.clone(),
+            ));
             Started {
                 arbiter,
                 publisher,
@@ -234,11 +139,14 @@ impl RedisLink {
             .await
     }
 
-    /// Whether the publisher is connected now.
+    /// Whether the link is up now: the publisher connected and the subscriber subscribed.
     pub fn is_connected(&self) -> bool {
-        self.started
-            .get()
-            .is_some_and(|s| s.publisher.is_connected())
+        self.health.up()
+    }
+
+    /// This node's id, the same for every namespace (a random Socket.IO-style id).
+    pub fn node_id(&self) -> &str {
+        &self.node_id
     }
 }
 
@@ -250,81 +158,17 @@ impl Drop for RedisLink {
     }
 }
 
-/// Exponential backoff between reconnection attempts.
-pub(crate) struct Backoff(Duration);
-
-impl Backoff {
-    const FIRST: Duration = Duration::from_millis(100);
-    const MAX: Duration = Duration::from_secs(5);
-
-    /// The first wait.
-    pub(crate) fn new() -> Self {
-        Backoff(Self::FIRST)
-    }
-
-    /// Back to the first wait (after a successful connection).
-    pub(crate) fn reset(&mut self) {
-        self.0 = Self::FIRST;
-    }
-
-    /// Waits, and doubles the next wait (up to 5 s).
-    pub(crate) async fn wait(&mut self) {
-        actix_rt::time::sleep(self.0).await;
-        self.0 = (self.0 * 2).min(Self::MAX);
-    }
-}
-
-async fn publisher(
-    client: redis::Client,
-    mut queue: mpsc::Receiver<(String, Vec<u8>)>,
-    (connected, shared): (Arc<AtomicBool>, Shared),
-    failures: Counter,
-    command: &'static str,
-) {
-    let mut backoff = Backoff::new();
-    let mut batch = Vec::with_capacity(PIPELINE);
-    loop {
-        match client.get_multiplexed_async_connection().await {
-            Ok(mut conn) => {
-                tracing::info!("cluster: Redis publisher connected");
-                *shared.lock() = Some(conn.clone());
-                connected.store(true, Ordering::Release);
-                backoff.reset();
-                loop {
-                    if queue.recv_many(&mut batch, PIPELINE).await == 0 {
-                        return;
-                    }
-                    let (mut pipe, sent) = (redis::pipe(), batch.len() as u64);
-                    for (channel, payload) in batch.drain(..) {
-                        pipe.cmd(command).arg(channel).arg(payload).ignore();
-                    }
-                    if let Err(e) = pipe.query_async::<()>(&mut conn).await {
-                        failures.increment(sent);
-                        tracing::warn!(error = %e, "cluster: Redis publish failed; reconnecting");
-                        break;
-                    }
-                }
-                connected.store(false, Ordering::Release);
-                *shared.lock() = None;
-            }
-            Err(e) => tracing::warn!(error = %e, "cluster: cannot connect to Redis to publish"),
-        }
-        // Whatever was queued before the adapters saw the disconnection is dropped too.
-        while let Ok(_dropped) = queue.try_recv() {
-            failures.increment(1);
-        }
-        backoff.wait().await;
-    }
-}
-
 async fn subscriber(
     client: redis::Client,
     patterns: Patterns,
     mut added: mpsc::UnboundedReceiver<Topic>,
+    health: Arc<Health>,
 ) {
     let mut backoff = Backoff::new();
     loop {
-        match subscription(&client, &patterns, &mut added, &mut backoff).await {
+        let result = subscription(&client, &patterns, &mut added, &mut backoff, &health).await;
+        health.subscriber(false);
+        match result {
             Ok(()) => return,
             Err(e) => tracing::warn!(error = %e, "cluster: Redis subscription lost; reconnecting"),
         }
@@ -339,6 +183,7 @@ async fn subscription(
     patterns: &Patterns,
     added: &mut mpsc::UnboundedReceiver<Topic>,
     backoff: &mut Backoff,
+    health: &Health,
 ) -> redis::RedisResult<()> {
     let (mut sink, mut stream) = client.get_async_pubsub().await?.split();
     // Patterns added from here on arrive on `added`; those before are in the map.
@@ -348,6 +193,7 @@ async fn subscription(
         subscribe(&mut sink, topic).await?;
     }
     tracing::info!("cluster: Redis subscriber connected");
+    health.subscriber(true);
     backoff.reset();
     loop {
         tokio::select! {

@@ -36,12 +36,14 @@ pub mod factory;
 pub mod link;
 pub mod node_socket;
 pub mod options;
+pub mod publisher;
 pub mod request;
 pub mod requests;
 pub mod response;
 pub mod shard_link;
 pub mod sharded;
 pub mod sharded_peers;
+pub mod view;
 pub mod wire;
 
 #[cfg(test)]

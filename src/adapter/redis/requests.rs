@@ -7,7 +7,9 @@
 //! Asking counts the servers with `PUBSUB NUMSUB <key>-request#<nsp>#` (every server, Node's and
 //! roomcast's, `SUBSCRIBE`s it), publishes the request and collects responses until every other
 //! server has answered or the request timeout (`request_timeout`, Node's `requestsTimeout`) has
-//! passed; then it returns what arrived, as Node's adapter does.
+//! passed; then it returns what arrived, as Node's adapter does. While the link to Redis is down
+//! nothing is asked: [`Requests::try_ask`] fails at once with [`ClusterError::Unavailable`] (and
+//! [`Requests::ask`] returns no responses) rather than waiting for the timeout.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
@@ -24,7 +26,7 @@ use crate::adapter::redis::link::{Handler, RedisLink};
 use crate::adapter::redis::options::RedisAdapterOptions;
 use crate::adapter::redis::request::{Request, RequestType};
 use crate::adapter::redis::response::Response;
-use crate::adapter::BoxFuture;
+use crate::adapter::{BoxFuture, ClusterError};
 use crate::payload::Payload;
 use crate::room::Room;
 
@@ -115,11 +117,22 @@ impl Requests {
         }
     }
 
-    /// How many other servers there are: `PUBSUB NUMSUB` of the request channel minus this
-    /// server's own subscription; 0 when Redis does not answer.
+    /// How many servers serve the namespace (`PUBSUB NUMSUB` of its request channel), this one
+    /// included; fails at once while the link is down, or when Redis does not answer.
+    pub async fn servers(&self) -> Result<usize, ClusterError> {
+        if !self.link.is_connected() {
+            return Err(unavailable());
+        }
+        self.link
+            .numsub(&self.channel)
+            .await
+            .ok_or_else(unavailable)
+    }
+
+    /// How many other servers there are: [`Requests::servers`] minus this server's own
+    /// subscription; 0 when the cluster cannot be reached.
     pub async fn others(&self) -> usize {
-        let servers = self.link.numsub(&self.channel).await.unwrap_or(0);
-        servers.saturating_sub(1)
+        self.servers().await.map_or(0, |n| n.saturating_sub(1))
     }
 
     /// Publishes `request`, expecting no response.
@@ -147,8 +160,32 @@ impl Requests {
         timeout: Duration,
     ) -> (usize, Vec<Response>) {
         let expected = self.others().await;
+        (expected, self.collect(kind, make, timeout, expected).await)
+    }
+
+    /// [`Requests::ask`], failing at once when the link to Redis is down (or Redis does not
+    /// answer the server count) instead of answering with no responses.
+    pub async fn try_ask(
+        self: &Arc<Self>,
+        kind: RequestType,
+        make: impl FnOnce(String) -> Request,
+    ) -> Result<Vec<Response>, ClusterError> {
+        // This server's own subscription is one of them.
+        let expected = self.servers().await?.saturating_sub(1);
+        Ok(self.collect(kind, make, self.timeout, expected).await)
+    }
+
+    /// Publishes the request `make` builds and collects the responses of `expected` servers, or
+    /// those that arrived within `timeout`; nothing is published when `expected` is 0.
+    async fn collect(
+        self: &Arc<Self>,
+        kind: RequestType,
+        make: impl FnOnce(String) -> Request,
+        timeout: Duration,
+        expected: usize,
+    ) -> Vec<Response> {
         if expected == 0 {
-            return (0, Vec::new());
+            return Vec::new();
         }
         let mut open = self.open(kind);
         self.link
@@ -168,7 +205,7 @@ impl Requests {
                 }
             }
         }
-        (expected, responses)
+        responses
     }
 
     /// The ids of the other servers' sockets in any of `rooms` (all of them for none), by a
@@ -287,3 +324,7 @@ impl RemoteTally {
 #[cfg(test)]
 #[path = "requests_tests.rs"]
 mod tests;
+
+fn unavailable() -> ClusterError {
+    ClusterError::Unavailable("Redis is unreachable (this node keeps reconnecting)".to_owned())
+}

@@ -28,7 +28,9 @@ use redis::aio::ConnectionLike;
 use redis::{AsyncConnectionConfig, Msg, ProtocolVersion, PushInfo, PushKind};
 use tokio::sync::{mpsc, Notify};
 
-use crate::adapter::redis::link::{publish_failures, subscribers, Backoff, Handler, Publisher};
+use crate::adapter::redis::link::{
+    publish_failures, subscribers, Backoff, Handler, Health, Publisher,
+};
 use crate::metrics::Metrics;
 
 /// Messages received and not yet dispatched; past this, messages are dropped and counted.
@@ -63,6 +65,7 @@ pub struct ShardedLink {
     subscriptions: Arc<Subscriptions>,
     failures: Counter,
     dropped: Counter,
+    health: Arc<Health>,
     started: OnceLock<Started>,
 }
 
@@ -93,6 +96,7 @@ impl ShardedLink {
                 "reason",
                 "queue_full",
             ),
+            health: Health::new(metrics),
             started: OnceLock::new(),
         }
     }
@@ -106,11 +110,13 @@ impl ShardedLink {
         self.started.get_or_init(|| {
             let arbiter = Arbiter::new();
             let (client, failures) = (self.client.clone(), self.failures.clone());
-            let publisher = Publisher::spawn(&arbiter, client, "SPUBLISH", failures);
+            let health = self.health.clone();
+            let publisher = Publisher::spawn(&arbiter, client, "SPUBLISH", failures, health);
             let task = subscriber(
                 self.resp3.clone(),
                 self.subscriptions.clone(),
                 self.dropped.clone(),
+                self.health.clone(),
             );
             arbiter.spawn(task);
             Started { arbiter, publisher }
@@ -155,11 +161,9 @@ impl ShardedLink {
         subscribers(&self.client, "SHARDNUMSUB", channel).await
     }
 
-    /// Whether the publisher is connected now.
+    /// Whether the link is up now: the publisher connected and the subscriber subscribed.
     pub fn is_connected(&self) -> bool {
-        self.started
-            .get()
-            .is_some_and(|s| s.publisher.is_connected())
+        self.health.up()
     }
 }
 
@@ -171,10 +175,16 @@ impl Drop for ShardedLink {
     }
 }
 
-async fn subscriber(client: redis::Client, subscriptions: Arc<Subscriptions>, dropped: Counter) {
+async fn subscriber(
+    client: redis::Client,
+    subscriptions: Arc<Subscriptions>,
+    dropped: Counter,
+    health: Arc<Health>,
+) {
     let mut backoff = Backoff::new();
     loop {
-        let e = subscription(&client, &subscriptions, &dropped, &mut backoff).await;
+        let e = subscription(&client, &subscriptions, &dropped, &mut backoff, &health).await;
+        health.subscriber(false);
         tracing::warn!(error = %e, "cluster: Redis sharded subscription lost; reconnecting");
         backoff.wait().await;
     }
@@ -191,6 +201,7 @@ async fn subscription(
     subscriptions: &Subscriptions,
     dropped: &Counter,
     backoff: &mut Backoff,
+    health: &Health,
 ) -> redis::RedisError {
     let (tx, mut rx) = mpsc::channel::<PushInfo>(PUSH_QUEUE);
     let closed = Arc::new(Notify::new());
@@ -224,6 +235,7 @@ async fn subscription(
         return e;
     }
     tracing::info!("cluster: Redis sharded subscriber connected");
+    health.subscriber(true);
     backoff.reset();
     loop {
         tokio::select! {

@@ -35,13 +35,14 @@ pub enum WireError {
 }
 
 /// Decodes a message: JSON when its first byte is `{`, msgpack otherwise. Binary values become
-/// placeholders, their bytes returned beside the value in reading order; `undefined` is `null`.
+/// placeholders, their bytes returned beside the value in reading order; `undefined` is `null`;
+/// a `Date` (notepack 3's timestamp) is its ISO 8601 text, as Node's servers send it on.
 pub fn decode_value(input: &Bytes) -> Result<(Value, Vec<Bytes>), WireError> {
     if input.first() == Some(&b'{') {
         let value = serde_json::from_slice(input).map_err(|e| WireError::Json(e.to_string()))?;
         return Ok((value, Vec::new()));
     }
-    let mut reader = Reader::new(input);
+    let mut reader = Reader::notepack3(input);
     let value = reader.read()?.unwrap_or(Value::Null);
     reader.finish()?;
     Ok((value, reader.take_binary()))

@@ -275,6 +275,7 @@ describe("admin API: stats and listings", () => {
           {
             version: empty.version,
             node_id: "-",
+            nodes: 1,
             uptime_s: 0,
             connections: 3,
             sockets: 4,
@@ -346,7 +347,8 @@ describe("admin API: stats and listings", () => {
       ]) {
         const s = byId[client.id];
         assert.ok(s, `socket ${client.id} listed`);
-        assert.deepEqual(Object.keys(s).sort(), ["address", "connected_at", "data", "id", "namespace", "rooms", "transport"]);
+        assert.deepEqual(Object.keys(s).sort(), ["address", "connected_at", "data", "id", "namespace", "node", "rooms", "transport"]);
+        assert.equal(s.node, (await broker.ok("/api/v1/stats")).node_id, "held by this node");
         assert.equal(s.namespace, "/");
         assert.deepEqual(sorted(s.rooms), rooms);
         assert.equal(s.transport, transport);
