@@ -83,7 +83,9 @@ impl Common {
             concurrency: self.concurrency.max(1),
             probe: Probe {
                 server_pid: self.server_pid,
+                peer_pids: Vec::new(),
             },
+            peers: Vec::new(),
             quiet: self.report.quiet,
         })
     }
@@ -187,6 +189,7 @@ impl FleetArgs {
             payload_bytes: self.payload_bytes,
             publish_ack: !self.no_publish_ack,
             read_buffer,
+            nodes: 1,
         }
     }
 }

@@ -54,9 +54,11 @@ pub struct LatencySummary {
 }
 
 /// Samples the server process (if its pid is known) and the generator at the edges of a window.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Probe {
     pub server_pid: Option<u32>,
+    /// The other nodes of a cluster: their CPU time and memory are added to the server's.
+    pub peer_pids: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -81,12 +83,24 @@ impl Probe {
         });
         Mark {
             at: Instant::now(),
-            server: self.server_pid.and_then(|p| sys::sample(Some(p))),
+            server: self.server_pid.and_then(|p| sample_all(p, &self.peer_pids)),
             me: sys::sample(None),
             machine: sys::machine_cpu(),
             lag,
         }
     }
+}
+
+/// The sum of the samples of `first` and `more` (CPU time and memory); none if one is gone.
+fn sample_all(first: u32, more: &[u32]) -> Option<ProcSample> {
+    let mut sum = sys::sample(Some(first))?;
+    for &pid in more {
+        let s = sys::sample(Some(pid))?;
+        sum.cpu_ms += s.cpu_ms;
+        sum.rss_kb += s.rss_kb;
+        sum.hwm_kb += s.hwm_kb;
+    }
+    Some(sum)
 }
 
 thread_local! {
