@@ -65,7 +65,7 @@ fn setup_deadline() -> Instant {
     Instant::now() + Duration::from_secs(60)
 }
 
-/// The cluster fleet of `fleet` (a fanout's clients over the cluster's nodes).
+/// A fleet of these sizes over the cluster's nodes (the other fanout options as given).
 fn params(a: &CompareArgs, subscribers: usize, rooms: usize, publishers: usize) -> FanoutParams {
     FanoutParams {
         subscribers,

@@ -65,10 +65,8 @@ pub(super) fn describe(a: &CompareArgs) -> serde_json::Value {
         a.cluster_idle_hold,
         a.cluster_big_room
     );
-    if a.servers.iter().any(|s| !SERVERS.contains(&s.as_str())) {
-        note.push_str(". ");
-        note.push_str(LEFT_OUT);
-    }
+    note.push_str(". ");
+    note.push_str(LEFT_OUT);
     serde_json::json!({ "redis_server": redis, "note": note })
 }
 
