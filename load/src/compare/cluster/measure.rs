@@ -14,6 +14,7 @@ use crate::compare::scenario::Metrics;
 use crate::compare::CompareArgs;
 use crate::connect::{run_connect, ConnectParams};
 use crate::fanout::{run_ceiling, CeilingParams, FanoutParams, Fleet, PhaseReport, PhaseSpec};
+use crate::stats::Usage;
 use crate::sys;
 
 /// The cluster's Redis: its port (for INFO) and its PID (for its CPU time).
@@ -147,13 +148,7 @@ fn fanout_metrics(r: &PhaseReport, used: &RedisUse) -> Metrics {
     if let Some(c) = r.server_cpu_us_per_delivery {
         m.insert("server_cpu_us_per_delivery".into(), c);
     }
-    if let Some(c) = r.usage.server_cpu_pct {
-        m.insert("server_cpu_pct".into(), c);
-    }
-    m.insert("gen_cpu_pct".into(), r.usage.gen_cpu_pct);
-    if let Some(o) = r.usage.other_cpu_pct {
-        m.insert("other_cpu_pct".into(), o);
-    }
+    insert_usage(&mut m, &r.usage);
     m.insert("redis_cpu_pct".into(), used.cpu_ms / 10.0 / used.wall_s);
     m.insert(
         "redis_cpu_us_per_delivery".into(),
@@ -164,6 +159,18 @@ fn fanout_metrics(r: &PhaseReport, used: &RedisUse) -> Metrics {
         used.commands as f64 / r.publishes.max(1) as f64,
     );
     m
+}
+
+/// The servers' and the generator's CPU and the rest of the machine's (the noise of a shared box).
+fn insert_usage(m: &mut Metrics, u: &Usage) {
+    if let Some(c) = u.server_cpu_pct {
+        m.insert("server_cpu_pct".into(), c);
+    }
+    m.insert("gen_cpu_pct".into(), u.gen_cpu_pct);
+    m.insert("gen_loop_lag_max_ms".into(), u.gen_loop_lag_max_ms);
+    if let Some(o) = u.other_cpu_pct {
+        m.insert("other_cpu_pct".into(), o);
+    }
 }
 
 /// `--cluster-idle-connections` connections to node 0, held: the Redis commands in that window
@@ -249,7 +256,7 @@ pub(super) async fn ceiling(a: &CompareArgs, ctx: Rc<Ctx>) -> Result<(Value, Met
         if let Some(c) = b.server_cpu_us_per_delivery {
             m.insert("server_cpu_us_per_delivery".into(), c);
         }
-        m.insert("gen_cpu_pct".into(), b.usage.gen_cpu_pct);
+        insert_usage(&mut m, &b.usage);
     }
     Ok((serde_json::to_value(&r).map_err(|e| e.to_string())?, m))
 }
