@@ -84,6 +84,7 @@ impl Common {
             probe: Probe {
                 server_pid: self.server_pid,
                 peer_pids: Vec::new(),
+                redis_pid: None,
             },
             peers: Vec::new(),
             quiet: self.report.quiet,

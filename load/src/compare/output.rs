@@ -245,7 +245,7 @@ fn print_runs(runs: &[RunRecord]) {
     for r in runs.iter().filter(|r| r.ok) {
         if let Some(g) = r.metrics.get("gen_cpu_pct") {
             println!(
-                "  · round {} {} against {}: generator CPU {:.0}% of a core{}{}",
+                "  · round {} {} against {}: generator CPU {:.0}% of a core{}{}{}",
                 r.round,
                 r.scenario,
                 r.server,
@@ -253,6 +253,10 @@ fn print_runs(runs: &[RunRecord]) {
                 r.metrics
                     .get("server_cpu_pct")
                     .map(|s| format!(", server CPU {s:.0}%"))
+                    .unwrap_or_default(),
+                r.metrics
+                    .get("redis_cpu_pct")
+                    .map(|s| format!(", Redis CPU {s:.0}%"))
                     .unwrap_or_default(),
                 r.metrics
                     .get("other_cpu_pct")

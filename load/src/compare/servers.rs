@@ -199,6 +199,7 @@ impl Env {
             probe: Probe {
                 server_pid: Some(pid),
                 peer_pids: Vec::new(),
+                redis_pid: None,
             },
             peers: Vec::new(),
             quiet: a.report.quiet,

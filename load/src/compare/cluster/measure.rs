@@ -149,11 +149,12 @@ fn fanout_metrics(r: &PhaseReport, used: &RedisUse) -> Metrics {
         m.insert("server_cpu_us_per_delivery".into(), c);
     }
     insert_usage(&mut m, &r.usage);
-    m.insert("redis_cpu_pct".into(), used.cpu_ms / 10.0 / used.wall_s);
-    m.insert(
-        "redis_cpu_us_per_delivery".into(),
-        used.cpu_ms * 1000.0 / r.delivered.max(1) as f64,
-    );
+    if let Some(c) = r.usage.redis_cpu_ms {
+        m.insert(
+            "redis_cpu_us_per_delivery".into(),
+            c * 1000.0 / r.measured_deliveries.max(1) as f64,
+        );
+    }
     m.insert(
         "redis_commands_per_broadcast".into(),
         used.commands as f64 / r.publishes.max(1) as f64,
@@ -168,6 +169,9 @@ fn insert_usage(m: &mut Metrics, u: &Usage) {
     }
     m.insert("gen_cpu_pct".into(), u.gen_cpu_pct);
     m.insert("gen_loop_lag_max_ms".into(), u.gen_loop_lag_max_ms);
+    if let Some(c) = u.redis_cpu_pct {
+        m.insert("redis_cpu_pct".into(), c);
+    }
     if let Some(o) = u.other_cpu_pct {
         m.insert("other_cpu_pct".into(), o);
     }

@@ -140,6 +140,7 @@ impl Cluster {
             });
             ctx.probe.peer_pids.push(node.pid());
         }
+        ctx.probe.redis_pid = Some(self.redis.pid());
         Ok(ctx)
     }
 

@@ -103,4 +103,8 @@ pub(in super::super) const SPECS: &[Spec] = &[
             "ms",
         )
     },
+    Spec {
+        scenario: "cluster-ceiling",
+        ..plain("redis_cpu_pct", "Redis CPU at the ceiling", "% of a core")
+    },
 ];
