@@ -334,6 +334,7 @@ impl CeilingArgs {
             drain_s: self.drain,
             p99_budget_ms: self.budget.p99_budget_ms,
             max_total_s: self.max_total,
+            retries: 0,
         }
     }
 }

@@ -282,6 +282,7 @@ const FLAGS: &[(&str, bool, Flags)] = &[
             ("ceiling-step", Some("3")),
             ("p99-budget-ms", Some("100")),
             ("ceiling-max-total", Some("120")),
+            ("ceiling-retries", Some("0")),
             ("cluster-nodes", Some("2")),
             ("cluster-rate", Some("10000")),
             ("cluster-idle-connections", Some("1000")),

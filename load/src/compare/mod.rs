@@ -137,6 +137,10 @@ pub struct CompareArgs {
     /// Bound on one server's ceiling search, seconds.
     #[arg(long, default_value_t = 120.0)]
     pub ceiling_max_total: f64,
+    /// ceiling: times a step that failed on latency alone (nothing lost) is measured again
+    /// before it counts as failed (one stall of a shared machine can fail a step).
+    #[arg(long, default_value_t = 0)]
+    pub ceiling_retries: u32,
     /// cluster: nodes of each server (subscribers spread over them, publishers on the first).
     #[arg(long, default_value_t = 2)]
     pub cluster_nodes: usize,

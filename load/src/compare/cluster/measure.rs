@@ -239,6 +239,7 @@ pub(super) async fn ceiling(a: &CompareArgs, ctx: Rc<Ctx>) -> Result<(Value, Met
         drain_s: a.phase.drain,
         p99_budget_ms: a.budget.p99_budget_ms,
         max_total_s: a.ceiling_max_total,
+        retries: a.ceiling_retries,
     };
     let f = &a.fleet;
     let p = params(a, f.subscribers, f.rooms, f.publishers);
