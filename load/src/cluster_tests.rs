@@ -109,6 +109,7 @@ fn check(run: &Value) {
         );
         assert!(m["cross_p99_ms"].as_f64() > Some(0.0), "{server}: {m}");
         assert_eq!(m["lost"], 0.0, "{server}: {m}");
+        assert_eq!(m["room_checks_lost"], 0.0, "{server}: {m}");
         // Every broadcast crossed Redis as (at least) one PUBLISH.
         for key in [
             "commands_per_broadcast_small_room",

@@ -85,6 +85,12 @@ pub(in super::super) const SPECS: &[Spec] = &[
         "commands",
         ONE_COMMAND,
     ),
+    below(
+        "room_checks_lost",
+        "lost in those two rooms",
+        "deliveries",
+        (0.5, "0"),
+    ),
     Spec {
         scenario: "cluster-ceiling",
         higher_is_better: true,
