@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 
 echo "== installing test clients"
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+# The load generator's cluster smoke test runs the Node reference server with its Redis adapter.
+npm ci --prefix benches/reference --no-audit --no-fund --loglevel=error
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi

@@ -2,8 +2,12 @@
 // as roomcast's broker (issue 3, "client room API"), so the two can be measured side by side.
 //
 //   node benches/reference/server.mjs [--port N] [--host 127.0.0.1] [--publish-policy joined|any]
+//                                      [--redis-url redis://127.0.0.1:6379/0]
 //
 // Prints exactly one line `LISTENING <port>` on stdout once it accepts connections; runs until killed.
+// With --redis-url it is one node of a cluster: @socket.io/redis-adapter 8.3 (the classic pub/sub
+// adapter, `createAdapter`) over two `redis` 4.7 clients, so a publish reaches the room's members on
+// every node that uses the same Redis (roomcast-load compare's cluster scenarios).
 //
 // Contract (namespace "/", path "/socket.io/"):
 //   join    (room | [rooms], ack)          -> ack {"ok":true,"rooms":[the socket's rooms, own id excluded]}
@@ -23,9 +27,11 @@
 
 import { createServer } from "node:http";
 import { Server } from "socket.io";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { createClient } from "redis";
 
 function parseArgs(argv) {
-  const opts = { port: 3300, host: "127.0.0.1", publishPolicy: "joined" };
+  const opts = { port: 3300, host: "127.0.0.1", publishPolicy: "joined", redisUrl: null };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -46,9 +52,17 @@ function parseArgs(argv) {
         opts.publishPolicy = value;
         i++;
         break;
+      case "--redis-url":
+        if (typeof value !== "string" || !value.startsWith("redis://")) {
+          console.error(`--redis-url must be a redis:// URL, got ${value}`);
+          process.exit(2);
+        }
+        opts.redisUrl = value;
+        i++;
+        break;
       case "--help":
       case "-h":
-        console.log("node server.mjs [--port N] [--host ADDR] [--publish-policy joined|any]");
+        console.log("node server.mjs [--port N] [--host ADDR] [--publish-policy joined|any] [--redis-url URL]");
         process.exit(0);
         break;
       default:
@@ -104,7 +118,19 @@ const httpServer = createServer((req, res) => {
   res.writeHead(404).end();
 });
 
+// The cluster's adapter: one client publishes, its duplicate subscribes (the adapter's documented setup).
+async function redisAdapter(url) {
+  const pub = createClient({ url });
+  const sub = pub.duplicate();
+  for (const client of [pub, sub]) {
+    client.on("error", (err) => console.error(`redis: ${err.message}`));
+  }
+  await Promise.all([pub.connect(), sub.connect()]);
+  return createAdapter(pub, sub);
+}
+
 const io = new Server(httpServer, {
+  ...(opts.redisUrl ? { adapter: await redisAdapter(opts.redisUrl) } : {}),
   path: "/socket.io/",
   serveClient: false,
   pingInterval: 25000,

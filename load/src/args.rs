@@ -83,7 +83,10 @@ impl Common {
             concurrency: self.concurrency.max(1),
             probe: Probe {
                 server_pid: self.server_pid,
+                peer_pids: Vec::new(),
+                redis_pid: None,
             },
+            peers: Vec::new(),
             quiet: self.report.quiet,
         })
     }
@@ -187,6 +190,7 @@ impl FleetArgs {
             payload_bytes: self.payload_bytes,
             publish_ack: !self.no_publish_ack,
             read_buffer,
+            nodes: 1,
         }
     }
 }
@@ -330,6 +334,7 @@ impl CeilingArgs {
             drain_s: self.drain,
             p99_budget_ms: self.budget.p99_budget_ms,
             max_total_s: self.max_total,
+            retries: 0,
         }
     }
 }

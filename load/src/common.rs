@@ -27,6 +27,8 @@ pub struct Ctx {
     /// How many connection handshakes may be in flight at once.
     pub concurrency: usize,
     pub probe: Probe,
+    /// The other nodes of a cluster (node `k` ≥ 1 is `peers[k - 1]`; node 0 is `target`).
+    pub peers: Vec<Target>,
     pub quiet: bool,
 }
 
@@ -37,15 +39,24 @@ impl Ctx {
 
     /// Connects the `i`-th client (source address chosen by `i`), bounded by the connect timeout.
     pub async fn connect(&self, i: usize, read_buffer: usize) -> io::Result<Conn> {
+        self.connect_to(0, i, read_buffer).await
+    }
+
+    /// Connects the `i`-th client to node `node` of a cluster (0: `target`; past the last node:
+    /// the last), bounded by the connect timeout.
+    pub async fn connect_to(&self, node: usize, i: usize, read_buffer: usize) -> io::Result<Conn> {
         let mut opts = self.connect.clone();
         opts.read_buffer = read_buffer;
-        let src = self.target.source_for(i);
-        match tokio::time::timeout(
-            self.connect_timeout,
-            Conn::connect(&self.target, src, &opts),
-        )
-        .await
-        {
+        let target = match node.checked_sub(1) {
+            None => &self.target,
+            Some(k) => self
+                .peers
+                .get(k)
+                .or(self.peers.last())
+                .unwrap_or(&self.target),
+        };
+        let src = target.source_for(i);
+        match tokio::time::timeout(self.connect_timeout, Conn::connect(target, src, &opts)).await {
             Ok(r) => r,
             Err(_) => Err(io::Error::new(
                 io::ErrorKind::TimedOut,

@@ -10,6 +10,8 @@ mod chart;
 #[cfg(test)]
 mod cli_tests;
 mod client;
+#[cfg(test)]
+mod cluster_tests;
 mod common;
 mod compare;
 mod connect;

@@ -24,6 +24,7 @@ const FANOUT: FanoutParams = FanoutParams {
     payload_bytes: 100,
     publish_ack: true,
     read_buffer: 0,
+    nodes: 1,
 };
 
 const FANOUT_PHASE: PhaseSpec = PhaseSpec {

@@ -54,9 +54,13 @@ pub struct LatencySummary {
 }
 
 /// Samples the server process (if its pid is known) and the generator at the edges of a window.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Probe {
     pub server_pid: Option<u32>,
+    /// The other nodes of a cluster: their CPU time and memory are added to the server's.
+    pub peer_pids: Vec<u32>,
+    /// A cluster's Redis: its CPU time is sampled apart.
+    pub redis_pid: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +68,7 @@ pub struct Mark {
     at: Instant,
     server: Option<ProcSample>,
     me: Option<ProcSample>,
+    redis: Option<ProcSample>,
     /// Busy and total CPU time of the whole machine, ms.
     machine: Option<(f64, f64)>,
     /// The generator's event-loop lag since the previous mark.
@@ -81,12 +86,25 @@ impl Probe {
         });
         Mark {
             at: Instant::now(),
-            server: self.server_pid.and_then(|p| sys::sample(Some(p))),
+            server: self.server_pid.and_then(|p| sample_all(p, &self.peer_pids)),
             me: sys::sample(None),
+            redis: self.redis_pid.and_then(|p| sys::sample(Some(p))),
             machine: sys::machine_cpu(),
             lag,
         }
     }
+}
+
+/// The sum of the samples of `first` and `more` (CPU time and memory); none if one is gone.
+fn sample_all(first: u32, more: &[u32]) -> Option<ProcSample> {
+    let mut sum = sys::sample(Some(first))?;
+    for &pid in more {
+        let s = sys::sample(Some(pid))?;
+        sum.cpu_ms += s.cpu_ms;
+        sum.rss_kb += s.rss_kb;
+        sum.hwm_kb += s.hwm_kb;
+    }
+    Some(sum)
 }
 
 thread_local! {
@@ -131,11 +149,20 @@ pub struct Usage {
     /// CPU used by everything but the server and the generator (other processes, kernel work not
     /// charged to either), as a percentage of one core: noise on a shared machine.
     pub other_cpu_pct: Option<f64>,
+    /// A cluster's Redis: its CPU time in the window, ms, and as a percentage of one core.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_cpu_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_cpu_pct: Option<f64>,
 }
 
 pub fn usage(a: &Mark, b: &Mark) -> Usage {
     let wall_s = b.at.duration_since(a.at).as_secs_f64().max(1e-9);
     let server_cpu_ms = match (a.server, b.server) {
+        (Some(x), Some(y)) => Some(y.cpu_ms - x.cpu_ms),
+        _ => None,
+    };
+    let redis_cpu_ms = match (a.redis, b.redis) {
         (Some(x), Some(y)) => Some(y.cpu_ms - x.cpu_ms),
         _ => None,
     };
@@ -158,9 +185,12 @@ pub fn usage(a: &Mark, b: &Mark) -> Usage {
         other_cpu_pct: match (a.machine, b.machine) {
             (Some(x), Some(y)) => {
                 let busy = y.0 - x.0;
-                Some(((busy - server_cpu_ms.unwrap_or(0.0) - gen_cpu_ms) / 10.0 / wall_s).max(0.0))
+                let ours = server_cpu_ms.unwrap_or(0.0) + redis_cpu_ms.unwrap_or(0.0) + gen_cpu_ms;
+                Some(((busy - ours) / 10.0 / wall_s).max(0.0))
             }
             _ => None,
         },
+        redis_cpu_ms,
+        redis_cpu_pct: redis_cpu_ms.map(|c| c / 10.0 / wall_s),
     }
 }

@@ -11,6 +11,7 @@
 //! and its metrics), `summary` (medians, ratios, targets), `output` (the document and the table)
 //! and `save` (where the results go).
 
+mod cluster;
 mod output;
 mod rounds;
 mod save;
@@ -49,7 +50,9 @@ pub struct CompareArgs {
     pub socketioxide_bin: PathBuf,
     /// Scenarios, in order. `fanout-coalesced` is `fanout` against roomcast started with
     /// `write_delay_ms = --coalesce-ms` (opt-in write coalescing; the reference has no such
-    /// setting, so its ratio is taken against the reference's plain `fanout`).
+    /// setting, so its ratio is taken against the reference's plain `fanout`). Opt-in: `cluster`
+    /// and `cluster-ceiling`, roomcast and the reference as clusters of --cluster-nodes nodes
+    /// over a redis-server of their own (see benches/README.md).
     #[arg(
         long,
         value_delimiter = ',',
@@ -134,6 +137,28 @@ pub struct CompareArgs {
     /// Bound on one server's ceiling search, seconds.
     #[arg(long, default_value_t = 120.0)]
     pub ceiling_max_total: f64,
+    /// ceiling: times a step that failed on latency alone (nothing lost) is measured again
+    /// before it counts as failed (one stall of a shared machine can fail a step).
+    #[arg(long, default_value_t = 0)]
+    pub ceiling_retries: u32,
+    /// cluster: nodes of each server (subscribers spread over them, publishers on the first).
+    #[arg(long, default_value_t = 2)]
+    pub cluster_nodes: usize,
+    /// cluster: target deliveries/s of its fanout.
+    #[arg(long, default_value_t = 10_000.0)]
+    pub cluster_rate: f64,
+    /// cluster: idle connections held on one node while Redis's commands are counted.
+    #[arg(long, default_value_t = 1000)]
+    pub cluster_idle_connections: usize,
+    /// cluster: seconds those connections are held.
+    #[arg(long, default_value_t = 3.0)]
+    pub cluster_idle_hold: f64,
+    /// cluster: the larger room whose Redis commands per broadcast are compared with a room of 10.
+    #[arg(long, default_value_t = 1000)]
+    pub cluster_big_room: usize,
+    /// The redis-server program the cluster scenarios start (on a free port, no persistence).
+    #[arg(long, default_value = "redis-server")]
+    pub redis_server: String,
 }
 
 impl CompareArgs {
@@ -149,6 +174,7 @@ impl CompareArgs {
         self.ceiling_refine = self.ceiling_refine.min(1);
         self.ceiling_factor = self.ceiling_factor.max(2.0);
         self.ceiling_max_total = self.ceiling_max_total.min(40.0);
+        self.cluster_idle_hold = self.cluster_idle_hold.min(1.5);
     }
 }
 
@@ -167,8 +193,39 @@ fn check(a: &CompareArgs) -> Result<(), String> {
         }
     }
     for s in &a.scenarios {
-        if !["fanout", "fanout-coalesced", "echo", "connect", "ceiling"].contains(&s.as_str()) {
+        let known = ["fanout", "fanout-coalesced", "echo", "connect", "ceiling"];
+        if !known.contains(&s.as_str()) && !cluster::SCENARIOS.contains(&s.as_str()) {
             return Err(format!("unknown scenario {s:?}"));
+        }
+    }
+    let clustered = a
+        .scenarios
+        .iter()
+        .any(|s| cluster::SCENARIOS.contains(&s.as_str()));
+    if clustered {
+        let found = std::process::Command::new(&a.redis_server)
+            .arg("--version")
+            .output();
+        if !found.is_ok_and(|o| o.status.success()) {
+            return Err(format!(
+                "{} not found: the cluster scenarios need it (apt-get install redis-server)",
+                a.redis_server
+            ));
+        }
+    }
+    if clustered && a.servers.iter().any(|s| s == "reference") {
+        for package in ["@socket.io/redis-adapter", "redis"] {
+            if output::package_version(&a.reference, package).is_none() {
+                return Err(format!(
+                    "{package} is not installed next to {} (the cluster scenarios' Node \
+                     cluster): run `npm ci --prefix {}`",
+                    a.reference.display(),
+                    a.reference
+                        .parent()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                ));
+            }
         }
     }
     if a.servers.iter().any(|s| s == "roomcast") && !a.roomcast_bin.exists() {

@@ -6,6 +6,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
+use super::cluster;
 use super::rounds::RunRecord;
 use super::summary::Summary;
 use super::CompareArgs;
@@ -48,8 +49,11 @@ pub(super) fn document(
                 "socket.io": package_version(&a.reference, "socket.io"),
                 "ws": package_version(&a.reference, "ws"),
                 "bufferutil": package_version(&a.reference, "bufferutil"),
+                "@socket.io/redis-adapter": package_version(&a.reference, "@socket.io/redis-adapter"),
+                "redis": package_version(&a.reference, "redis"),
             },
         },
+        "cluster": cluster::describe(a),
         "parameters": a,
         "runs": runs,
         "summary": summary,
@@ -120,6 +124,9 @@ pub(super) fn print_tables(doc: &Value, runs: &[RunRecord]) {
         .map(|v| v.iter().map(|c| row(c, sx)).collect())
         .unwrap_or_default();
     print_grid(&header(sx), &rows);
+    if let Some(text) = doc["cluster"]["note"].as_str() {
+        println!("  cluster: {text}");
+    }
     print_runs(runs);
 }
 
@@ -238,7 +245,7 @@ fn print_runs(runs: &[RunRecord]) {
     for r in runs.iter().filter(|r| r.ok) {
         if let Some(g) = r.metrics.get("gen_cpu_pct") {
             println!(
-                "  · round {} {} against {}: generator CPU {:.0}% of a core{}{}",
+                "  · round {} {} against {}: generator CPU {:.0}% of a core{}{}{}",
                 r.round,
                 r.scenario,
                 r.server,
@@ -246,6 +253,10 @@ fn print_runs(runs: &[RunRecord]) {
                 r.metrics
                     .get("server_cpu_pct")
                     .map(|s| format!(", server CPU {s:.0}%"))
+                    .unwrap_or_default(),
+                r.metrics
+                    .get("redis_cpu_pct")
+                    .map(|s| format!(", Redis CPU {s:.0}%"))
                     .unwrap_or_default(),
                 r.metrics
                     .get("other_cpu_pct")

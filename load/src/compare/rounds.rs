@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::cluster;
 use super::scenario::{self, Metrics};
 use super::servers::{preflight, wait_ready, Env, ServerProc};
 use super::{CompareArgs, FLOOR_SCENARIOS};
@@ -56,6 +57,19 @@ pub(super) async fn run_all(args: &CompareArgs, env: &mut Env) -> Vec<RunRecord>
                 if server == "floor" && !FLOOR_SCENARIOS.contains(&scen.as_str()) {
                     continue;
                 }
+                if cluster::SCENARIOS.contains(&scen.as_str()) {
+                    // Only servers with a Redis adapter form a cluster (see cluster::LEFT_OUT).
+                    if cluster::SERVERS.contains(&server.as_str()) {
+                        say(args, format!("round {round}: {scen} against {server}"));
+                        let run = cluster::one_run(args, env, round, scen, server).await;
+                        if let Some(e) = &run.error {
+                            say(args, format!("{scen} against {server} failed: {e}"));
+                        }
+                        runs.push(run);
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                    continue;
+                }
                 if let Some(why) = unusable.get(server) {
                     let error = format!("skipped: {why}");
                     runs.push(RunRecord {
@@ -78,7 +92,12 @@ pub(super) async fn run_all(args: &CompareArgs, env: &mut Env) -> Vec<RunRecord>
 
 impl RunRecord {
     /// A run without metrics or result yet.
-    fn new(round: usize, scenario: &str, server: &str, command: Vec<String>) -> RunRecord {
+    pub(super) fn new(
+        round: usize,
+        scenario: &str,
+        server: &str,
+        command: Vec<String>,
+    ) -> RunRecord {
         RunRecord {
             round,
             scenario: scenario.to_owned(),

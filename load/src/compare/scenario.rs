@@ -149,6 +149,7 @@ async fn ceiling(
         drain_s: a.phase.drain,
         p99_budget_ms: a.budget.p99_budget_ms,
         max_total_s: a.ceiling_max_total,
+        retries: a.ceiling_retries,
     };
     let r = run_ceiling(ctx, fanout_params(a), search, deadline).await?;
     let mut m = Metrics::new();

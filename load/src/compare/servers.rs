@@ -47,7 +47,7 @@ impl Drop for ServerProc {
     }
 }
 
-fn free_port() -> Result<u16, String> {
+pub(super) fn free_port() -> Result<u16, String> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
     l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
@@ -67,12 +67,20 @@ impl Env {
         server: &str,
         write_delay_ms: Option<u64>,
     ) -> Result<ServerProc, String> {
+        self.start_node(server, write_delay_ms, None)
+    }
+
+    /// Starts `server`; with `redis_url`, as a node of a cluster over that Redis (roomcast through
+    /// its `[cluster]` environment overrides, the reference with `--redis-url`).
+    pub(super) fn start_node(
+        &mut self,
+        server: &str,
+        write_delay_ms: Option<u64>,
+        redis_url: Option<&str>,
+    ) -> Result<ServerProc, String> {
         self.starts += 1;
         let port = free_port()?;
-        let log = self.tmp.join(format!("{server}-{}.log", self.starts));
-        let logf = std::fs::File::create(&log).map_err(|e| e.to_string())?;
-        let logf2 = logf.try_clone().map_err(|e| e.to_string())?;
-        let (program, argv) = match server {
+        let (program, mut argv) = match server {
             "roomcast" => self.roomcast_command(port)?,
             "floor" => {
                 let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
@@ -94,9 +102,37 @@ impl Env {
                 ],
             ),
         };
-        let mut command = Command::new(&program);
+        let mut envs = Vec::new();
         if let Some(ms) = write_delay_ms {
-            command.env("ROOMCAST_ENGINE_WRITE_DELAY_MS", ms.to_string());
+            envs.push(("ROOMCAST_ENGINE_WRITE_DELAY_MS", ms.to_string()));
+        }
+        if let Some(url) = redis_url {
+            if server == "roomcast" {
+                envs.push(("ROOMCAST_CLUSTER_ADAPTER", "redis".to_owned()));
+                envs.push(("ROOMCAST_CLUSTER_REDIS_URL", url.to_owned()));
+            } else {
+                argv.extend(["--redis-url".to_owned(), url.to_owned()]);
+            }
+        }
+        self.spawn(server, port, program, argv, &envs)
+    }
+
+    /// Starts `program` with `argv` and `envs`, its output into a log file; `port` is where it
+    /// will listen.
+    pub(super) fn spawn(
+        &mut self,
+        name: &str,
+        port: u16,
+        program: String,
+        argv: Vec<String>,
+        envs: &[(&str, String)],
+    ) -> Result<ServerProc, String> {
+        let log = self.tmp.join(format!("{name}-{}.log", self.starts));
+        let logf = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+        let logf2 = logf.try_clone().map_err(|e| e.to_string())?;
+        let mut command = Command::new(&program);
+        for (k, v) in envs {
+            command.env(k, v);
         }
         let child = command
             .args(&argv)
@@ -162,7 +198,10 @@ impl Env {
             concurrency: 128,
             probe: Probe {
                 server_pid: Some(pid),
+                peer_pids: Vec::new(),
+                redis_pid: None,
             },
+            peers: Vec::new(),
             quiet: a.report.quiet,
         })
     }

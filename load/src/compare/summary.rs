@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::cluster;
 use super::rounds::RunRecord;
 use super::CompareArgs;
 
@@ -13,16 +14,16 @@ use super::CompareArgs;
 pub(super) type Summary = BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>>;
 
 /// What is compared, how, and the target the issue sets (ratio = roomcast / reference).
-struct Spec {
-    scenario: &'static str,
-    key: &'static str,
-    label: &'static str,
-    unit: &'static str,
-    higher_is_better: bool,
+pub(super) struct Spec {
+    pub(super) scenario: &'static str,
+    pub(super) key: &'static str,
+    pub(super) label: &'static str,
+    pub(super) unit: &'static str,
+    pub(super) higher_is_better: bool,
     /// (ratio bound, text): met when ratio ≥ bound (higher is better) or ≤ bound (lower).
-    target: Option<(f64, &'static str)>,
-    /// An absolute bound on roomcast's value (≤), with its text.
-    absolute: Option<(f64, &'static str)>,
+    pub(super) target: Option<(f64, &'static str)>,
+    /// An absolute bound on roomcast's value (<), with its text; alone, it is the target.
+    pub(super) absolute: Option<(f64, &'static str)>,
 }
 
 const SPECS: &[Spec] = &[
@@ -186,7 +187,7 @@ pub(super) fn comparison(args: &CompareArgs, summary: &Summary) -> Vec<Value> {
         summary.get(server)?.get(scen)?.get(key).copied()
     };
     let mut comparison = Vec::new();
-    for s in SPECS {
+    for s in SPECS.iter().chain(cluster::SPECS) {
         if !args.scenarios.iter().any(|x| x == s.scenario) {
             continue;
         }
@@ -198,8 +199,14 @@ pub(super) fn comparison(args: &CompareArgs, summary: &Summary) -> Vec<Value> {
         let rf = get("reference", reference_scenario, s.key);
         let sx = get("socketioxide", reference_scenario, s.key);
         let floor = get("floor", s.scenario, s.key);
-        let label = match s.scenario {
-            "fanout-coalesced" => format!("{}, {} ms write delay", s.label, args.coalesce_ms),
+        let label = match (s.scenario, s.key) {
+            ("fanout-coalesced", _) => {
+                format!("{}, {} ms write delay", s.label, args.coalesce_ms)
+            }
+            ("cluster", "commands_per_broadcast_big_room") => format!(
+                "Redis commands per broadcast, room of {}",
+                args.cluster_big_room
+            ),
             _ => s.label.to_owned(),
         };
         let ratio = ratio_of(rc, rf);
@@ -216,12 +223,11 @@ pub(super) fn comparison(args: &CompareArgs, summary: &Summary) -> Vec<Value> {
             // Added with the socketioxide reference; results saved before have neither key.
             "socketioxide": sx,
             "ratio_socketioxide": ratio_of(rc, sx),
-            "target": s.target.map(|t| {
-                match s.absolute {
-                    Some((_, abs)) => format!("{} and {abs}", t.1),
-                    None => t.1.to_owned(),
-                }
-            }),
+            "target": match (s.target, s.absolute) {
+                (Some(t), Some((_, abs))) => Some(format!("{} and {abs}", t.1)),
+                (Some(t), None) => Some(t.1.to_owned()),
+                (None, abs) => abs.map(|(_, text)| text.to_owned()),
+            },
             "met": met(s, ratio, rc),
         }));
     }
@@ -238,6 +244,9 @@ fn ratio_of(rc: Option<f64>, reference: Option<f64>) -> Option<f64> {
 
 /// Whether roomcast meets the target of `s` (`None`: no target, or no ratio).
 fn met(s: &Spec, ratio: Option<f64>, rc: Option<f64>) -> Option<bool> {
+    if let (None, Some((lim, _))) = (s.target, s.absolute) {
+        return rc.map(|v| v < lim);
+    }
     match (s.target, ratio) {
         (Some((bound, _)), Some(r)) => {
             let by_ratio = if s.higher_is_better {

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::member;
-use super::{FanoutParams, PhaseReport, PhaseSpec};
+use super::{CrossNode, FanoutParams, PhaseReport, PhaseSpec};
 use crate::client::SendWindow;
 use crate::common::{wait_setup, Ctx, SetupCounts};
 use crate::stats::{usage, Lat, Usage};
@@ -32,6 +32,11 @@ pub(super) struct PhaseStats {
     pub(super) first_ack_error: Option<String>,
     pub(super) lat: Lat,
     pub(super) ack_lat: Lat,
+    /// A cluster run's measured deliveries to recipients on another node than the publishers',
+    /// and the latencies of the same-node and cross-node ones.
+    pub(super) measured_cross: u64,
+    pub(super) lat_same: Lat,
+    pub(super) lat_cross: Lat,
 }
 
 /// Counters not tied to a phase.
@@ -275,6 +280,13 @@ impl Fleet {
             server_cpu_us_per_delivery: usage.server_cpu_ms.map(per),
             gen_cpu_us_per_delivery: per(usage.gen_cpu_ms),
             connections_lost: self.shared.setup.dead.get() - run.dead_before,
+            cross_node: (self.params.nodes > 1).then(|| CrossNode {
+                same_node_deliveries: measured - ph.measured_cross,
+                cross_node_deliveries: ph.measured_cross,
+                cross_node_deliveries_per_s: ph.measured_cross as f64 / spec.duration_s.max(1e-9),
+                same_node_latency: ph.lat_same.summary(),
+                cross_node_latency: ph.lat_cross.summary(),
+            }),
         }
     }
 

@@ -20,6 +20,7 @@ use crate::ws::{Conn, Handler};
 enum Role {
     Subscriber {
         room: usize,
+        node: usize,
     },
     Publisher {
         id: usize,
@@ -92,6 +93,8 @@ struct Member<'a> {
     seq: u64,
     payload_bytes: usize,
     with_ack: bool,
+    /// In a cluster run: whether this client is on another node than the publishers.
+    cross: Option<bool>,
 }
 
 impl Handler for Member<'_> {
@@ -131,7 +134,16 @@ impl Handler for Member<'_> {
         ph.delivered += 1;
         if st.t >= ph.measure_from_us {
             ph.measured += 1;
-            ph.lat.record(now.saturating_sub(st.t));
+            let us = now.saturating_sub(st.t);
+            ph.lat.record(us);
+            match self.cross {
+                Some(true) => {
+                    ph.measured_cross += 1;
+                    ph.lat_cross.record(us);
+                }
+                Some(false) => ph.lat_same.record(us),
+                None => {}
+            }
         }
     }
 
@@ -215,7 +227,10 @@ pub(super) fn spawn(
     let mut tasks = Vec::with_capacity(p.subscribers + p.publishers);
     for i in 0..p.subscribers + p.publishers {
         let role = if i < p.subscribers {
-            Role::Subscriber { room: i % p.rooms }
+            Role::Subscriber {
+                room: i % p.rooms,
+                node: (i / p.rooms.max(1)) % p.nodes.max(1),
+            }
         } else {
             let j = i - p.subscribers;
             Role::Publisher {
@@ -244,15 +259,19 @@ impl Client {
     async fn run(self, sem: Rc<Semaphore>, ctl: Option<watch::Receiver<Option<PhaseCmd>>>) {
         let ctx = &self.ctx;
         let counts = &self.shared.setup;
-        let room = match self.role {
-            Role::Subscriber { room } | Role::Publisher { room, .. } => room,
+        let (room, node) = match self.role {
+            Role::Subscriber { room, node } => (room, node),
+            Role::Publisher { room, .. } => (room, 0),
         };
         // Setup: connect and join, with bounded concurrency.
         let conn = {
             let Ok(_permit) = sem.acquire().await else {
                 return;
             };
-            let mut conn = match ctx.connect(self.index, self.params.read_buffer).await {
+            let mut conn = match ctx
+                .connect_to(node, self.index, self.params.read_buffer)
+                .await
+            {
                 Ok(c) => c,
                 Err(e) => return counts.fail("connect", e),
             };
@@ -293,6 +312,7 @@ impl Client {
             seq: 0,
             payload_bytes: self.params.payload_bytes,
             with_ack: self.params.publish_ack,
+            cross: (self.params.nodes > 1).then_some(node != 0),
         };
         client::run(conn, &mut member, ctl, self.index, counts).await;
     }

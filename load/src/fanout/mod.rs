@@ -18,7 +18,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 pub use self::ceiling::{run_ceiling, CeilingParams, CeilingResult};
-use self::fleet::Fleet;
+pub use self::fleet::Fleet;
 use crate::common::Ctx;
 use crate::stats::{LatencySummary, Usage};
 
@@ -31,6 +31,9 @@ pub struct FanoutParams {
     /// Publishers ask for an ack of every publish (refusals are then counted).
     pub publish_ack: bool,
     pub read_buffer: usize,
+    /// Nodes of a cluster (1: one server). The subscribers of each room are spread over the nodes
+    /// (subscriber `i` on node `(i / rooms) % nodes`); every publisher is on node 0.
+    pub nodes: usize,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -71,6 +74,19 @@ pub struct PhaseReport {
     pub server_cpu_us_per_delivery: Option<f64>,
     pub gen_cpu_us_per_delivery: f64,
     pub connections_lost: usize,
+    /// Same-node and cross-node deliveries apart (a cluster run, `nodes` > 1).
+    pub cross_node: Option<CrossNode>,
+}
+
+/// The deliveries of a cluster phase by where the recipient is: on the publishers' node (0) or on
+/// another node (the message went through the cluster's adapter). Measured window only.
+#[derive(Debug, Clone, Serialize)]
+pub struct CrossNode {
+    pub same_node_deliveries: u64,
+    pub cross_node_deliveries: u64,
+    pub cross_node_deliveries_per_s: f64,
+    pub same_node_latency: LatencySummary,
+    pub cross_node_latency: LatencySummary,
 }
 
 impl PhaseReport {
