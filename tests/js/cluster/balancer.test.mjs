@@ -7,6 +7,7 @@
 //   another node would get "Session ID unknown" and end the session);
 // * WebSocket-only and upgrading clients (the upgrade request must reach the session's node too);
 // * a publish from a client on one node reaches the room's members on every node exactly once;
+// * the brokers see the client's address and scheme in the forwarded headers;
 // * kill -9 of a node: its clients reconnect through the balancer to the other nodes and receive again;
 // * SIGTERM (drain) of a node while a publisher on every node publishes continuously (see the test).
 //
@@ -31,10 +32,10 @@ const ROOM = "feed";
 
 // ---- the cluster --------------------------------------------------------------------------------
 
-async function startCluster(startBalancer) {
+async function startCluster(startBalancer, extra = {}) {
   const cluster = { brokers: [], clients: [] };
   cluster.stop = async () => {
-    for (const c of cluster.clients) close(c);
+    await Promise.all(cluster.clients.map(close));
     await cluster.lb?.stop();
     const exits = [];
     for (const b of cluster.brokers) exits.push(await b.stop());
@@ -50,6 +51,7 @@ async function startCluster(startBalancer) {
           engine: { sticky_cookie: "io", ping_interval_ms: PING_BASE + i },
           cluster: { adapter: "redis", redis_url: cluster.redis.url, key: "socket.io" },
           namespaces: [{ name: "/", client_join: true, client_publish: "joined" }],
+          ...extra,
         }),
       );
     }
@@ -115,7 +117,7 @@ function open(cluster, name, { transports, reconnection = false, room } = {}) {
     agent,
     localAddress,
   });
-  const c = { name, socket, agent, inbox: record(socket, ["msg", "barrier"]), sessions: [], disconnects: [], errors: [] };
+  const c = { name, socket, agent, localAddress, inbox: record(socket, ["msg", "barrier"]), sessions: [], disconnects: [], errors: [] };
   socket.on("connect", () => {
     const session = { node: nodeOf(socket), id: socket.id };
     session.joined = room
@@ -133,10 +135,22 @@ function open(cluster, name, { transports, reconnection = false, room } = {}) {
   return c;
 }
 
+/** Closes a client; resolves once its agent's connections are gone. */
 function close(c) {
+  const transport = c.socket.io.engine?.transport;
   c.socket.io.reconnection(false);
   c.socket.disconnect();
-  c.agent.destroy();
+  // A polling client sends its close packet in a POST of its own: the agent's connections stay until
+  // that is written (bounded), or the broker would keep the session until its drain deadline.
+  const written = new Promise((resolve) => {
+    if (transport?.name !== "polling") return resolve();
+    const timer = setTimeout(resolve, 2000);
+    transport.once("drain", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  return written.then(() => c.agent.destroy());
 }
 
 /** Resolves once `c` has `n` sessions (bounded) and the last one joined its room. */
@@ -186,7 +200,8 @@ for (const [lbName, startBalancer] of BALANCERS) {
     describe("steady", () => {
       let cluster;
       before(async () => {
-        cluster = await startCluster(startBalancer);
+        // the Admin UI's socket list shows what a broker takes from the forwarded headers
+        cluster = await startCluster(startBalancer, { admin_ui: { enabled: true, auth: "none", readonly: true } });
       });
       after(async () => {
         const exits = await cluster?.stop();
@@ -222,6 +237,31 @@ for (const [lbName, startBalancer] of BALANCERS) {
         }
         for (const c of all) assert.deepEqual(c.disconnects, [], `${c.name} kept its session`);
         for (const c of all) close(c);
+      });
+
+      it("the broker sees the client's address and scheme (X-Forwarded-For, X-Forwarded-Proto)", async () => {
+        const c = open(cluster, "fwd", { transports: ["polling"] });
+        const { node, id } = await sessions(c, 1);
+        // the Admin UI (auth "none" here) lists the sockets of the broker it is connected to
+        const broker = cluster.brokers[node - 1];
+        const admin = ioClient(`${broker.url}/admin`, { forceNew: true, reconnection: false, transports: ["websocket"] });
+        try {
+          const [all] = await new Promise((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error("no all_sockets from the Admin UI")), 5000);
+            admin.once("all_sockets", (...args) => {
+              clearTimeout(timer);
+              resolve(args);
+            });
+          });
+          const h = all.find((s) => s.id === id)?.handshake;
+          assert.ok(h, `socket ${id} listed by node ${node}`);
+          assert.equal(h.address, c.localAddress, "the client's own address, from X-Forwarded-For");
+          assert.equal(h.headers["x-forwarded-for"], c.localAddress);
+          assert.equal(h.headers["x-forwarded-proto"], "http");
+        } finally {
+          admin.disconnect();
+          close(c);
+        }
       });
     });
 
