@@ -1,6 +1,7 @@
 // Three roomcast brokers on one redis-server behind the shipped load-balancer configurations
 // (deploy/nginx.conf, deploy/haproxy.cfg; tests/js/cluster/balancers.mjs replaces only ports and
-// addresses), driven with socket.io-client through the balancer only:
+// addresses), each broker running the shipped deploy/roomcast.toml with its listeners, the Redis URL and
+// its ping interval from the environment, driven with socket.io-client through the balancer only:
 //
 // * polling-only clients spread over every node keep their session for many requests (sticky sessions:
 //   nginx hashes the client address, HAProxy routes on the broker's `io` cookie; a request that reached
@@ -22,17 +23,19 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import { io as ioClient } from "socket.io-client";
-import { startBroker, ask, record } from "../broker/lib/broker.mjs";
+import path from "node:path";
+import { startBroker, ask, record, REPO_ROOT } from "../broker/lib/broker.mjs";
 import { startRedis, redisCommand, until } from "./redis.mjs";
 import { BALANCERS } from "./balancers.mjs";
 
+const SHIPPED_NODE_CONFIG = path.join(REPO_ROOT, "deploy", "roomcast.toml");
 const PING_BASE = 25000;
 const NODES = 3;
 const ROOM = "feed";
 
 // ---- the cluster --------------------------------------------------------------------------------
 
-async function startCluster(startBalancer, extra = {}) {
+async function startCluster(startBalancer, env = {}) {
   const cluster = { brokers: [], clients: [] };
   cluster.stop = async () => {
     await Promise.all(cluster.clients.map(close));
@@ -45,15 +48,14 @@ async function startCluster(startBalancer, extra = {}) {
   try {
     cluster.redis = await startRedis();
     for (let i = 1; i <= NODES; i++) {
-      cluster.brokers.push(
-        await startBroker({
-          server: { shutdown_timeout_ms: 5000 },
-          engine: { sticky_cookie: "io", ping_interval_ms: PING_BASE + i },
-          cluster: { adapter: "redis", redis_url: cluster.redis.url, key: "socket.io" },
-          namespaces: [{ name: "/", client_join: true, client_publish: "joined" }],
-          ...extra,
-        }),
-      );
+      // the shipped node configuration, with what differs per node from the environment, as in the
+      // README (listeners and admin token added by startBroker)
+      const nodeEnv = {
+        ROOMCAST_CLUSTER_REDIS_URL: cluster.redis.url,
+        ROOMCAST_ENGINE_PING_INTERVAL_MS: String(PING_BASE + i),
+        ...env,
+      };
+      cluster.brokers.push(await startBroker({}, { file: SHIPPED_NODE_CONFIG, env: nodeEnv }));
     }
     // "/"'s adapter (and its PSUBSCRIBE) is made on first use: one direct client per node makes it.
     await Promise.all(cluster.brokers.map((b) => b.connect("/")));
@@ -201,7 +203,11 @@ for (const [lbName, startBalancer] of BALANCERS) {
       let cluster;
       before(async () => {
         // the Admin UI's socket list shows what a broker takes from the forwarded headers
-        cluster = await startCluster(startBalancer, { admin_ui: { enabled: true, auth: "none", readonly: true } });
+        cluster = await startCluster(startBalancer, {
+          ROOMCAST_ADMIN_UI_ENABLED: "true",
+          ROOMCAST_ADMIN_UI_AUTH: "none",
+          ROOMCAST_ADMIN_UI_READONLY: "true",
+        });
       });
       after(async () => {
         const exits = await cluster?.stop();
