@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test of roomcast on a fresh machine: installs the test clients (npm packages from the
-# committed lockfile, Python packages into .venv, Debian's chromium and redis-server when missing),
-# builds, then runs the Rust unit, doc and integration tests, the Socket.IO/Engine.IO protocol
-# conformance suite, the socket.io-client and python-socketio behaviour suites (library testbed and
-# broker), two brokers as a cluster over Redis, the browser tests (the hello example, the Socket.IO
-# Admin UI against the broker), a short fuzzing run of every decoder, and a short load-generator
-# smoke run. Exits non-zero on the first failure.
+# committed lockfile, Python packages into .venv, Debian's chromium, redis-server, nginx and haproxy
+# when missing), builds, then runs the Rust unit, doc and integration tests, the Socket.IO/Engine.IO
+# protocol conformance suite, the socket.io-client and python-socketio behaviour suites (library
+# testbed and broker), brokers as a cluster over Redis (also behind nginx and HAProxy run from
+# deploy/), the browser tests (the hello example, the Socket.IO Admin UI against the broker), a short
+# fuzzing run of every decoder, and a short load-generator smoke run. Exits non-zero on the first
+# failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,11 @@ missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v ss >/dev/null 2>&1 || missing="$missing iproute2"
 command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
+# the load balancers deploy/ ships, which the cluster tests run (Debian puts them in /usr/sbin, not on
+# every user's PATH)
+export PATH="$PATH:/usr/sbin"
+command -v nginx >/dev/null 2>&1 || missing="$missing nginx"
+command -v haproxy >/dev/null 2>&1 || missing="$missing haproxy"
 if [ -n "$missing" ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
@@ -58,7 +64,8 @@ node --test tests/js/client/
 echo "== broker behaviour (config, room API, JWT, admin API, Admin UI, drain)"
 node --test tests/js/broker/
 
-echo "== cluster: two brokers through a redis-server of their own (free port, no persistence)"
+echo "== cluster: brokers through a redis-server of their own (free port, no persistence), and behind"
+echo "   nginx and HAProxy run from deploy/ (free ports, temporary directories)"
 node --test --test-concurrency=1 tests/js/cluster/
 
 echo "== hello example (ports 8000 and 5500) and the Admin UI (port 0) in headless Chromium"

@@ -113,10 +113,21 @@ export function runBroker(args, { env = {}, timeout = 20000 } = {}) {
 
 const ANSI = /\x1b\[[0-9;]*m/g;
 
-function spawnOnce(config, env, openFiles) {
+function spawnOnce(config, env, openFiles, shipped) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "roomcast-broker-"));
-  const file = path.join(dir, "config.toml");
-  writeFileSync(file, toml(config));
+  let file = path.join(dir, "config.toml");
+  if (shipped) {
+    // a given file: the test's listeners and admin token as environment overrides
+    file = shipped;
+    env = {
+      ROOMCAST_SERVER_BIND: config.server.bind,
+      ROOMCAST_ADMIN_BIND: config.admin.bind,
+      ROOMCAST_ADMIN_TOKEN: config.admin.token,
+      ...env,
+    };
+  } else {
+    writeFileSync(file, toml(config));
+  }
   // with `openFiles`, util-linux's prlimit sets the open-files limit and execs the broker (same PID)
   const [command, args] = openFiles
     ? ["prlimit", [`--nofile=${openFiles}:${openFiles}`, "--", brokerBinary(), "--config", file]]
@@ -172,9 +183,11 @@ function spawnOnce(config, env, openFiles) {
  * ADMIN_TOKEN, log.level to "info") and resolves once it logged "roomcast ready".
  * `env` is added to the broker's environment (inherited ROOMCAST_* variables are removed); `token` is
  * the bearer token api() sends when it does not come from admin.token (e.g. ROOMCAST_ADMIN_TOKEN).
- * `openFiles` runs it under that open-files limit (soft and hard).
+ * `openFiles` runs it under that open-files limit (soft and hard). `file` runs that configuration file
+ * instead of one made from `config` (whose other keys then do not apply): the listeners and the admin
+ * token are given as ROOMCAST_SERVER_BIND, ROOMCAST_ADMIN_BIND and ROOMCAST_ADMIN_TOKEN.
  */
-export async function startBroker(config = {}, { env = {}, token, openFiles } = {}) {
+export async function startBroker(config = {}, { env = {}, token, openFiles, file } = {}) {
   for (let attempt = 0; ; attempt++) {
     const [port, adminPort] = [await freePort(), await freePort()];
     if (port === adminPort) continue;
@@ -184,7 +197,7 @@ export async function startBroker(config = {}, { env = {}, token, openFiles } = 
       admin: { token: ADMIN_TOKEN, ...config.admin, bind: `127.0.0.1:${adminPort}` },
       log: { level: "info", ...config.log },
     };
-    const proc = spawnOnce(full, env, openFiles);
+    const proc = spawnOnce(full, env, openFiles, file);
     try {
       await proc.ready;
     } catch (err) {
