@@ -125,7 +125,8 @@ impl Metrics {
             ),
             (
                 "roomcast_cluster_receive_dropped_total",
-                "Cluster messages received from Redis and dropped (the dispatch queue was full)",
+                "Cluster messages received from Redis and dropped, by reason: queue_full (the sharded \
+                 subscriber's dispatch queue), backlog (this node's fan-out backlog was full)",
             ),
             (
                 "roomcast_namespace_refusals_total",

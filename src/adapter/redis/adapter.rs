@@ -46,7 +46,7 @@ use crate::adapter::redis::view;
 use crate::adapter::redis::wire::{Broadcast, Targets};
 use crate::adapter::{
     AckReplies, Adapter, BoxFuture, BroadcastMessage, ClusterError, NodeSocket, RemoteSummary,
-    ServerEventHandler, ServerReplies,
+    ServerEventHandler, ServerReplies, BACKLOG_HIGH,
 };
 use crate::protocol::ids::Sid;
 use crate::protocol::socketio::Parser;
@@ -78,6 +78,18 @@ pub fn accept(
         }
     };
     (broadcast.uid != uid && broadcast.packet.packet.nsp == nsp).then_some(broadcast)
+}
+
+/// Past this many broadcasts waiting for this node's room supervisors, broadcasts from other
+/// servers are dropped and counted (`roomcast_cluster_receive_dropped_total{reason="backlog"}`):
+/// this node's own publishers wait at [`BACKLOG_HIGH`], but Redis cannot be made to wait (its
+/// messages would pile up in the subscriber instead), so past four times that mark the node sheds
+/// what it cannot fan out rather than growing without bound.
+pub const REMOTE_BACKLOG_LIMIT: usize = 4 * BACKLOG_HIGH;
+
+/// Whether a broadcast from another server is taken with `backlog` broadcasts pending here.
+pub fn admits_remote(backlog: usize) -> bool {
+    backlog <= REMOTE_BACKLOG_LIMIT
 }
 
 /// `[event, ...args]`, the data of a SERVER_SIDE_EMIT.
@@ -116,8 +128,15 @@ impl<M: Member> RedisAdapter<M> {
         let (uid, key) = (new_uid(), options.key.as_str());
         let weak: Weak<LocalAdapter<M>> = Arc::downgrade(&local);
         let (k, n, u) = (key.to_owned(), nsp.to_owned(), uid.clone());
+        let shedder = Arc::downgrade(&link);
         let handler: Handler = Arc::new(move |channel: &str, payload: Bytes| {
             let Some(local) = weak.upgrade() else { return };
+            if !admits_remote(local.backlog()) {
+                if let Some(link) = shedder.upgrade() {
+                    link.shed();
+                }
+                return;
+            }
             if let Some(broadcast) = accept(&k, &n, &u, channel, &payload) {
                 local.broadcast(broadcast.into_message(parser));
             }

@@ -186,3 +186,12 @@ fn without_redis_the_cluster_view_fails_fast_and_the_node_local_part_answers() {
         pool.stop();
     });
 }
+
+#[test]
+fn other_servers_broadcasts_are_shed_only_past_four_times_the_publishers_mark() {
+    assert!(admits_remote(0));
+    assert!(admits_remote(BACKLOG_HIGH));
+    assert!(admits_remote(REMOTE_BACKLOG_LIMIT));
+    assert!(!admits_remote(REMOTE_BACKLOG_LIMIT + 1));
+    assert_eq!(REMOTE_BACKLOG_LIMIT, 4 * BACKLOG_HIGH);
+}

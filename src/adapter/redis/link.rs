@@ -50,6 +50,7 @@ pub struct RedisLink {
     patterns: Patterns,
     health: Arc<Health>,
     failures: Counter,
+    shed: Counter,
     started: OnceLock<Started>,
     node_id: String,
 }
@@ -70,8 +71,20 @@ impl RedisLink {
             health: Health::new(metrics),
             node_id: crate::protocol::ids::Sid::new().to_string(),
             failures: publish_failures(metrics),
+            shed: metrics.labelled_counter(
+                "roomcast_cluster_receive_dropped_total",
+                "reason",
+                "backlog",
+            ),
             started: OnceLock::new(),
         }
+    }
+
+    /// Counts a broadcast from another server dropped because this node's fan-out backlog is
+    /// full (`roomcast_cluster_receive_dropped_total{reason="backlog"}`).
+    pub fn shed(&self) {
+        self.shed.increment(1);
+        tracing::debug!("cluster: dropped another server's broadcast (fan-out backlog full)");
     }
 
     /// Starts connecting now (inside the actix system) rather than on first use, so an
