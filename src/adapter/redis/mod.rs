@@ -28,6 +28,7 @@
 //! [`sharded::ShardedAdapter`] speaks the sharded one ([`shard_link::ShardedLink`],
 //! [`sharded_peers`]).
 
+pub mod ack_exchange;
 pub mod adapter;
 pub mod answers;
 pub mod channel;
