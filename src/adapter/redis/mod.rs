@@ -43,6 +43,8 @@ pub mod requests;
 pub mod response;
 pub mod shard_link;
 pub mod sharded;
+pub mod sharded_answers;
+pub mod sharded_factory;
 pub mod sharded_peers;
 pub mod view;
 pub mod wire;

@@ -249,6 +249,7 @@ impl Requests {
 #[path = "requests_tests.rs"]
 mod tests;
 
-fn unavailable() -> ClusterError {
+/// The error of a cluster request made while the link to Redis is down.
+pub fn unavailable() -> ClusterError {
     ClusterError::Unavailable("Redis is unreachable (this node keeps reconnecting)".to_owned())
 }
