@@ -25,8 +25,10 @@
 //! [`adapter::RedisAdapter`] speaks the classic format over a real Redis ([`link::RedisLink`]):
 //! broadcasts, and the requests between servers: this server's in [`requests`], its answers to
 //! the others' in [`answers`] (see [`adapter`]'s docs for what stays local).
-//! [`sharded::ShardedAdapter`] speaks the sharded one ([`shard_link::ShardedLink`],
-//! [`sharded_peers`]).
+//! [`sharded::ShardedAdapter`] speaks the sharded one ([`shard_link::ShardedLink`]): its own
+//! requests in [`sharded_peers`], its answers to the others' in [`sharded_answers`]. What both
+//! adapters share of broadcasts with acknowledgements (collecting and answering them) is
+//! [`ack_exchange`].
 
 pub mod ack_exchange;
 pub mod adapter;
