@@ -80,7 +80,7 @@ pub fn accept(
     (broadcast.uid != uid && broadcast.packet.packet.nsp == nsp).then_some(broadcast)
 }
 
-/// `[event, ...args]`, the data of a server-side event (SERVER_SIDE_EMIT in both formats).
+/// `[event, ...args]`, the data of a SERVER_SIDE_EMIT.
 pub fn event_data(event: &str, args: Vec<Value>) -> Value {
     let mut data = Vec::with_capacity(args.len() + 1);
     data.push(Value::from(event));
