@@ -139,7 +139,12 @@ pub fn build_server(config: &Config) -> std::io::Result<Server> {
                 Arc::new(factory)
             })
         }
-        ClusterSection::RedisSharded { url, key, dynamic } => {
+        ClusterSection::RedisSharded {
+            url,
+            key,
+            request_timeout,
+            dynamic,
+        } => {
             let client = redis::Client::open(url.as_str()).map_err(std::io::Error::other)?;
             let parser = options.parser;
             let mode = if *dynamic {
@@ -148,7 +153,8 @@ pub fn build_server(config: &Config) -> std::io::Result<Server> {
                 SubscriptionMode::Static
             };
             Server::with_adapter_from(options, |pool, metrics| {
-                let factory = ShardedAdapterFactory::new(client, key, mode, parser, pool, metrics);
+                let factory = ShardedAdapterFactory::new(client, key, mode, parser, pool, metrics)
+                    .with_request_timeout(*request_timeout);
                 factory.start();
                 Arc::new(factory)
             })

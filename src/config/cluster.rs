@@ -36,6 +36,7 @@ pub(crate) fn validate(raw: &RawCluster, ctx: &Ctx<'_>) -> Result<ClusterSection
         "redis-sharded" => Ok(ClusterSection::RedisSharded {
             url: redis_keys(raw, ctx)?,
             key: raw.key.clone(),
+            request_timeout: Duration::from_millis(raw.request_timeout_ms),
             dynamic,
         }),
         other => Err(ctx.invalid(
@@ -134,6 +135,7 @@ mod tests {
         let expected = ClusterSection::RedisSharded {
             url: "redis://127.0.0.1:6379/0".to_owned(),
             key: "app".to_owned(),
+            request_timeout: Duration::from_millis(5000),
             dynamic: true,
         };
         assert_eq!(sharded.cluster, expected);
@@ -144,6 +146,13 @@ mod tests {
         assert!(matches!(
             fixed.cluster,
             ClusterSection::RedisSharded { dynamic: false, .. }
+        ));
+        let timed = "[cluster]\nadapter = \"redis-sharded\"\nrequest_timeout_ms = 1200";
+        let timed = parse(timed, "t.toml", &no_env).expect("valid");
+        assert!(matches!(
+            timed.cluster,
+            ClusterSection::RedisSharded { request_timeout, .. }
+                if request_timeout == Duration::from_millis(1200)
         ));
     }
 

@@ -257,6 +257,8 @@ pub enum ClusterSection {
         url: String,
         /// The channel prefix every server of the cluster shares (Node's `channelPrefix`).
         key: String,
+        /// How long a request to the other servers waits for their answers.
+        request_timeout: Duration,
         /// Whether each room with members here has a channel of its own (Node's
         /// `subscriptionMode: "dynamic"`) or every message travels on the namespace's channel
         /// (`"static"`).

@@ -93,7 +93,7 @@ pub fn admits_remote(backlog: usize) -> bool {
 }
 
 /// `[event, ...args]`, the data of a SERVER_SIDE_EMIT.
-fn event_data(event: &str, args: Vec<Value>) -> Value {
+pub fn event_data(event: &str, args: Vec<Value>) -> Value {
     let mut data = Vec::with_capacity(args.len() + 1);
     data.push(Value::from(event));
     data.extend(args);

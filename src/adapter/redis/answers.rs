@@ -15,11 +15,12 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 use serde_json::Value;
 
-use crate::adapter::acks::{ask_members, ServerAck, ServerEvent, ServerEventHandler};
+use crate::adapter::acks::{ServerAck, ServerEvent, ServerEventHandler};
 use crate::adapter::local::LocalAdapter;
+use crate::adapter::redis::ack_exchange::{answer_broadcast, AckAnswer};
 use crate::adapter::redis::channel::{response_channel, specific_response_channel};
 use crate::adapter::redis::link::{Handler, RedisLink};
-use crate::adapter::redis::node_socket::to_node;
+use crate::adapter::redis::node_socket::{stamp, to_node};
 use crate::adapter::redis::options::RedisAdapterOptions;
 use crate::adapter::redis::options::MAX_ACK_WAIT;
 use crate::adapter::redis::request::{LegacyOp, Request};
@@ -120,16 +121,10 @@ pub fn request_handler<M: Member>(
     })
 }
 
-/// Adds `"node": node` to each socket of a REMOTE_FETCH response, so a roomcast node asking knows
-/// where each socket is (Node.js servers read the fields they know and ignore this one).
+/// Adds the node id to each socket of a REMOTE_FETCH response ([`stamp`]).
 fn stamp_node(response: &mut Response, node: &str) {
     if let Response::Fetch { sockets, .. } = response {
-        for socket in sockets
-            .iter_mut()
-            .filter_map(serde_json::Value::as_object_mut)
-        {
-            socket.insert("node".to_owned(), node.into());
-        }
+        stamp(sockets, node);
     }
 }
 
@@ -143,9 +138,7 @@ pub fn ack_wait(flags: &Flags, default: Duration) -> Duration {
 }
 
 /// Hands another server's event to the namespace's handler, with a reply that publishes
-/// `{type: 6, requestId, data}` on `channel` when the sender asked for one. Without a handler
-/// nothing answers (the sender's request ends at its timeout, as with a Node server without a
-/// listener).
+/// `{type: 6, requestId, data}` on `channel` when the sender asked for one.
 fn server_event(
     events: &HandlerSlot,
     link: &Arc<RedisLink>,
@@ -153,12 +146,6 @@ fn server_event(
     request_id: Option<String>,
     data: Value,
 ) {
-    let Some(handler) = events.read().clone() else {
-        return;
-    };
-    let Some((event, args)) = split_data(data) else {
-        return;
-    };
     let ack = request_id.map(|request_id| {
         let (link, channel) = (Arc::downgrade(link), channel.to_owned());
         ServerAck::new(move |data| {
@@ -168,6 +155,19 @@ fn server_event(
             }
         })
     });
+    hand_event(events, data, ack);
+}
+
+/// Hands another server's event (`data`: `[name, ...args]`) to the namespace's handler in
+/// `events`, with `ack` when the sender waits for a reply. Without a handler (or a name) nothing
+/// answers: the sender's request ends at its timeout, as with a Node server without a listener.
+pub fn hand_event(events: &HandlerSlot, data: Value, ack: Option<ServerAck>) {
+    let Some(handler) = events.read().clone() else {
+        return;
+    };
+    let Some((event, args)) = split_data(data) else {
+        return;
+    };
     handler(ServerEvent { event, args, ack });
 }
 
@@ -197,34 +197,22 @@ async fn broadcast<M: Member>(
     (request_id, packet, targets): (String, WirePacket, Targets),
     timeout: Duration,
 ) {
-    let members = local.local_sockets(Arc::new(targets.selector())).await;
-    drop(local);
-    let named = crate::adapter::acks::split_event(packet.packet.data.as_ref(), &packet.binary);
-    let (count, mut replies) = match &named {
-        Some((event, payload)) => {
-            let (n, rx) = ask_members(&members, event, payload, timeout);
-            (n, Some(rx))
-        }
-        None => (0, None),
-    };
-    drop(members);
-    let count = Response::ClientCount {
-        request_id: request_id.clone(),
-        client_count: count as u64,
-    };
-    link.publish(to.clone(), count.encode());
-    let Some(replies) = replies.as_mut() else {
-        return;
-    };
-    while let Some(reply) = replies.recv().await {
-        let mut args = reply.payload.args.into_iter();
-        let ack = Response::BroadcastAck {
-            request_id: request_id.clone(),
-            packet: args.next().unwrap_or(Value::Null),
-            binary: reply.payload.binary,
+    let send = |answer: AckAnswer| {
+        let request_id = request_id.clone();
+        let response = match answer {
+            AckAnswer::Count(client_count) => Response::ClientCount {
+                request_id,
+                client_count,
+            },
+            AckAnswer::Ack(packet, binary) => Response::BroadcastAck {
+                request_id,
+                packet,
+                binary,
+            },
         };
-        link.publish(to.clone(), ack.encode());
-    }
+        link.publish(to.clone(), response.encode());
+    };
+    answer_broadcast(local, (packet, targets), timeout, send).await;
 }
 
 /// The uid of the server that sent `request`, if it says.

@@ -25,9 +25,12 @@
 //! [`adapter::RedisAdapter`] speaks the classic format over a real Redis ([`link::RedisLink`]):
 //! broadcasts, and the requests between servers: this server's in [`requests`], its answers to
 //! the others' in [`answers`] (see [`adapter`]'s docs for what stays local).
-//! [`sharded::ShardedAdapter`] speaks the sharded one ([`shard_link::ShardedLink`],
-//! [`sharded_peers`]).
+//! [`sharded::ShardedAdapter`] speaks the sharded one ([`shard_link::ShardedLink`]): its own
+//! requests in [`sharded_peers`], its answers to the others' in [`sharded_answers`]. What both
+//! adapters share of broadcasts with acknowledgements (collecting and answering them) is
+//! [`ack_exchange`].
 
+pub mod ack_exchange;
 pub mod adapter;
 pub mod answers;
 pub mod channel;
@@ -42,6 +45,8 @@ pub mod requests;
 pub mod response;
 pub mod shard_link;
 pub mod sharded;
+pub mod sharded_answers;
+pub mod sharded_factory;
 pub mod sharded_peers;
 pub mod view;
 pub mod wire;

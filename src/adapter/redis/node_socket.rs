@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde_json::{json, Map, Value};
 
+use crate::adapter::NodeSocket;
 use crate::handshake::{query_param, HandshakeDescription};
 use crate::protocol::ids::Sid;
 use crate::room::SocketDescription;
@@ -34,6 +35,21 @@ pub fn to_node(socket: &SocketDescription) -> Value {
         "rooms": rooms,
         "data": socket.data,
     })
+}
+
+/// Adds `"node": node` to each of `sockets` (described as [`to_node`] does), so a roomcast node
+/// asking knows where each socket is (Node.js servers read the fields they know and ignore this
+/// one).
+pub fn stamp(sockets: &mut [Value], node: &str) {
+    for socket in sockets.iter_mut().filter_map(Value::as_object_mut) {
+        socket.insert("node".to_owned(), node.into());
+    }
+}
+
+/// [`from_node`], with the node holding the socket when the answer was [`stamp`]ed.
+pub fn from_stamped(value: &Value, nsp: &str) -> Option<NodeSocket> {
+    let node = value.get("node").and_then(Value::as_str).map(str::to_owned);
+    from_node(value, nsp).map(|socket| NodeSocket { socket, node })
 }
 
 /// A socket of another server, described by `value`, in namespace `nsp`; `None` when it is not

@@ -20,14 +20,15 @@ use parking_lot::Mutex;
 use rand::distr::{Alphanumeric, SampleString};
 use tokio::sync::mpsc;
 
-use crate::adapter::acks::{AckReplies, AckReply};
+use crate::adapter::acks::AckReplies;
+use crate::adapter::redis::ack_exchange::gather_acks;
+pub use crate::adapter::redis::ack_exchange::RemoteTally;
 use crate::adapter::redis::channel::request_channel;
 use crate::adapter::redis::link::{Handler, RedisLink};
 use crate::adapter::redis::options::RedisAdapterOptions;
 use crate::adapter::redis::request::{Request, RequestType};
 use crate::adapter::redis::response::Response;
 use crate::adapter::{BoxFuture, ClusterError};
-use crate::payload::Payload;
 use crate::room::Room;
 
 /// Responses queued for one request, at most; past this they are dropped (and logged): the
@@ -239,85 +240,8 @@ impl Requests {
         let mut open = self.open(RequestType::Broadcast);
         self.link
             .publish(self.channel.clone(), make(open.id.clone()).encode());
-        let mut tally = RemoteTally::default();
-        let mut own: Option<AckReplies> = None;
         let others = self.others();
-        let deadline = tokio::time::sleep(timeout);
-        tokio::pin!(local, others, deadline);
-        while own.is_none() || !tally.complete() {
-            tokio::select! {
-                replies = &mut local, if own.is_none() => own = Some(replies),
-                n = &mut others, if tally.servers.is_none() => tally.servers = Some(n),
-                response = open.answers.recv() => match response {
-                    Some(r) => tally.add(r),
-                    None => break,
-                },
-                () = &mut deadline => break,
-            }
-        }
-        // This server's sockets time out on their own at `timeout`: wait for them.
-        let own = match own {
-            Some(own) => own,
-            None => local.await,
-        };
-        tally.finish(own)
-    }
-}
-
-/// What the other servers answered so far to a broadcast with acknowledgements: pure, so the
-/// rule for "every reply arrived" is tested on its own.
-#[derive(Debug, Default)]
-pub struct RemoteTally {
-    /// How many other servers must say how many clients they have; `None` until known.
-    pub servers: Option<usize>,
-    /// Servers that said so far.
-    pub counted: usize,
-    /// Their clients, summed.
-    pub clients: usize,
-    /// The acknowledgements so far.
-    pub replies: Vec<AckReply>,
-}
-
-impl RemoteTally {
-    /// Takes one response: a client count or an acknowledgement. An acknowledgement beyond the
-    /// clients counted so far is dropped (a server publishes its count before its acks, so only
-    /// a misbehaving peer sends one), which bounds what a request holds; anything else is ignored.
-    pub fn add(&mut self, response: Response) {
-        match response {
-            Response::ClientCount { client_count, .. } => {
-                self.counted += 1;
-                let count = usize::try_from(client_count).unwrap_or(usize::MAX);
-                self.clients = self.clients.saturating_add(count);
-            }
-            Response::BroadcastAck { .. } if self.replies.len() >= self.clients => {
-                tracing::debug!("cluster: dropped an acknowledgement beyond the clients counted");
-            }
-            Response::BroadcastAck { packet, binary, .. } => self.replies.push(AckReply {
-                socket: None,
-                payload: Payload {
-                    args: vec![packet],
-                    binary,
-                },
-            }),
-            _ => {}
-        }
-    }
-
-    /// Whether every other server said how many clients it has and each of them replied.
-    pub fn complete(&self) -> bool {
-        self.servers.is_some_and(|s| self.counted >= s) && self.replies.len() >= self.clients
-    }
-
-    /// The whole collection: this server's `own` replies, then the others'.
-    pub fn finish(self, own: AckReplies) -> AckReplies {
-        let timed_out = own.timed_out || !self.complete();
-        let mut replies = own.replies;
-        replies.extend(self.replies);
-        AckReplies {
-            expected: own.expected + self.clients,
-            replies,
-            timed_out,
-        }
+        gather_acks(local, others, &mut open.answers, RemoteTally::add, timeout).await
     }
 }
 
@@ -325,6 +249,7 @@ impl RemoteTally {
 #[path = "requests_tests.rs"]
 mod tests;
 
-fn unavailable() -> ClusterError {
+/// The error of a cluster request made while the link to Redis is down.
+pub fn unavailable() -> ClusterError {
     ClusterError::Unavailable("Redis is unreachable (this node keeps reconnecting)".to_owned())
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 use super::*;
 use crate::adapter::acks::{AckReplies, AckReply};
 use crate::metrics::Metrics;
+use crate::payload::Payload;
 use crate::protocol::ids::Sid;
 
 fn count(n: u64) -> Response {

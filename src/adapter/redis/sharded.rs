@@ -12,90 +12,75 @@
 //!
 //! `sockets_join`, `sockets_leave` and `disconnect_sockets` apply locally and publish (their
 //! count is local); `fetch_sockets` asks the other servers (counted by `PUBSUB SHARDNUMSUB
-//! <key>#<nsp>#`) and merges. Still local: `rooms`, and what [`super::sharded_peers`] lists as
-//! not handled yet (broadcasts with acknowledgements, server-side emits).
+//! <key>#<nsp>#`) and merges; `broadcast_with_ack` delivers locally, publishes a BROADCAST with a
+//! `requestId` and collects every server's client count and acknowledgements;
+//! `server_side_emit(_with_ack)` publishes a SERVER_SIDE_EMIT (and collects the replies)
+//! ([`super::sharded_peers`]). The other servers' messages are answered in
+//! [`super::sharded_answers`].
+//!
+//! The cluster view: `server_count` (SHARDNUMSUB), `remote_sockets` (FETCH_SOCKETS, each socket
+//! with the roomcast node holding it), `remote_summary` and `remote_count` (FETCH_SOCKETS too:
+//! the format has no lighter request), failing at once while Redis is unreachable; `node_local`
+//! is the wrapped [`LocalAdapter`]. Still local: `rooms` and `broadcast_counted`, as in the
+//! classic adapter.
 
+use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use serde_json::Value;
 
 use crate::adapter::local::{ArbiterPool, LocalAdapter};
+use crate::adapter::redis::adapter::event_data;
 use crate::adapter::redis::channel::{sharded_broadcast_channel, SubscriptionMode};
 use crate::adapter::redis::cluster_wire::ClusterBody;
-use crate::adapter::redis::node_socket::from_node;
-use crate::adapter::redis::shard_link::ShardedLink;
-use crate::adapter::redis::sharded_peers::{message_handler, Shard};
+use crate::adapter::redis::node_socket::from_stamped;
+use crate::adapter::redis::sharded_answers::message_handler;
+use crate::adapter::redis::sharded_peers::Shard;
 use crate::adapter::redis::wire::{Flags, Targets, WirePacket};
-use crate::adapter::{Adapter, AdapterFactory, BoxFuture, BroadcastMessage};
+use crate::adapter::{
+    AckReplies, Adapter, BoxFuture, BroadcastMessage, ClusterError, NodeSocket, RemoteSummary,
+    ServerEventHandler, ServerReplies,
+};
 use crate::metrics::Metrics;
 use crate::protocol::ids::Sid;
 use crate::protocol::socketio::Parser;
 use crate::room::{Member, Room, RoomWatcher, Selector, SocketDescription};
 
-/// Makes a [`ShardedAdapter`] for each namespace, all sharing one [`ShardedLink`].
-///
-/// A library server in a sharded cluster (what `[cluster] adapter = "redis-sharded"` builds):
-///
-/// ```no_run
-/// use std::sync::Arc;
-/// use roomcast::adapter::redis::channel::SubscriptionMode;
-/// use roomcast::adapter::redis::sharded::ShardedAdapterFactory;
-/// use roomcast::{Server, ServerOptions};
-///
-/// let client = redis::Client::open("redis://127.0.0.1:6379/0").expect("a Redis URL");
-/// let options = ServerOptions::default();
-/// let parser = options.parser;
-/// let server = Server::with_adapter_from(options, |pool, metrics| {
-///     let mode = SubscriptionMode::Dynamic;
-///     let factory = ShardedAdapterFactory::new(client, "socket.io", mode, parser, pool, metrics);
-///     factory.start();
-///     Arc::new(factory)
-/// });
-/// ```
-pub struct ShardedAdapterFactory {
-    link: Arc<ShardedLink>,
-    key: String,
-    mode: SubscriptionMode,
-    parser: Parser,
-    pool: Arc<ArbiterPool>,
-    metrics: Arc<Metrics>,
+pub use super::sharded_factory::ShardedAdapterFactory;
+
+/// A broadcast as the sharded format carries it: the packet, its targets and flags (`timeout`
+/// set when acknowledgements are asked for within it).
+fn wire_parts(
+    message: &BroadcastMessage,
+    timeout: Option<Duration>,
+) -> (WirePacket, Targets, Flags) {
+    let packet = WirePacket {
+        packet: message.packet.clone(),
+        binary: message.binary.clone(),
+    };
+    let flags = Flags {
+        volatile: message.options.volatile,
+        timeout: timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
+        ..Flags::default()
+    };
+    let targets = Targets::from_selector(&message.options.selector);
+    (packet, targets, flags)
 }
 
-impl ShardedAdapterFactory {
-    /// Adapters publishing under `key` (Node's `channelPrefix`) on the Redis of `client`
-    /// (`redis::Client::open(url)`, Redis >= 7), subscribing to rooms as `mode` says, delivering
-    /// to sockets encoded with `parser`, their room supervisors on `pool`.
-    pub fn new(
-        client: redis::Client,
-        key: &str,
-        mode: SubscriptionMode,
-        parser: Parser,
-        pool: Arc<ArbiterPool>,
-        metrics: Arc<Metrics>,
-    ) -> Self {
-        ShardedAdapterFactory {
-            link: Arc::new(ShardedLink::new(client, &metrics)),
-            key: key.to_owned(),
-            mode,
-            parser,
-            pool,
-            metrics,
-        }
-    }
-
-    /// Connects to Redis now rather than when the first namespace needs its adapter.
-    pub fn start(&self) {
-        self.link.start();
-    }
-}
-
-impl<M: Member> AdapterFactory<M> for ShardedAdapterFactory {
-    fn create(&self, nsp: &str) -> Arc<dyn Adapter<M>> {
-        let shard = Shard::new(self.link.clone(), &self.key, nsp, self.mode);
-        Arc::new(ShardedAdapter::new(
-            shard,
-            self.parser,
-            &self.pool,
-            &self.metrics,
-        ))
+/// The other servers' sockets and rooms, summed up from their described `sockets` (their own id
+/// rooms left out).
+fn summary(sockets: &[NodeSocket]) -> RemoteSummary {
+    let ids: HashSet<&str> = sockets.iter().map(|s| s.socket.id.as_str()).collect();
+    let rooms: BTreeSet<String> = sockets
+        .iter()
+        .flat_map(|s| s.socket.rooms.iter().map(|r| r.as_str()))
+        .filter(|room| !ids.contains(room))
+        .map(str::to_owned)
+        .collect();
+    RemoteSummary {
+        sockets: ids.len(),
+        rooms,
     }
 }
 
@@ -131,22 +116,30 @@ impl<M: Member> ShardedAdapter<M> {
     }
 
     fn publish(&self, message: &BroadcastMessage) {
-        let targets = Targets::from_selector(&message.options.selector);
+        let (packet, targets, flags) = wire_parts(message, None);
         let (key, nsp) = self.shard.names();
         let channel = sharded_broadcast_channel(key, nsp, &targets.rooms, false, self.shard.mode());
         let body = ClusterBody::Broadcast {
-            packet: WirePacket {
-                packet: message.packet.clone(),
-                binary: message.binary.clone(),
-            },
+            packet,
             targets,
-            flags: Flags {
-                volatile: message.options.volatile,
-                ..Flags::default()
-            },
+            flags,
             request_id: None,
         };
         self.shard.publish(body, Some(channel));
+    }
+
+    /// The other servers' sockets that `selector` selects.
+    fn remote(&self, selector: &Selector) -> BoxFuture<Result<Vec<NodeSocket>, ClusterError>> {
+        let shard = self.shard.clone();
+        let targets = Targets::from_selector(selector);
+        Box::pin(async move {
+            let sockets = shard.try_fetch(targets).await?;
+            let nsp = shard.names().1;
+            Ok(sockets
+                .iter()
+                .filter_map(|s| from_stamped(s, nsp))
+                .collect())
+        })
     }
 
     fn publish_rooms(&self, selector: &Selector, join: bool, rooms: &[Room]) {
@@ -204,15 +197,73 @@ impl<M: Member> Adapter<M> for ShardedAdapter<M> {
     }
 
     fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<SocketDescription>> {
-        let shard = self.shard.clone();
-        let targets = Targets::from_selector(&selector);
+        let remote = self.remote(&selector);
         let local = self.local.fetch_sockets(selector);
         Box::pin(async move {
-            let (mut found, remote) = futures_util::join!(local, shard.ask_fetch(targets));
-            let nsp = shard.names().1;
-            found.extend(remote.iter().filter_map(|s| from_node(s, nsp)));
+            let (mut found, remote) = futures_util::join!(local, remote);
+            found.extend(remote.unwrap_or_default().into_iter().map(|s| s.socket));
             found
         })
+    }
+
+    fn remote_sockets(
+        &self,
+        selector: Arc<Selector>,
+    ) -> BoxFuture<Result<Vec<NodeSocket>, ClusterError>> {
+        self.remote(&selector)
+    }
+
+    fn remote_summary(&self) -> BoxFuture<Result<RemoteSummary, ClusterError>> {
+        let remote = self.remote(&Selector::default());
+        Box::pin(async move { Ok(summary(&remote.await?)) })
+    }
+
+    fn remote_count(&self, selector: Arc<Selector>) -> BoxFuture<usize> {
+        let remote = self.remote(&selector);
+        Box::pin(async move { remote.await.map_or(0, |found| found.len()) })
+    }
+
+    fn server_count(&self) -> BoxFuture<Result<usize, ClusterError>> {
+        let shard = self.shard.clone();
+        Box::pin(async move { shard.servers().await })
+    }
+
+    fn node_local(&self) -> Option<&dyn Adapter<M>> {
+        Some(&*self.local)
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        message: BroadcastMessage,
+        timeout: Duration,
+    ) -> BoxFuture<AckReplies> {
+        let parts = wire_parts(&message, Some(timeout));
+        let local = self.local.broadcast_with_ack(message, timeout);
+        let shard = self.shard.clone();
+        Box::pin(async move { shard.broadcast_with_ack(parts, local, timeout).await })
+    }
+
+    fn server_side_emit(&self, event: &str, args: Vec<Value>) {
+        let packet = event_data(event, args);
+        let body = ClusterBody::ServerSideEmit {
+            packet,
+            request_id: None,
+        };
+        self.shard.publish(body, None);
+    }
+
+    fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        timeout: Duration,
+    ) -> BoxFuture<ServerReplies> {
+        let (shard, data) = (self.shard.clone(), event_data(event, args));
+        Box::pin(async move { shard.server_side_emit_with_ack(data, timeout).await })
+    }
+
+    fn on_server_event(&self, handler: ServerEventHandler) {
+        *self.shard.events.write() = Some(handler);
     }
 
     fn local_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<M>> {

@@ -1,7 +1,7 @@
 use super::*;
 use crate::adapter::redis::cluster_wire::ClusterMessage;
-use crate::adapter::redis::sharded_peers::cluster_uid;
-use crate::adapter::BroadcastOptions;
+use crate::adapter::redis::sharded_peers::{cluster_uid, Shard};
+use crate::adapter::{AdapterFactory, BroadcastOptions};
 use crate::payload::Payload;
 use crate::room::test_member::TestMember;
 use bytes::Bytes;
@@ -22,7 +22,7 @@ fn unreachable(pool: &Arc<ArbiterPool>, mode: SubscriptionMode) -> ShardedAdapte
 }
 
 fn adapter(factory: &ShardedAdapterFactory, nsp: &str) -> ShardedAdapter<TestMember> {
-    let shard = Shard::new(factory.link.clone(), &factory.key, nsp, factory.mode);
+    let shard = Shard::new(factory.link.clone(), &factory.settings, nsp);
     ShardedAdapter::new(shard, Parser::Default, &factory.pool, &factory.metrics)
 }
 
@@ -227,6 +227,120 @@ fn without_redis_broadcasts_are_local_and_fetch_sockets_does_not_wait() {
             rendered.contains("roomcast_cluster_publish_failures_total{reason=\"unavailable\"} 1"),
             "{rendered}"
         );
+        pool.stop();
+    });
+}
+
+#[test]
+fn another_servers_broadcast_with_a_request_id_asks_this_servers_sockets_for_acks() {
+    actix_rt::System::new().block_on(async {
+        let pool = Arc::new(ArbiterPool::new(1));
+        let factory = unreachable(&pool, SubscriptionMode::Dynamic);
+        let adapter = adapter(&factory, "/");
+        let member = TestMember::new(4);
+        member.answer_with(Payload::new().arg("pong"));
+        adapter.add_socket(member.clone());
+        let asked = |uid: &str| {
+            let ClusterBody::Broadcast {
+                packet, targets, ..
+            } = event("/", "q")
+            else {
+                unreachable!("event() makes a broadcast")
+            };
+            let flags = Flags {
+                timeout: Some(500),
+                ..Flags::default()
+            };
+            let request_id = Some("r1".to_owned());
+            let body = ClusterBody::Broadcast {
+                packet,
+                targets,
+                flags,
+                request_id,
+            };
+            from(uid, "/", body)
+        };
+        let own = adapter.uid().to_owned();
+        arrive(&factory, "socket.io#/#", asked(&own));
+        arrive(&factory, "socket.io#/#", asked("peer"));
+        until("the peer's question", || !member.asked().is_empty()).await;
+        // Give this server's own request, handled first, every chance to show up too.
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+        let asked = member.asked();
+        assert_eq!(asked.len(), 1, "only the other server's broadcast");
+        assert_eq!(asked[0].0, "e");
+        assert_eq!(
+            member.delivered(),
+            0,
+            "asked with an ack id, not delivered plainly"
+        );
+        pool.stop();
+    });
+}
+
+#[test]
+fn another_servers_event_reaches_the_handler_with_a_reply_when_one_is_asked_for() {
+    actix_rt::System::new().block_on(async {
+        let pool = Arc::new(ArbiterPool::new(1));
+        let factory = unreachable(&pool, SubscriptionMode::Dynamic);
+        let adapter = adapter(&factory, "/");
+        let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        adapter.on_server_event(Arc::new(move |e: crate::adapter::ServerEvent| {
+            log.lock().push((e.event, e.args, e.ack.is_some()));
+        }));
+        let sse = |uid: &str, request_id: Option<&str>| {
+            let body = ClusterBody::ServerSideEmit {
+                packet: serde_json::json!(["hello", 1]),
+                request_id: request_id.map(str::to_owned),
+            };
+            from(uid, "/", body)
+        };
+        let own = adapter.uid().to_owned();
+        arrive(&factory, "socket.io#/#", sse(&own, Some("r0")));
+        arrive(&factory, "socket.io#/#", sse("peer", Some("r1")));
+        arrive(&factory, "socket.io#/#", sse("emitter", None));
+        let one = vec![serde_json::json!(1)];
+        let expected = vec![
+            ("hello".to_owned(), one.clone(), true),
+            ("hello".to_owned(), one, false),
+        ];
+        assert_eq!(*seen.lock(), expected);
+        pool.stop();
+    });
+}
+
+#[test]
+fn without_redis_the_cluster_view_fails_fast_and_the_factory_says_so() {
+    actix_rt::System::new().block_on(async {
+        let pool = Arc::new(ArbiterPool::new(1));
+        let concrete = unreachable(&pool, SubscriptionMode::Dynamic)
+            .with_request_timeout(Duration::from_millis(1234));
+        assert_eq!(
+            concrete.settings.request_timeout,
+            Duration::from_millis(1234)
+        );
+        concrete.start();
+        let factory: &dyn AdapterFactory<TestMember> = &concrete;
+        assert_eq!(
+            factory.link_state(),
+            crate::adapter::LinkState::Disconnected
+        );
+        assert_eq!(factory.node_id().map(|id| id.len()), Some(20));
+        let adapter = factory.create("/");
+        adapter.add_socket(TestMember::new(1));
+        let quick = Duration::from_millis(500);
+        let everyone = Arc::new(Selector::default());
+        let remote = tokio::time::timeout(quick, adapter.remote_sockets(everyone.clone())).await;
+        assert!(matches!(remote, Ok(Err(_))), "{remote:?}");
+        let count = tokio::time::timeout(quick, adapter.server_count()).await;
+        assert!(matches!(count, Ok(Err(_))), "{count:?}");
+        let summary = tokio::time::timeout(quick, adapter.remote_summary()).await;
+        assert!(matches!(summary, Ok(Err(_))), "{summary:?}");
+        let others = tokio::time::timeout(quick, adapter.remote_count(everyone.clone())).await;
+        assert_eq!(others.expect("no wait"), 0);
+        let local = adapter.node_local().expect("a node-local part");
+        assert_eq!(local.fetch_sockets(everyone).await.len(), 1);
         pool.stop();
     });
 }

@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
-use crate::adapter::redis::node_socket::from_node;
+use crate::adapter::redis::node_socket::from_stamped;
 use crate::adapter::redis::request::{Request, RequestType};
 use crate::adapter::redis::requests::Requests;
 use crate::adapter::redis::response::Response;
@@ -32,10 +32,7 @@ pub async fn remote_sockets(
     let mut found = Vec::new();
     for response in responses {
         if let Response::Fetch { sockets, .. } = response {
-            found.extend(sockets.iter().filter_map(|s| {
-                let node = s.get("node").and_then(|n| n.as_str()).map(str::to_owned);
-                from_node(s, &nsp).map(|socket| NodeSocket { socket, node })
-            }));
+            found.extend(sockets.iter().filter_map(|s| from_stamped(s, &nsp)));
         }
     }
     Ok(found)
