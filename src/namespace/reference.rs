@@ -86,7 +86,7 @@ impl NamespaceRef {
 
     /// Handles the events other servers of the cluster send to this namespace (Node's
     /// `io.serverSideEmit`): `handler` gets each with its name, arguments and, when the sender
-    /// waits for replies, the [`ServerAck`] to answer with. Alone (no cluster adapter) none come.
+    /// waits for replies, the [`ServerAck`](crate::adapter::acks::ServerAck) to answer with. Alone (no cluster adapter) none come.
     pub fn on_server_event<F>(self, handler: F) -> Self
     where
         F: Fn(ServerEvent) + Send + Sync + 'static,

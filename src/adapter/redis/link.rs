@@ -71,11 +71,7 @@ impl RedisLink {
             health: Health::new(metrics),
             node_id: crate::protocol::ids::Sid::new().to_string(),
             failures: publish_failures(metrics),
-            shed: metrics.labelled_counter(
-                "roomcast_cluster_receive_dropped_total",
-                "reason",
-                "backlog",
-            ),
+            shed: shed_counter(metrics),
             started: OnceLock::new(),
         }
     }
@@ -83,8 +79,7 @@ impl RedisLink {
     /// Counts a broadcast from another server dropped because this node's fan-out backlog is
     /// full (`roomcast_cluster_receive_dropped_total{reason="backlog"}`).
     pub fn shed(&self) {
-        self.shed.increment(1);
-        tracing::debug!("cluster: dropped another server's broadcast (fan-out backlog full)");
+        shed(&self.shed);
     }
 
     /// Starts connecting now (inside the actix system) rather than on first use, so an
@@ -161,6 +156,22 @@ impl RedisLink {
     pub fn node_id(&self) -> &str {
         &self.node_id
     }
+}
+
+/// The counter of other servers' broadcasts dropped on a full fan-out backlog
+/// (`roomcast_cluster_receive_dropped_total{reason="backlog"}`).
+pub(crate) fn shed_counter(metrics: &Metrics) -> Counter {
+    metrics.labelled_counter(
+        "roomcast_cluster_receive_dropped_total",
+        "reason",
+        "backlog",
+    )
+}
+
+/// Counts one broadcast shed on `counter`.
+pub(crate) fn shed(counter: &Counter) {
+    counter.increment(1);
+    tracing::debug!("cluster: dropped another server's broadcast (fan-out backlog full)");
 }
 
 impl Drop for RedisLink {

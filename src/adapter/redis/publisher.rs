@@ -1,7 +1,7 @@
 //! The publishing half of a Redis link, shared by the classic and the sharded adapters: a bounded
 //! queue feeding one multiplexed connection that sends what it holds as pipelines of
 //! `command channel payload` (`PUBLISH`, or `SPUBLISH`), reconnecting with backoff; the same
-//! connection answers `PUBSUB` queries. [`Health`] says which of a link's connections are up.
+//! connection answers `PUBSUB` queries. `Health` says which of a link's connections are up.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

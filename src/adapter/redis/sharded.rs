@@ -34,6 +34,7 @@ use crate::adapter::local::{ArbiterPool, LocalAdapter};
 use crate::adapter::redis::adapter::event_data;
 use crate::adapter::redis::channel::{sharded_broadcast_channel, SubscriptionMode};
 use crate::adapter::redis::cluster_wire::ClusterBody;
+use crate::adapter::redis::link::shed_counter;
 use crate::adapter::redis::node_socket::from_stamped;
 use crate::adapter::redis::sharded_answers::message_handler;
 use crate::adapter::redis::sharded_peers::Shard;
@@ -105,7 +106,8 @@ impl<M: Member> ShardedAdapter<M> {
             watcher
         });
         let local = Arc::new(LocalAdapter::watched(&pool.handles(), metrics, watcher));
-        let handler = message_handler(Arc::downgrade(&local), Arc::downgrade(&shard), parser);
+        let shed = shed_counter(metrics);
+        let handler = message_handler(Arc::downgrade(&local), Arc::downgrade(&shard), parser, shed);
         shard.listen(handler);
         ShardedAdapter { local, shard }
     }

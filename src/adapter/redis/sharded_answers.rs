@@ -11,14 +11,16 @@
 use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
+use metrics::Counter;
 use serde_json::Value;
 
 use crate::adapter::acks::ServerAck;
 use crate::adapter::local::LocalAdapter;
 use crate::adapter::redis::ack_exchange::{answer_broadcast, AckAnswer};
+use crate::adapter::redis::adapter::admits_remote;
 use crate::adapter::redis::answers::{ack_wait, hand_event};
 use crate::adapter::redis::cluster_wire::{ClusterBody, ClusterMessage};
-use crate::adapter::redis::link::Handler;
+use crate::adapter::redis::link::{self, Handler};
 use crate::adapter::redis::node_socket::{stamp, to_node};
 use crate::adapter::redis::sharded_peers::Shard;
 use crate::adapter::redis::wire::{Broadcast, Flags, Targets, WirePacket};
@@ -28,10 +30,13 @@ use crate::room::Member;
 
 /// What to do with a message on one of `shard`'s channels: act on `local`'s sockets (encoding
 /// broadcasts with `parser`), answer, or hand a response to the request waiting for it.
+/// Broadcasts past the fan-out backlog limit ([`admits_remote`]) are dropped and counted on
+/// `shed`.
 pub fn message_handler<M: Member>(
     local: Weak<LocalAdapter<M>>,
     shard: Weak<Shard>,
     parser: Parser,
+    shed: Counter,
 ) -> Handler {
     Arc::new(move |channel: &str, payload: Bytes| {
         let message = match ClusterMessage::decode(&payload) {
@@ -45,6 +50,11 @@ pub fn message_handler<M: Member>(
             return;
         };
         if message.uid == shard.uid() || message.nsp != shard.names().1 {
+            return;
+        }
+        if matches!(message.body, ClusterBody::Broadcast { .. }) && !admits_remote(local.backlog())
+        {
+            link::shed(&shed);
             return;
         }
         handle(&local, &shard, message, parser);
