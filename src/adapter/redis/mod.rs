@@ -38,6 +38,7 @@ pub mod response;
 pub mod shard_link;
 pub mod sharded;
 pub mod sharded_peers;
+pub mod slot;
 pub mod wire;
 
 #[cfg(test)]
