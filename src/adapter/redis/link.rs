@@ -22,13 +22,16 @@ use tokio::sync::mpsc;
 
 use crate::metrics::Metrics;
 
+/// The receiving end of a publisher's queue: `(channel, payload)`.
+pub(crate) type PublishQueue = mpsc::Receiver<(String, Vec<u8>)>;
+
 /// What a subscription does with a message: `(channel, payload)`.
 pub type Handler = Arc<dyn Fn(&str, Bytes) + Send + Sync>;
 
 /// Publishes waiting for the publisher; past this, publishes are dropped and counted.
 pub const PUBLISH_QUEUE: usize = 4096;
 /// Publishes sent to Redis in one pipeline, at most.
-const PIPELINE: usize = 256;
+pub(crate) const PIPELINE: usize = 256;
 
 /// What a subscription listens to: a pattern (`PSUBSCRIBE`) or one channel (`SUBSCRIBE`, which
 /// `PUBSUB NUMSUB` counts: Node counts servers by the request channel's subscribers).
@@ -73,10 +76,24 @@ impl Publisher {
         command: &'static str,
         failures: Counter,
     ) -> Self {
+        Self::spawn_with(arbiter, failures, |rx, connected, failures| {
+            publisher(client, rx, connected, failures, command)
+        })
+    }
+
+    /// Starts `task` on `arbiter` as the publisher: it takes what the queue holds, says whether
+    /// it is connected and counts what it fails to publish.
+    pub(crate) fn spawn_with<F>(
+        arbiter: &Arbiter,
+        failures: Counter,
+        task: impl FnOnce(PublishQueue, Arc<AtomicBool>, Counter) -> F,
+    ) -> Self
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
         let (queue, rx) = mpsc::channel(PUBLISH_QUEUE);
         let connected = Arc::new(AtomicBool::new(false));
-        let task = publisher(client, rx, connected.clone(), failures.clone(), command);
-        arbiter.spawn(task);
+        arbiter.spawn(task(rx, connected.clone(), failures.clone()));
         Publisher {
             queue,
             connected,
@@ -242,7 +259,7 @@ impl Backoff {
 
 async fn publisher(
     client: redis::Client,
-    mut queue: mpsc::Receiver<(String, Vec<u8>)>,
+    mut queue: PublishQueue,
     connected: Arc<AtomicBool>,
     failures: Counter,
     command: &'static str,

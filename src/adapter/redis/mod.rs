@@ -25,7 +25,8 @@
 //! [`adapter::RedisAdapter`] speaks the classic format over a real Redis ([`link::RedisLink`]):
 //! broadcasts, and the requests between servers in [`requests`] (see its docs for what stays
 //! local). [`sharded::ShardedAdapter`] speaks the sharded one ([`shard_link::ShardedLink`],
-//! [`sharded_peers`]).
+//! [`shard_subscriber`], [`sharded_peers`]), to one Redis server or to a Redis Cluster, where each
+//! channel lives on the master owning its hash slot ([`slot`], [`shard_cluster`]).
 
 pub mod adapter;
 pub mod channel;
@@ -35,7 +36,9 @@ pub mod node_socket;
 pub mod request;
 pub mod requests;
 pub mod response;
+pub mod shard_cluster;
 pub mod shard_link;
+pub mod shard_subscriber;
 pub mod sharded;
 pub mod sharded_peers;
 pub mod slot;

@@ -21,7 +21,7 @@ use crate::adapter::local::{ArbiterPool, LocalAdapter};
 use crate::adapter::redis::channel::{sharded_broadcast_channel, SubscriptionMode};
 use crate::adapter::redis::cluster_wire::ClusterBody;
 use crate::adapter::redis::node_socket::from_node;
-use crate::adapter::redis::shard_link::ShardedLink;
+use crate::adapter::redis::shard_link::{ShardedLink, ShardedRedis};
 use crate::adapter::redis::sharded_peers::{message_handler, Shard};
 use crate::adapter::redis::wire::{Flags, Targets, WirePacket};
 use crate::adapter::{Adapter, AdapterFactory, BoxFuture, BroadcastMessage};
@@ -32,15 +32,19 @@ use crate::room::{Member, Room, RoomWatcher, Selector, SocketDescription};
 
 /// Makes a [`ShardedAdapter`] for each namespace, all sharing one [`ShardedLink`].
 ///
-/// A library server in a sharded cluster (what `[cluster] adapter = "redis-sharded"` builds):
+/// A library server in a sharded cluster (what `[cluster] adapter = "redis-sharded"` builds), on
+/// a Redis Cluster known by two of its nodes (for one Redis server, pass
+/// `redis::Client::open("redis://127.0.0.1:6379/0")?` instead):
 ///
 /// ```no_run
 /// use std::sync::Arc;
 /// use roomcast::adapter::redis::channel::SubscriptionMode;
+/// use roomcast::adapter::redis::shard_link::ShardedRedis;
 /// use roomcast::adapter::redis::sharded::ShardedAdapterFactory;
 /// use roomcast::{Server, ServerOptions};
 ///
-/// let client = redis::Client::open("redis://127.0.0.1:6379/0").expect("a Redis URL");
+/// let nodes = ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"];
+/// let client = ShardedRedis::cluster(nodes).expect("Redis URLs");
 /// let options = ServerOptions::default();
 /// let parser = options.parser;
 /// let server = Server::with_adapter_from(options, |pool, metrics| {
@@ -60,11 +64,13 @@ pub struct ShardedAdapterFactory {
 }
 
 impl ShardedAdapterFactory {
-    /// Adapters publishing under `key` (Node's `channelPrefix`) on the Redis of `client`
-    /// (`redis::Client::open(url)`, Redis >= 7), subscribing to rooms as `mode` says, delivering
+    /// Adapters publishing under `key` (Node's `channelPrefix`) on `redis`: one server
+    /// (`redis::Client::open(url)`, Redis >= 7) or a Redis Cluster
+    /// ([`ShardedRedis::cluster`]`(seed urls)`, each channel on the master owning its slot),
+    /// subscribing to rooms as `mode` says, delivering
     /// to sockets encoded with `parser`, their room supervisors on `pool`.
     pub fn new(
-        client: redis::Client,
+        redis: impl Into<ShardedRedis>,
         key: &str,
         mode: SubscriptionMode,
         parser: Parser,
@@ -72,7 +78,7 @@ impl ShardedAdapterFactory {
         metrics: Arc<Metrics>,
     ) -> Self {
         ShardedAdapterFactory {
-            link: Arc::new(ShardedLink::new(client, &metrics)),
+            link: Arc::new(ShardedLink::new(redis, &metrics)),
             key: key.to_owned(),
             mode,
             parser,
