@@ -2,8 +2,8 @@
 //! namespace on a RESP3 connection, to one Redis server or to a Redis Cluster.
 //!
 //! * One server: a multiplexed connection. `SSUBSCRIBE`/`SUNSUBSCRIBE` are sent as commands, one
-//!   channel each (`SUNSUBSCRIBE` with a `PING`, see the `unsubscribe` function). A lost connection is a new
-//!   connection, after backoff, subscribed to the whole set again.
+//!   channel each (`SUNSUBSCRIBE` with a `PING`, see the `unsubscribe` function). A lost
+//!   connection is a new connection, after backoff, subscribed to the whole set again.
 //! * A cluster: the `redis` crate's cluster connection ([`super::shard_cluster`] says why), whose
 //!   `ssubscribe` sends each channel to the master owning its slot. The crate resubscribes a node
 //!   it reconnects to and follows slot moves, so a lost node does not cost the others their
