@@ -19,6 +19,8 @@ missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v ss >/dev/null 2>&1 || missing="$missing iproute2"
 command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
+# redis-cli (Debian's redis-tools, which redis-server depends on) joins the test Redis Cluster.
+command -v redis-cli >/dev/null 2>&1 || missing="$missing redis-tools"
 if [ -n "$missing" ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
@@ -56,7 +58,7 @@ node --test tests/js/client/
 echo "== broker behaviour (config, room API, JWT, admin API, Admin UI, drain)"
 node --test tests/js/broker/
 
-echo "== cluster: two brokers through a redis-server of their own (free port, no persistence)"
+echo "== cluster: brokers through a redis-server, and a 3-master Redis Cluster, of their own (free ports, no persistence)"
 node --test --test-concurrency=1 tests/js/cluster/
 
 echo "== hello example (ports 8000 and 5500) and the Admin UI (port 0) in headless Chromium"
