@@ -8,7 +8,8 @@
 //!   `ssubscribe` sends each channel to the master owning its slot. The crate resubscribes a node
 //!   it reconnects to and follows slot moves, so a lost node does not cost the others their
 //!   subscriptions. When a node's connection drops, every channel is subscribed again as well
-//!   (see the end of `subscription`); a (un)subscription that fails (its master is down, or not
+//!   (see the end of `subscription`), and so is a channel a node drops because its slot moved
+//!   (`moved_away`); a (un)subscription that fails (its master is down, or not
 //!   ready) is retried after backoff while the other channels keep flowing.
 //!
 //! The `smessage` pushes arrive through a bounded queue (past [`PUSH_QUEUE`] waiting messages,
@@ -166,6 +167,13 @@ async fn subscription(
         }
         tokio::select! {
             info = rx.recv() => match info {
+                Some(info) if !server && info.kind == PushKind::SUnsubscribe => {
+                    if let Some(channel) = moved_away(subscriptions, &info) {
+                        subscribed.remove(&channel);
+                        subscriptions.mark_changed(vec![channel]);
+                        align_now = true;
+                    }
+                }
                 Some(info) => dispatch(subscriptions, info),
                 None => return lost("sharded pub/sub connection closed"),
             },
@@ -188,6 +196,15 @@ async fn subscription(
             }
         }
     }
+}
+
+/// The channel of a `sunsubscribe` push when it is still wanted: not the confirmation of our
+/// own `SUNSUBSCRIBE` but a cluster node dropping the channel because its slot moved to another
+/// master. Subscribing again finds the new master (the old one answers `MOVED`, and the crate
+/// reads the slot map again).
+fn moved_away(subscriptions: &Subscriptions, info: &PushInfo) -> Option<String> {
+    let channel: String = redis::from_redis_value_ref(info.data.first()?).ok()?;
+    subscriptions.wants(&channel).then_some(channel)
 }
 
 /// Hands a received message to the handler of its channel, if one still listens.

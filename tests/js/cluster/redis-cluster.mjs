@@ -2,7 +2,7 @@
 // --cluster-enabled on a free loopback port (its cluster bus, port + 10000, free too) in a temporary
 // directory, joined by `redis-cli --cluster create`; ready once every node says cluster_state:ok.
 // Killed by PID. A node can be killed and started again on its port with its nodes.conf, so it takes its
-// slots back. A missing redis-server or redis-cli is an error (the test fails), never a skip.
+// slots back, and a slot can be moved to another master. A missing redis-server or redis-cli is an error (the test fails), never a skip.
 
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -71,8 +71,8 @@ async function clusterOk(port) {
 }
 
 /**
- * Starts a Redis Cluster of `masters` masters -> { ports, urls, nodes, keyslot(name), ownerOf(name),
- * kill(port), restart(port), stop() }. `ownerOf` answers the port of the master owning a name's slot.
+ * Starts a Redis Cluster of `masters` masters -> { ports, urls, keyslot(name), ownerOf(name), kill(port),
+ * restart(port), moveSlot(slot, port), stop() }. `ownerOf` answers the port of the master owning a name's slot.
  */
 export async function startRedisCluster({ masters = 3 } = {}) {
   needTool("redis-server");
@@ -100,9 +100,10 @@ export async function startRedisCluster({ masters = 3 } = {}) {
   }
   const keyslot = async (name) => Number((await redisCommand(ports[0], "CLUSTER", "KEYSLOT", name)).slice(1));
   /** The port of the master owning `name`'s slot, from CLUSTER NODES (`<id> <ip:port@bus> <flags> ... <slots>`). */
-  const ownerOf = async (name) => {
-    const slot = await keyslot(name);
-    const text = await redisCommand(ports[0], "CLUSTER", "NODES");
+  const ownerOf = async (name) => ownerOfSlot(await keyslot(name));
+  /** The port of the master owning `slot`, as the node on `at` sees it. */
+  const ownerOfSlot = async (slot, at = ports[0]) => {
+    const text = await redisCommand(at, "CLUSTER", "NODES");
     for (const line of text.trim().split("\n")) {
       const fields = line.split(" ");
       if (!fields[2].includes("master")) continue;
@@ -124,6 +125,24 @@ export async function startRedisCluster({ masters = 3 } = {}) {
     restart: async (port) => {
       nodes.set(port, await startNode(dir, port));
       for (const p of ports) await until(() => clusterOk(p), `cluster_state:ok on ${p}`, START_TIMEOUT_MS);
+    },
+    /**
+     * Moves `slot` (holding no keys) to the master on port `to`, as a resharding does: IMPORTING on the
+     * target, MIGRATING on the source, then NODE everywhere, target first (which bumps its config epoch).
+     */
+    moveSlot: async (slot, to) => {
+      const ids = new Map();
+      for (const port of ports) ids.set(port, await redisCommand(port, "CLUSTER", "MYID"));
+      const from = await ownerOfSlot(slot);
+      const ok = async (port, ...args) => {
+        const reply = await redisCommand(port, "CLUSTER", "SETSLOT", String(slot), ...args);
+        if (reply !== "+OK") throw new Error(`CLUSTER SETSLOT ${slot} ${args.join(" ")} on ${port}: ${reply}`);
+      };
+      await ok(to, "IMPORTING", ids.get(from));
+      await ok(from, "MIGRATING", ids.get(to));
+      for (const port of [to, from, ...ports.filter((p) => p !== to && p !== from)]) await ok(port, "NODE", ids.get(to));
+      const everywhere = async () => (await Promise.all(ports.map((p) => ownerOfSlot(slot, p)))).every((o) => o === to);
+      await until(everywhere, `slot ${slot} on ${to} in every node's view`, START_TIMEOUT_MS);
     },
     stop,
   };

@@ -3,8 +3,8 @@
 // Cluster of three masters started by the test: each sharded channel lives on the master owning its hash
 // slot (CLUSTER KEYSLOT), the test's channels spread over at least two masters, broadcasts to namespaces and
 // rooms cross both ways exactly once, a room's channel is subscribed on its owning master only while the
-// room has members, fetchSockets crosses, and after a master is killed and restarted the brokers subscribe
-// on it again and deliver again.
+// room has members, fetchSockets crosses, a room's channel follows its slot to another master, and after
+// a master is killed and restarted the brokers subscribe on it again and deliver again.
 //
 // "Exactly once" is checked with barriers on the same channel: after the broadcast under test the same
 // server emits a tagged "barrier" to the same room (or namespace); one publisher sends a channel's messages
@@ -222,6 +222,27 @@ describe("sharded pub/sub on a Redis Cluster", () => {
     assert.deepEqual((await io.in("fetch-room").fetchSockets()).map((s) => s.id), [b.socket.id]);
     const listed = (await nodeA.ok("/api/v1/sockets")).sockets.map((s) => s.id);
     for (const s of [a.socket, b.socket, n.socket]) assert.ok(listed.includes(s.id), `${s.id} among ${listed}`);
+  });
+});
+
+describe("a slot moved to another master", () => {
+  it("the brokers follow a room's channel to its new master and deliver there", async () => {
+    const channel = "socket.io#/#mover#";
+    const from = await cluster.ownerOf(channel);
+    const to = cluster.ports.find((p) => p !== from);
+    const a = await rcClient(nodeA, ["msg"]);
+    const b = await rcClient(nodeB, ["msg"]);
+    await ask(a.socket, "join", "mover");
+    await ask(b.socket, "join", "mover");
+    await until(async () => (await shardNumsubAt(from, channel)) === 2, "both brokers on mover's channel");
+    await cluster.moveSlot(await cluster.keyslot(channel), to);
+    await until(async () => (await shardNumsubAt(to, channel)) === 2, "both brokers on the new master", 15000);
+    assert.equal(await shardNumsubAt(from, channel), 0, "none left on the old master");
+    // The publisher's slot map is stale until the old master answers MOVED; the crate follows it.
+    assert.deepEqual(await ask(a.socket, "publish", "mover", "msg", "moved"), { ok: true });
+    await barrier(nodeA, [a.inbox, b.inbox], { room: "mover" });
+    assert.deepEqual(b.inbox.of("msg"), [["moved"]], "exactly once through the new master");
+    assert.deepEqual(a.inbox.of("msg"), []);
   });
 });
 
