@@ -1,4 +1,4 @@
-// A throwaway Redis Cluster for the cluster tests: three masters (no replicas), each a redis-server with
+// A throwaway Redis Cluster for the cluster tests: three masters (by default no replicas), each a redis-server with
 // --cluster-enabled on a free loopback port (its cluster bus, port + 10000, free too) in a temporary
 // directory, joined by `redis-cli --cluster create`; ready once every node says cluster_state:ok.
 // Killed by PID. A node can be killed and started again on its port with its nodes.conf, so it takes its
@@ -65,22 +65,30 @@ async function startNode(dir, port) {
   return { pid: child.pid, stop, output: () => output };
 }
 
+/** Whether the node on `port` is a master, or a replica whose link to its master is up. */
+async function replicating(port) {
+  const info = await redisCommand(port, "INFO", "replication");
+  return info.includes("role:master") || info.includes("master_link_status:up");
+}
+
 /** Whether the node on `port` says the cluster is ok. */
 async function clusterOk(port) {
   return (await redisCommand(port, "CLUSTER", "INFO")).includes("cluster_state:ok");
 }
 
 /**
- * Starts a Redis Cluster of `masters` masters -> { ports, urls, keyslot(name), ownerOf(name), kill(port),
+ * Starts a Redis Cluster of `masters` masters, each with `replicas` replicas -> { ports, urls, keyslot(name), ownerOf(name), kill(port),
  * restart(port), moveSlot(slot, port), stop() }. `ownerOf` answers the port of the master owning a name's slot.
  */
-export async function startRedisCluster({ masters = 3 } = {}) {
+export async function startRedisCluster({ masters = 3, replicas = 0 } = {}) {
   needTool("redis-server");
   needTool("redis-cli");
   const dir = mkdtempSync(path.join(os.tmpdir(), "roomcast-redis-cluster-"));
   const ports = [];
-  for (let i = 0; i < masters; i++) ports.push(await freeNodePort(ports));
+  for (let i = 0; i < masters * (1 + replicas); i++) ports.push(await freeNodePort(ports));
   const nodes = new Map();
+  const down = new Set();
+  const live = () => ports.find((p) => !down.has(p));
   const stop = async () => {
     await Promise.all([...nodes.values()].map((n) => n.stop()));
     rmSync(dir, { recursive: true, force: true });
@@ -89,24 +97,25 @@ export async function startRedisCluster({ masters = 3 } = {}) {
     for (const port of ports) nodes.set(port, await startNode(dir, port));
     const create = spawnSync(
       "redis-cli",
-      ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "0", "--cluster-yes"],
+      ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", String(replicas), "--cluster-yes"],
       { encoding: "utf8", timeout: START_TIMEOUT_MS },
     );
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}\n${create.stderr}`);
     for (const port of ports) await until(() => clusterOk(port), `cluster_state:ok on ${port}`, START_TIMEOUT_MS);
+    for (const port of ports) await until(() => replicating(port), `replication up on ${port}`, START_TIMEOUT_MS);
   } catch (err) {
     await stop();
     throw err;
   }
-  const keyslot = async (name) => Number((await redisCommand(ports[0], "CLUSTER", "KEYSLOT", name)).slice(1));
+  const keyslot = async (name) => Number((await redisCommand(live(), "CLUSTER", "KEYSLOT", name)).slice(1));
   /** The port of the master owning `name`'s slot, from CLUSTER NODES (`<id> <ip:port@bus> <flags> ... <slots>`). */
   const ownerOf = async (name) => ownerOfSlot(await keyslot(name));
-  /** The port of the master owning `slot`, as the node on `at` sees it. */
-  const ownerOfSlot = async (slot, at = ports[0]) => {
+  /** The port of the master owning `slot`, as the node on `at` (default: one that is up) sees it. */
+  const ownerOfSlot = async (slot, at = live()) => {
     const text = await redisCommand(at, "CLUSTER", "NODES");
     for (const line of text.trim().split("\n")) {
       const fields = line.split(" ");
-      if (!fields[2].includes("master")) continue;
+      if (!fields[2].includes("master") || fields[2].includes("fail")) continue;
       for (const range of fields.slice(8)) {
         const [lo, hi = lo] = range.split("-").map(Number);
         if (slot >= lo && slot <= hi) return Number(fields[1].split(":")[1].split("@")[0]);
@@ -120,10 +129,14 @@ export async function startRedisCluster({ masters = 3 } = {}) {
     keyslot,
     ownerOf,
     /** Kills the node on `port` (SIGKILL). */
-    kill: async (port) => nodes.get(port).stop(),
+    kill: async (port) => {
+      down.add(port);
+      await nodes.get(port).stop();
+    },
     /** Starts the node on `port` again with its nodes.conf and waits until the cluster is ok again. */
     restart: async (port) => {
       nodes.set(port, await startNode(dir, port));
+      down.delete(port);
       for (const p of ports) await until(() => clusterOk(p), `cluster_state:ok on ${p}`, START_TIMEOUT_MS);
     },
     /**
