@@ -27,6 +27,8 @@ command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
 export PATH="$PATH:/usr/sbin"
 command -v nginx >/dev/null 2>&1 || missing="$missing nginx"
 command -v haproxy >/dev/null 2>&1 || missing="$missing haproxy"
+# redis-cli (Debian's redis-tools, which redis-server depends on) joins the test Redis Cluster.
+command -v redis-cli >/dev/null 2>&1 || missing="$missing redis-tools"
 if [ -n "$missing" ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
@@ -64,8 +66,8 @@ node --test tests/js/client/
 echo "== broker behaviour (config, room API, JWT, admin API, Admin UI, drain)"
 node --test tests/js/broker/
 
-echo "== cluster: brokers through a redis-server of their own (free port, no persistence), and behind"
-echo "   nginx and HAProxy run from deploy/ (free ports, temporary directories)"
+echo "== cluster: brokers through a redis-server, and a 3-master Redis Cluster, of their own (free ports,"
+echo "   no persistence), and behind nginx and HAProxy run from deploy/ (free ports, temporary directories)"
 node --test --test-concurrency=1 tests/js/cluster/
 
 echo "== hello example (ports 8000 and 5500) and the Admin UI (port 0) in headless Chromium"

@@ -12,6 +12,7 @@ use actix_web::{App, HttpServer};
 use crate::adapter::redis::adapter::RedisAdapterFactory;
 use crate::adapter::redis::channel::SubscriptionMode;
 use crate::adapter::redis::options::RedisAdapterOptions;
+use crate::adapter::redis::shard_link::ShardedRedis;
 use crate::adapter::redis::sharded::ShardedAdapterFactory;
 use crate::admin::{self, AdminState};
 use crate::broker::{self, NamespacePolicy, PublishPolicy};
@@ -141,11 +142,17 @@ pub fn build_server(config: &Config) -> std::io::Result<Server> {
         }
         ClusterSection::RedisSharded {
             url,
+            cluster,
             key,
             request_timeout,
             dynamic,
         } => {
-            let client = redis::Client::open(url.as_str()).map_err(std::io::Error::other)?;
+            let redis = if *cluster {
+                ShardedRedis::cluster(crate::config::seed_urls(url))
+            } else {
+                redis::Client::open(url.as_str()).map(ShardedRedis::from)
+            };
+            let client = redis.map_err(std::io::Error::other)?;
             let parser = options.parser;
             let mode = if *dynamic {
                 SubscriptionMode::Dynamic

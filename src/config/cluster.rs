@@ -11,8 +11,10 @@ use super::validate::Ctx;
 pub const MAX_REQUEST_TIMEOUT_MS: u64 = 600_000;
 
 /// Checks `[cluster]`: a known adapter; for `redis` and `redis-sharded`, a URL the Redis client
-/// accepts (inline, or from the variable `redis_url_env` names), a key that is not empty and has no
-/// `#` (it separates the parts of a channel name), and a request timeout of 1 ms to ten minutes; a
+/// accepts (inline, or from the variable `redis_url_env` names; with `redis_cluster`,
+/// `redis-sharded` only: seed node URLs, comma-separated, database 0), a key that is not empty and
+/// has no `#` (it separates the parts of a channel name), and a request timeout of 1 ms to ten
+/// minutes; a
 /// known `sharded_subscription_mode`.
 pub(crate) fn validate(raw: &RawCluster, ctx: &Ctx<'_>) -> Result<ClusterSection, ConfigError> {
     let dynamic = match raw.sharded_subscription_mode.as_str() {
@@ -25,6 +27,13 @@ pub(crate) fn validate(raw: &RawCluster, ctx: &Ctx<'_>) -> Result<ClusterSection
             ))
         }
     };
+    if raw.redis_cluster && raw.adapter != "redis-sharded" {
+        return Err(ctx.invalid(
+            "cluster.redis_cluster",
+            "only adapter = \"redis-sharded\" routes channels to a Redis Cluster's shards (the \
+             classic adapter works through any one node of a cluster, with redis_cluster = false)",
+        ));
+    }
     match raw.adapter.as_str() {
         "local" => Ok(ClusterSection::Local),
         "redis" => Ok(ClusterSection::Redis {
@@ -35,6 +44,7 @@ pub(crate) fn validate(raw: &RawCluster, ctx: &Ctx<'_>) -> Result<ClusterSection
         }),
         "redis-sharded" => Ok(ClusterSection::RedisSharded {
             url: redis_keys(raw, ctx)?,
+            cluster: raw.redis_cluster,
             key: raw.key.clone(),
             request_timeout: Duration::from_millis(raw.request_timeout_ms),
             dynamic,
@@ -46,7 +56,35 @@ pub(crate) fn validate(raw: &RawCluster, ctx: &Ctx<'_>) -> Result<ClusterSection
     }
 }
 
-/// The URL, key and timeout checks of the Redis adapters; the URL to connect to.
+/// The seed node URLs of a Redis Cluster in `redis_url`: comma-separated, blanks around them
+/// ignored.
+pub fn seed_urls(redis_url: &str) -> Vec<&str> {
+    redis_url.split(',').map(str::trim).collect()
+}
+
+/// The checks of `url` as a Redis Cluster's seed nodes, named `key` in errors.
+fn cluster_nodes(url: &str, key: &'static str, ctx: &Ctx<'_>) -> Result<(), ConfigError> {
+    for url in seed_urls(url) {
+        let info = redis::Client::open(url).map(|c| c.get_connection_info().clone());
+        match info {
+            Err(e) => {
+                return Err(ctx.invalid(
+                    key,
+                    format!("`{url}` is not a Redis URL like redis://127.0.0.1:7000 ({e})"),
+                ))
+            }
+            Ok(info) if info.redis_settings().db() != 0 => {
+                return Err(
+                    ctx.invalid(key, format!("`{url}`: a Redis Cluster has database 0 only"))
+                )
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// The URL, key and timeout checks of the Redis adapters; the URL (or seed URLs) to connect to.
 fn redis_keys(raw: &RawCluster, ctx: &Ctx<'_>) -> Result<String, ConfigError> {
     let url = redis_url(raw, ctx)?;
     if raw.key.is_empty() {
@@ -87,6 +125,17 @@ fn redis_url(raw: &RawCluster, ctx: &Ctx<'_>) -> Result<String, ConfigError> {
             }
         }
     };
+    if raw.redis_cluster {
+        cluster_nodes(&url, key, ctx)?;
+        return Ok(url);
+    }
+    if url.contains(',') {
+        return Err(ctx.invalid(
+            key,
+            "several URLs name the nodes of a Redis Cluster: set redis_cluster = true (with \
+             adapter = \"redis-sharded\")",
+        ));
+    }
     if let Err(e) = redis::Client::open(url.as_str()) {
         let shown = if raw.redis_url_env.is_empty() {
             format!("`{url}`")
@@ -134,6 +183,7 @@ mod tests {
         let sharded = parse(text, "t.toml", &no_env).expect("valid");
         let expected = ClusterSection::RedisSharded {
             url: "redis://127.0.0.1:6379/0".to_owned(),
+            cluster: false,
             key: "app".to_owned(),
             request_timeout: Duration::from_millis(5000),
             dynamic: true,
@@ -180,6 +230,31 @@ mod tests {
             "config: cluster.key: must not contain '#' (it separates the parts of a channel name) \
              (set by ROOMCAST_CLUSTER_KEY)"
         );
+    }
+
+    #[test]
+    fn a_redis_cluster_is_named_by_its_seed_nodes() {
+        let text = "[cluster]\nadapter = \"redis-sharded\"\nredis_cluster = true\n\
+                    redis_url = \"redis://10.0.0.1:7000, redis://10.0.0.2:7000\"";
+        let c = parse(text, "t.toml", &no_env).expect("valid");
+        let ClusterSection::RedisSharded { url, cluster, .. } = c.cluster else {
+            panic!("{:?}", c.cluster);
+        };
+        assert!(cluster);
+        assert_eq!(
+            super::seed_urls(&url),
+            ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"]
+        );
+        let env = |k: &str| match k {
+            "ROOMCAST_CLUSTER_ADAPTER" => Some("redis-sharded".to_owned()),
+            "ROOMCAST_CLUSTER_REDIS_CLUSTER" => Some("true".to_owned()),
+            _ => None,
+        };
+        let c = parse("", "t.toml", &env).expect("valid");
+        assert!(matches!(
+            c.cluster,
+            ClusterSection::RedisSharded { cluster: true, .. }
+        ));
     }
 
     #[test]

@@ -28,6 +28,7 @@ use toml::Table;
 use crate::options::{Cors, ServerOptions, Transports};
 
 pub use cli::{env_help, Cli};
+pub use cluster::seed_urls;
 pub use engine::{MAX_PAYLOAD, MIN_PAYLOAD};
 pub use env::{var_name, ENV_SECTIONS};
 pub use error::ConfigError;

@@ -253,10 +253,13 @@ impl Default for RawLog {
 pub struct RawCluster {
     /// `local`, `redis` or `redis-sharded`.
     pub adapter: String,
-    /// The Redis URL for `redis`.
+    /// The Redis URL for `redis`; for `redis-sharded` on a Redis Cluster, one or more
+    /// comma-separated seed node URLs.
     pub redis_url: String,
     /// The name of an environment variable holding the Redis URL instead; empty = none.
     pub redis_url_env: String,
+    /// Whether `redis_url` names a Redis Cluster (`redis-sharded` only).
+    pub redis_cluster: bool,
     /// The channel prefix shared by the cluster's servers.
     pub key: String,
     /// `dynamic` or `static`: whether `redis-sharded` subscribes to a channel per room.
@@ -273,6 +276,7 @@ impl Default for RawCluster {
             adapter: "local".to_owned(),
             redis_url: "redis://127.0.0.1:6379/0".to_owned(),
             redis_url_env: String::new(),
+            redis_cluster: false,
             key: "socket.io".to_owned(),
             sharded_subscription_mode: "dynamic".to_owned(),
             request_timeout_ms: 5000,

@@ -253,8 +253,12 @@ pub enum ClusterSection {
     },
     /// Through Redis >= 7 sharded pub/sub, in the format of Node's `createShardedAdapter`.
     RedisSharded {
-        /// `redis://host:port/db`.
+        /// `redis://host:port/db`, or for a Redis Cluster its seed nodes'
+        /// `redis://host:port` URLs, comma-separated.
         url: String,
+        /// Whether `url` names a Redis Cluster, whose masters each hold the channels of their
+        /// hash slots.
+        cluster: bool,
         /// The channel prefix every server of the cluster shares (Node's `channelPrefix`).
         key: String,
         /// How long a request to the other servers waits for their answers.

@@ -25,7 +25,7 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 pub(crate) use crate::adapter::redis::publisher::{
-    publish_failures, subscribers, Backoff, Health, Publisher,
+    publish_failures, subscribers, Backoff, Health, PublishQueue, Publisher, PIPELINE,
 };
 use crate::metrics::Metrics;
 

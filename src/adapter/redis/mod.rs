@@ -25,10 +25,11 @@
 //! [`adapter::RedisAdapter`] speaks the classic format over a real Redis ([`link::RedisLink`]):
 //! broadcasts, and the requests between servers: this server's in [`requests`], its answers to
 //! the others' in [`answers`] (see [`adapter`]'s docs for what stays local).
-//! [`sharded::ShardedAdapter`] speaks the sharded one ([`shard_link::ShardedLink`]): its own
-//! requests in [`sharded_peers`], its answers to the others' in [`sharded_answers`]. What both
-//! adapters share of broadcasts with acknowledgements (collecting and answering them) is
-//! [`ack_exchange`].
+//! [`sharded::ShardedAdapter`] speaks the sharded one ([`shard_link::ShardedLink`],
+//! [`shard_subscriber`]), to one Redis server or to a Redis Cluster, where each channel lives on
+//! the master owning its hash slot ([`slot`], [`shard_cluster`]): its own requests in
+//! [`sharded_peers`], its answers to the others' in [`sharded_answers`]. What both adapters share
+//! of broadcasts with acknowledgements (collecting and answering them) is [`ack_exchange`].
 
 pub mod ack_exchange;
 pub mod adapter;
@@ -43,11 +44,14 @@ pub mod publisher;
 pub mod request;
 pub mod requests;
 pub mod response;
+pub mod shard_cluster;
 pub mod shard_link;
+pub mod shard_subscriber;
 pub mod sharded;
 pub mod sharded_answers;
 pub mod sharded_factory;
 pub mod sharded_peers;
+pub mod slot;
 pub mod view;
 pub mod wire;
 

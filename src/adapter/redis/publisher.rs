@@ -17,10 +17,13 @@ use crate::metrics::Metrics;
 /// Publishes waiting for the publisher; past this, publishes are dropped and counted.
 pub const PUBLISH_QUEUE: usize = 4096;
 /// Publishes sent to Redis in one pipeline, at most.
-const PIPELINE: usize = 256;
+pub(crate) const PIPELINE: usize = 256;
+
+/// The receiving end of a publisher's queue: `(channel, payload)`.
+pub(crate) type PublishQueue = mpsc::Receiver<(String, Vec<u8>)>;
 
 /// The publisher's connection while it is up, shared with the queries (`PUBSUB NUMSUB`).
-type Shared = Arc<Mutex<Option<redis::aio::MultiplexedConnection>>>;
+pub(crate) type Shared = Arc<Mutex<Option<redis::aio::MultiplexedConnection>>>;
 
 /// Whether each of a link's two connections is up, mirrored in the gauge
 /// `roomcast_cluster_redis_connected` (1 when both are).
@@ -49,6 +52,11 @@ impl Health {
     fn set(&self, which: &AtomicBool, up: bool) {
         which.store(up, Ordering::Release);
         self.gauge.set(f64::from(u8::from(self.up())));
+    }
+
+    /// The publisher is connected or not.
+    pub(crate) fn publisher(&self, up: bool) {
+        self.set(&self.publisher, up);
     }
 
     /// The subscriber is up (subscribed) or down; when down, the publisher reconnects too.
@@ -83,11 +91,28 @@ impl Publisher {
         failures: Counter,
         health: Arc<Health>,
     ) -> Self {
-        let (queue, rx) = mpsc::channel(PUBLISH_QUEUE);
         let shared = Shared::default();
-        let up = (health.clone(), shared.clone());
-        let task = publisher(client, rx, up, failures.clone(), command);
-        arbiter.spawn(task);
+        let up = shared.clone();
+        Self::spawn_with(arbiter, failures, health, shared, |rx, health, failures| {
+            publisher(client, rx, (health, up), failures, command)
+        })
+    }
+
+    /// Starts `task` on `arbiter` as the publisher: it takes what the queue holds, tells
+    /// `health` whether it is connected, counts what it fails to publish, and puts its
+    /// connection in `shared` for `PUBSUB` queries if it has one of that kind.
+    pub(crate) fn spawn_with<F>(
+        arbiter: &Arbiter,
+        failures: Counter,
+        health: Arc<Health>,
+        shared: Shared,
+        task: impl FnOnce(PublishQueue, Arc<Health>, Counter) -> F,
+    ) -> Self
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (queue, rx) = mpsc::channel(PUBLISH_QUEUE);
+        arbiter.spawn(task(rx, health.clone(), failures.clone()));
         Publisher {
             queue,
             health,
@@ -191,7 +216,7 @@ impl Backoff {
 
 async fn publisher(
     client: redis::Client,
-    mut queue: mpsc::Receiver<(String, Vec<u8>)>,
+    mut queue: PublishQueue,
     (health, shared): (Arc<Health>, Shared),
     failures: Counter,
     command: &'static str,

@@ -1,42 +1,57 @@
 //! The Redis connections of the sharded adapter (Redis >= 7 sharded pub/sub): a publisher that
-//! sends `SPUBLISH` (the classic link's publisher), and a subscriber holding the `SSUBSCRIBE`d
-//! channels of every namespace, both on an arbiter of their own.
-//!
-//! The `redis` crate's pub/sub connection knows no `SSUBSCRIBE`, so the subscriber is a RESP3
-//! multiplexed connection: `SSUBSCRIBE`/`SUNSUBSCRIBE` are sent as commands, one channel each
-//! (`SUNSUBSCRIBE` with a `PING`, see the `unsubscribe` function), and the `smessage` pushes
-//! arrive through a bounded queue (past [`PUSH_QUEUE`] waiting messages, more are dropped and
-//! counted in `roomcast_cluster_receive_dropped_total`).
+//! sends `SPUBLISH` and a subscriber holding the `SSUBSCRIBE`d channels of every namespace
+//! ([`super::shard_subscriber`]), both on an arbiter of their own, to one Redis server or to a
+//! Redis Cluster ([`ShardedRedis`]; on a cluster each channel goes to the master owning its hash
+//! slot, see [`super::shard_cluster`]).
 //!
 //! Adapters say which channels they want ([`ShardedLink::listen`], [`ShardedLink::forget`]); the
 //! subscriber brings the connection's subscriptions in line with that set, the changed channels
-//! only, so a room joined and left many times costs at most one pending change. When the
-//! connection is lost it reconnects with backoff and subscribes to the whole set again.
-//!
-//! The link talks to one Redis server (a standalone Redis 7, or one node holding every slot it
-//! needs); routing channels to the shards of a Redis Cluster is not done here.
+//! only, so a room joined and left many times costs at most one pending change.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use actix::Arbiter;
-use bytes::Bytes;
 use metrics::Counter;
 use parking_lot::Mutex;
-use redis::aio::ConnectionLike;
-use redis::{AsyncConnectionConfig, Msg, ProtocolVersion, PushInfo, PushKind};
-use tokio::sync::{mpsc, Notify};
+use redis::{ConnectionInfo, IntoConnectionInfo, ProtocolVersion, RedisResult};
+use tokio::sync::Notify;
 
-use crate::adapter::redis::link::{
-    publish_failures, subscribers, Backoff, Handler, Health, Publisher,
-};
+use crate::adapter::redis::link::{publish_failures, subscribers, Handler, Health, Publisher};
+use crate::adapter::redis::shard_cluster::{self, SharedConnection};
+use crate::adapter::redis::shard_subscriber::{self, Target, COMMAND_TIMEOUT};
 use crate::metrics::Metrics;
 
-/// Messages received and not yet dispatched; past this, messages are dropped and counted.
-pub const PUSH_QUEUE: usize = 4096;
-/// How long the subscriber waits for Redis to confirm a subscription before reconnecting.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
+pub use crate::adapter::redis::shard_subscriber::PUSH_QUEUE;
+
+/// The Redis of a sharded cluster of servers.
+#[derive(Debug, Clone)]
+pub enum ShardedRedis {
+    /// One Redis >= 7 server (or a cluster node holding every slot the channels need).
+    Server(redis::Client),
+    /// A Redis Cluster, known by one or more of its nodes (seeds): the slot map is read from the
+    /// first that answers.
+    Cluster(Vec<ConnectionInfo>),
+}
+
+impl ShardedRedis {
+    /// A Redis Cluster reached through the seed `nodes` (`redis://host:port` URLs, database 0).
+    pub fn cluster<T: IntoConnectionInfo>(nodes: impl IntoIterator<Item = T>) -> RedisResult<Self> {
+        let nodes = nodes
+            .into_iter()
+            .map(IntoConnectionInfo::into_connection_info)
+            .collect::<RedisResult<Vec<_>>>()?;
+        // The same checks (at least one node, no database but 0) the connections will make.
+        shard_cluster::cluster_client(&nodes, true, COMMAND_TIMEOUT)?;
+        Ok(ShardedRedis::Cluster(nodes))
+    }
+}
+
+impl From<redis::Client> for ShardedRedis {
+    fn from(client: redis::Client) -> Self {
+        ShardedRedis::Server(client)
+    }
+}
 
 #[derive(Default)]
 struct Wanted {
@@ -46,22 +61,50 @@ struct Wanted {
     changed: HashSet<String>,
 }
 
+/// The channels the adapters want, shared with the subscriber.
 #[derive(Default)]
-struct Subscriptions {
+pub(crate) struct Subscriptions {
     wanted: Mutex<Wanted>,
-    changed: Notify,
+    /// Told when a channel is added or removed.
+    pub(crate) changed: Notify,
 }
 
 impl Subscriptions {
-    fn handler(&self, channel: &str) -> Option<Handler> {
+    /// What handles `channel`'s messages, while some adapter listens to it.
+    pub(crate) fn handler(&self, channel: &str) -> Option<Handler> {
         self.wanted.lock().channels.get(channel).cloned()
+    }
+
+    /// Whether some adapter listens to `channel`.
+    pub(crate) fn wants(&self, channel: &str) -> bool {
+        self.wanted.lock().channels.contains_key(channel)
+    }
+
+    /// The channels added or removed since last asked.
+    pub(crate) fn take_changed(&self) -> Vec<String> {
+        std::mem::take(&mut self.wanted.lock().changed)
+            .into_iter()
+            .collect()
+    }
+
+    /// Marks `channels` as still to be brought in line.
+    pub(crate) fn mark_changed(&self, channels: Vec<String>) {
+        self.wanted.lock().changed.extend(channels);
+    }
+
+    /// Marks every wanted channel as changed (a fresh connection subscribes to them all).
+    pub(crate) fn mark_all_changed(&self) {
+        let mut wanted = self.wanted.lock();
+        let all: Vec<String> = wanted.channels.keys().cloned().collect();
+        wanted.changed.extend(all);
     }
 }
 
 /// One node's sharded pub/sub link to Redis, shared by the adapters of every namespace.
 pub struct ShardedLink {
-    client: redis::Client,
-    resp3: redis::Client,
+    redis: ShardedRedis,
+    /// The cluster publisher's connection (for `PUBSUB SHARDNUMSUB`), once connected.
+    cluster_conn: SharedConnection,
     subscriptions: Arc<Subscriptions>,
     failures: Counter,
     dropped: Counter,
@@ -75,20 +118,12 @@ struct Started {
 }
 
 impl ShardedLink {
-    /// A link to the Redis of `client`, counting failures in `metrics`. Connects on first use,
-    /// from inside the actix system.
-    pub fn new(client: redis::Client, metrics: &Metrics) -> Self {
-        let info = client.get_connection_info().clone();
-        let settings = info
-            .redis_settings()
-            .clone()
-            .set_protocol(ProtocolVersion::RESP3);
-        // Cannot fail: a client made from connection settings only takes them as they are.
-        let resp3 = redis::Client::open(info.set_redis_settings(settings))
-            .expect("a client from checked connection settings");
+    /// A link to `redis`, counting failures in `metrics`. Connects on first use, from inside
+    /// the actix system.
+    pub fn new(redis: impl Into<ShardedRedis>, metrics: &Metrics) -> Self {
         ShardedLink {
-            client,
-            resp3,
+            redis: redis.into(),
+            cluster_conn: SharedConnection::default(),
             subscriptions: Arc::default(),
             failures: publish_failures(metrics),
             dropped: metrics.labelled_counter(
@@ -109,11 +144,34 @@ impl ShardedLink {
     fn started(&self) -> &Started {
         self.started.get_or_init(|| {
             let arbiter = Arbiter::new();
-            let (client, failures) = (self.client.clone(), self.failures.clone());
-            let health = self.health.clone();
-            let publisher = Publisher::spawn(&arbiter, client, "SPUBLISH", failures, health);
-            let task = subscriber(
-                self.resp3.clone(),
+            let (failures, health) = (self.failures.clone(), self.health.clone());
+            let (publisher, target) = match &self.redis {
+                ShardedRedis::Server(client) => {
+                    let publisher =
+                        Publisher::spawn(&arbiter, client.clone(), "SPUBLISH", failures, health);
+                    (publisher, Target::Server(resp3(client)))
+                }
+                ShardedRedis::Cluster(nodes) => {
+                    let shared = self.cluster_conn.clone();
+                    // Checked by `ShardedRedis::cluster`.
+                    let client = shard_cluster::cluster_client(nodes, false, COMMAND_TIMEOUT)
+                        .expect("checked cluster nodes");
+                    let publisher = Publisher::spawn_with(
+                        &arbiter,
+                        failures,
+                        health,
+                        Default::default(),
+                        |rx, health, failed| {
+                            shard_cluster::publisher(client, rx, health, failed, shared)
+                        },
+                    );
+                    let client = shard_cluster::cluster_client(nodes, true, COMMAND_TIMEOUT)
+                        .expect("checked cluster nodes");
+                    (publisher, Target::Cluster(Box::new(client)))
+                }
+            };
+            let task = shard_subscriber::subscriber(
+                target,
                 self.subscriptions.clone(),
                 self.dropped.clone(),
                 self.health.clone(),
@@ -156,9 +214,15 @@ impl ShardedLink {
     }
 
     /// How many connections `SSUBSCRIBE` `channel` (`PUBSUB SHARDNUMSUB`, how Node's sharded
-    /// adapter counts servers); `None` when Redis does not answer.
+    /// adapter counts servers; on a cluster, asked of the master owning the channel); `None`
+    /// when Redis does not answer.
     pub async fn shard_numsub(&self, channel: &str) -> Option<usize> {
-        subscribers(&self.client, "SHARDNUMSUB", channel).await
+        match &self.redis {
+            ShardedRedis::Server(client) => subscribers(client, "SHARDNUMSUB", channel).await,
+            ShardedRedis::Cluster(_) => {
+                shard_cluster::shard_numsub(&self.cluster_conn, channel).await
+            }
+        }
     }
 
     /// Whether the link is up now: the publisher connected and the subscriber subscribed.
@@ -175,146 +239,14 @@ impl Drop for ShardedLink {
     }
 }
 
-async fn subscriber(
-    client: redis::Client,
-    subscriptions: Arc<Subscriptions>,
-    dropped: Counter,
-    health: Arc<Health>,
-) {
-    let mut backoff = Backoff::new();
-    loop {
-        let e = subscription(&client, &subscriptions, &dropped, &mut backoff, &health).await;
-        health.subscriber(false);
-        tracing::warn!(error = %e, "cluster: Redis sharded subscription lost; reconnecting");
-        backoff.wait().await;
-    }
-}
-
-fn lost(what: &'static str) -> redis::RedisError {
-    redis::RedisError::from((redis::ErrorKind::Io, what))
-}
-
-/// Connects, subscribes to every wanted channel, then dispatches messages and follows changes
-/// until the connection fails.
-async fn subscription(
-    client: &redis::Client,
-    subscriptions: &Subscriptions,
-    dropped: &Counter,
-    backoff: &mut Backoff,
-    health: &Health,
-) -> redis::RedisError {
-    let (tx, mut rx) = mpsc::channel::<PushInfo>(PUSH_QUEUE);
-    let closed = Arc::new(Notify::new());
-    let (on_close, dropped) = (closed.clone(), dropped.clone());
-    let push = move |info: PushInfo| -> Result<(), ()> {
-        if info.kind == PushKind::Disconnection {
-            on_close.notify_one();
-            return Ok(());
-        }
-        match tx.try_send(info) {
-            Err(mpsc::error::TrySendError::Full(_)) => dropped.increment(1),
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(()),
-            Ok(()) => {}
-        }
-        Ok(())
-    };
-    // A (un)subscription may wait behind a busy Redis longer than the client's 500 ms default;
-    // giving up on it costs a reconnection and a full resubscription.
-    let config = AsyncConnectionConfig::new()
-        .set_push_sender(push)
-        .set_response_timeout(Some(COMMAND_TIMEOUT));
-    let mut conn = match client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-    {
-        Ok(conn) => conn,
-        Err(e) => return e,
-    };
-    let mut subscribed = HashSet::new();
-    if let Err(e) = align(&mut conn, subscriptions, &mut subscribed, true).await {
-        return e;
-    }
-    tracing::info!("cluster: Redis sharded subscriber connected");
-    health.subscriber(true);
-    backoff.reset();
-    loop {
-        tokio::select! {
-            info = rx.recv() => match info {
-                Some(info) => dispatch(subscriptions, info),
-                None => return lost("sharded pub/sub connection closed"),
-            },
-            () = subscriptions.changed.notified() => {
-                if let Err(e) = align(&mut conn, subscriptions, &mut subscribed, false).await {
-                    return e;
-                }
-            }
-            () = closed.notified() => return lost("sharded pub/sub connection closed"),
-        }
-    }
-}
-
-/// Hands a received message to the handler of its channel, if one still listens.
-fn dispatch(subscriptions: &Subscriptions, info: PushInfo) {
-    let Some(msg) = Msg::from_push_info(info) else {
-        return; // a confirmation, already seen as a command's reply
-    };
-    let channel = msg.get_channel_name();
-    if let Some(handler) = subscriptions.handler(channel) {
-        handler(channel, Bytes::copy_from_slice(msg.get_payload_bytes()));
-    }
-}
-
-/// Subscribes to the wanted channels not subscribed yet and unsubscribes from those no longer
-/// wanted: the changed ones, or every one (`all`, on a fresh connection).
-async fn align(
-    conn: &mut redis::aio::MultiplexedConnection,
-    subscriptions: &Subscriptions,
-    subscribed: &mut HashSet<String>,
-    all: bool,
-) -> redis::RedisResult<()> {
-    let changed: Vec<String> = {
-        let mut wanted = subscriptions.wanted.lock();
-        let changed = std::mem::take(&mut wanted.changed);
-        if all {
-            wanted.channels.keys().cloned().collect()
-        } else {
-            changed.into_iter().collect()
-        }
-    };
-    for channel in changed {
-        let want = subscriptions.wanted.lock().channels.contains_key(&channel);
-        match (want, subscribed.contains(&channel)) {
-            (true, false) => {
-                let mut command = redis::cmd("SSUBSCRIBE");
-                command.arg(&channel);
-                command.query_async::<redis::Value>(conn).await?;
-            }
-            (false, true) => unsubscribe(conn, &channel).await?,
-            _ => continue,
-        }
-        if want {
-            subscribed.insert(channel);
-        } else {
-            subscribed.remove(&channel);
-        }
-    }
-    Ok(())
-}
-
-/// `SUNSUBSCRIBE channel`. The `redis` crate (1.8) does not take a raw `SUNSUBSCRIBE`'s
-/// confirmation for its reply (a cluster node also sends one unasked when a slot moves; see
-/// redis-rs issue 2533), so the command would wait forever: it goes in a pipeline with a `PING`,
-/// whose `PONG` is the one reply waited for, the confirmation passing by as a push.
-async fn unsubscribe(
-    conn: &mut redis::aio::MultiplexedConnection,
-    channel: &str,
-) -> redis::RedisResult<()> {
-    let mut pipe = redis::pipe();
-    pipe.cmd("SUNSUBSCRIBE").arg(channel).cmd("PING");
-    let replies = conn.req_packed_commands(&pipe, 0, 1).await?;
-    match replies.as_slice() {
-        [redis::Value::SimpleString(pong)] if pong == "PONG" => Ok(()),
-        // An error in place of the confirmation: the replies are out of step; start afresh.
-        _ => Err(lost("unexpected reply to SUNSUBSCRIBE")),
-    }
+/// The same server as `client`, spoken to with RESP3 (pushes on a multiplexed connection).
+fn resp3(client: &redis::Client) -> redis::Client {
+    let info = client.get_connection_info().clone();
+    let settings = info
+        .redis_settings()
+        .clone()
+        .set_protocol(ProtocolVersion::RESP3);
+    // Cannot fail: a client made from connection settings only takes them as they are.
+    redis::Client::open(info.set_redis_settings(settings))
+        .expect("a client from checked connection settings")
 }

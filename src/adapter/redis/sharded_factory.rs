@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::adapter::local::ArbiterPool;
 use crate::adapter::redis::channel::SubscriptionMode;
 use crate::adapter::redis::options::DEFAULT_REQUEST_TIMEOUT;
-use crate::adapter::redis::shard_link::ShardedLink;
+use crate::adapter::redis::shard_link::{ShardedLink, ShardedRedis};
 use crate::adapter::redis::sharded::ShardedAdapter;
 use crate::adapter::redis::sharded_peers::{Shard, ShardSettings};
 use crate::adapter::{Adapter, AdapterFactory, LinkState};
@@ -18,16 +18,20 @@ use crate::room::Member;
 
 /// Makes a [`ShardedAdapter`] for each namespace, all sharing one [`ShardedLink`].
 ///
-/// A library server in a sharded cluster (what `[cluster] adapter = "redis-sharded"` builds):
+/// A library server in a sharded cluster on a Redis Cluster (what `[cluster] adapter =
+/// "redis-sharded"` with `redis_cluster = true` builds; for one Redis server, pass
+/// `redis::Client::open(url)` instead):
 ///
 /// ```no_run
 /// use std::sync::Arc;
 /// use std::time::Duration;
 /// use roomcast::adapter::redis::channel::SubscriptionMode;
+/// use roomcast::adapter::redis::shard_link::ShardedRedis;
 /// use roomcast::adapter::redis::sharded::ShardedAdapterFactory;
 /// use roomcast::{Server, ServerOptions};
 ///
-/// let client = redis::Client::open("redis://127.0.0.1:6379/0").expect("a Redis URL");
+/// let nodes = ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"];
+/// let client = ShardedRedis::cluster(nodes).expect("Redis URLs");
 /// let options = ServerOptions::default();
 /// let parser = options.parser;
 /// let server = Server::with_adapter_from(options, |pool, metrics| {
@@ -47,13 +51,15 @@ pub struct ShardedAdapterFactory {
 }
 
 impl ShardedAdapterFactory {
-    /// Adapters publishing under `key` (Node's `channelPrefix`) on the Redis of `client`
-    /// (`redis::Client::open(url)`, Redis >= 7), subscribing to rooms as `mode` says, delivering
-    /// to sockets encoded with `parser`, their room supervisors on `pool`. Requests to the other
+    /// Adapters publishing under `key` (Node's `channelPrefix`) on `redis`: one server
+    /// (`redis::Client::open(url)`, Redis >= 7) or a Redis Cluster
+    /// ([`ShardedRedis::cluster`]`(seed urls)`, each channel on the master owning its slot),
+    /// subscribing to rooms as `mode` says, delivering to sockets encoded with `parser`, their
+    /// room supervisors on `pool`. Requests to the other
     /// servers wait 5 s for their answers unless [`ShardedAdapterFactory::with_request_timeout`]
     /// says otherwise.
     pub fn new(
-        client: redis::Client,
+        redis: impl Into<ShardedRedis>,
         key: &str,
         mode: SubscriptionMode,
         parser: Parser,
@@ -61,7 +67,7 @@ impl ShardedAdapterFactory {
         metrics: Arc<Metrics>,
     ) -> Self {
         ShardedAdapterFactory {
-            link: Arc::new(ShardedLink::new(client, &metrics)),
+            link: Arc::new(ShardedLink::new(redis, &metrics)),
             settings: ShardSettings {
                 key: key.to_owned(),
                 mode,
