@@ -46,6 +46,14 @@ pub struct Metrics {
     pub ack_timeouts: Counter,
     /// Engine.IO handshakes refused because of `max_connections`.
     pub refused_connections: Counter,
+    /// Packets stored for connection state recovery.
+    pub recovery_packets_stored: Counter,
+    /// Sessions kept for connection state recovery.
+    pub recovery_sessions_persisted: Counter,
+    /// Sockets recovered.
+    pub recovery_recovered: Counter,
+    /// Missed packets replayed to recovered sockets.
+    pub recovery_replayed: Counter,
     labelled: Mutex<HashMap<(&'static str, String), Counter>>,
     /// Named-room memberships held now, server-wide (bounded by `max_memberships`).
     pub memberships: std::sync::atomic::AtomicUsize,
@@ -91,6 +99,22 @@ impl Metrics {
                 "roomcast_refused_connections_total",
                 "Handshakes refused at max_connections",
             ),
+            recovery_packets_stored: counter(
+                "roomcast_recovery_packets_stored_total",
+                "Packets stored for connection state recovery",
+            ),
+            recovery_sessions_persisted: counter(
+                "roomcast_recovery_sessions_persisted_total",
+                "Sessions kept for connection state recovery",
+            ),
+            recovery_recovered: counter(
+                "roomcast_recovery_recovered_total",
+                "Sockets recovered with their id, rooms, data and missed packets",
+            ),
+            recovery_replayed: counter(
+                "roomcast_recovery_replayed_total",
+                "Missed packets replayed to recovered sockets",
+            ),
             labelled: Mutex::new(HashMap::new()),
             memberships: std::sync::atomic::AtomicUsize::new(0),
             observer: OnceLock::new(),
@@ -126,6 +150,14 @@ impl Metrics {
             (
                 "roomcast_cluster_receive_dropped_total",
                 "Cluster messages received from Redis and dropped (the dispatch queue was full)",
+            ),
+            (
+                "roomcast_recovery_refused_total",
+                "Recoveries refused (a new session instead), by reason",
+            ),
+            (
+                "roomcast_recovery_evicted_total",
+                "Stored packets and sessions evicted by a count or bytes bound, by kind",
             ),
             (
                 "roomcast_namespace_refusals_total",
