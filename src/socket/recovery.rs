@@ -103,3 +103,7 @@ mod tests {
         assert!(!recoverable(DisconnectReason::ServerNamespaceDisconnect));
     }
 }
+
+#[cfg(test)]
+#[path = "recovery_tests.rs"]
+mod session_tests;
