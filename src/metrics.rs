@@ -54,6 +54,8 @@ pub struct Metrics {
     pub recovery_recovered: Counter,
     /// Missed packets replayed to recovered sockets.
     pub recovery_replayed: Counter,
+    /// What the recovery store holds now: packets, their bytes, sessions, their bytes.
+    pub recovery_held: [std::sync::atomic::AtomicUsize; 4],
     labelled: Mutex<HashMap<(&'static str, String), Counter>>,
     /// Named-room memberships held now, server-wide (bounded by `max_memberships`).
     pub memberships: std::sync::atomic::AtomicUsize,
@@ -115,6 +117,7 @@ impl Metrics {
                 "roomcast_recovery_replayed_total",
                 "Missed packets replayed to recovered sockets",
             ),
+            recovery_held: Default::default(),
             labelled: Mutex::new(HashMap::new()),
             memberships: std::sync::atomic::AtomicUsize::new(0),
             observer: OnceLock::new(),
@@ -179,6 +182,10 @@ impl Metrics {
             (
                 "roomcast_memberships",
                 "Named-room memberships held now (bounded by max_memberships)",
+            ),
+            (
+                "roomcast_recovery_held",
+                "What connection state recovery holds now, by kind (packets, packet_bytes, sessions, session_bytes)",
             ),
             (
                 "roomcast_dynamic_namespaces",

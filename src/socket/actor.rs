@@ -237,10 +237,13 @@ impl SocketActor {
         }
         socket.set_connected(false);
         let ns = socket.namespace().clone();
-        if let Some(session) = recovery::session_of(&socket, reason) {
+        // Removed before its session can be found: a recovery of it (on another thread) then
+        // adds the socket after this removal, never before it.
+        let session = recovery::session_of(&socket, reason);
+        ns.adapter().remove_socket(socket.id());
+        if let Some(session) = session {
             ns.adapter().persist_session(session);
         }
-        ns.adapter().remove_socket(socket.id());
         socket.clear_rooms();
         ns.socket_removed();
         for (callback, timer) in self.acks.drain() {

@@ -62,6 +62,10 @@ impl Recovery {
             *swept = now;
         }
         let out = f(store, now);
+        let (a, b, c, d) = store.sizes();
+        for (held, n) in self.metrics.recovery_held.iter().zip([a, b, c, d]) {
+            held.store(n, std::sync::atomic::Ordering::Relaxed);
+        }
         let evicted = store.take_evicted();
         if evicted.packets > 0 {
             self.count(

@@ -74,8 +74,12 @@ pub struct Evicted {
     pub sessions: u64,
 }
 
-/// Approximate bytes a stored packet costs beyond its frames (entry, selector, handles).
-pub const ENTRY_OVERHEAD: usize = 96;
+/// What a stored packet costs beyond its frames' bytes and its selector's room names: the log
+/// entry, the selector and the frame slice with their reference counts.
+pub const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>()
+    + 2 * 16
+    + std::mem::size_of::<Selector>()
+    + std::mem::size_of::<Frame>();
 
 impl RecoveryStore {
     /// An empty store; `instance` prefixes its offsets (random per process).
@@ -123,7 +127,7 @@ impl RecoveryStore {
         frames: Arc<[Frame]>,
         now: Instant,
     ) -> u64 {
-        let bytes = ENTRY_OVERHEAD + frames.iter().map(frame_len).sum::<usize>();
+        let bytes = entry_bytes(&selector, &frames);
         let log = self.log_mut(nsp);
         let seq = log.next();
         log.entries.push_back(Entry {
@@ -356,6 +360,20 @@ fn reaches(selector: &Selector, sid: &Sid, rooms: &[Room]) -> bool {
     let included = selector.rooms.is_empty() || selector.rooms.iter().any(is_in);
     let excluded = selector.except_sid.as_ref() == Some(sid) || selector.except.iter().any(is_in);
     included && !excluded
+}
+
+/// The bytes a stored packet holds (the frames' text or binary data counted whole; a frame
+/// shared with a connection's queue is counted here as well).
+fn entry_bytes(selector: &Selector, frames: &[Frame]) -> usize {
+    let room = |r: &Room| std::mem::size_of::<Room>() + 16 + r.len();
+    let rooms: usize = selector
+        .rooms
+        .iter()
+        .chain(&selector.except)
+        .map(room)
+        .sum();
+    let extra_frames = frames.len().saturating_sub(1) * std::mem::size_of::<Frame>();
+    ENTRY_OVERHEAD + rooms + extra_frames + frames.iter().map(frame_len).sum::<usize>()
 }
 
 fn frame_len(f: &Frame) -> usize {

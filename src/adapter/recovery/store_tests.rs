@@ -292,3 +292,13 @@ fn a_forgotten_log_made_anew_never_reuses_its_offsets() {
         Err(Refusal::RangeGone)
     );
 }
+
+#[test]
+fn a_stored_packet_costs_its_bytes_its_room_names_and_a_fixed_overhead() {
+    let now = Instant::now();
+    let mut s = store(bounds());
+    s.push("/", to(&["room"]), frames("0123456789"), now);
+    let room = std::mem::size_of::<Room>() + 16 + 4;
+    assert_eq!(s.sizes().1, ENTRY_OVERHEAD + room + 10);
+    assert!((150..300).contains(&ENTRY_OVERHEAD), "{ENTRY_OVERHEAD}");
+}

@@ -192,6 +192,8 @@ describe("no recovery", () => {
     const { values } = await tight.metrics();
     assert.equal(metric(values, "roomcast_recovery_refused_total", { reason: "range_gone" }), before + 1);
     assert.ok(metric(values, "roomcast_recovery_evicted_total", { kind: "packet" }) >= 6);
+    const held = metric(values, "roomcast_recovery_held", { kind: "packets" });
+    assert.ok(held >= 1 && held <= 5, `the namespace holds at most max_packets_per_namespace: ${held}`);
   });
 
   it("a forged pid or offset: a new session", async () => {
