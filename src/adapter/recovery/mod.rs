@@ -121,6 +121,11 @@ impl<M: Member> SessionAwareFactory<M> {
         if !options.recovery.enabled {
             return inner;
         }
+        if inner.link_state() != LinkState::Alone {
+            // Offsets would travel to other nodes inside the packets, as extra arguments.
+            tracing::warn!("connection state recovery is node-local: off with a cluster adapter");
+            return inner;
+        }
         let recovery = Recovery::new(options.recovery.bounds, options.parser, metrics.clone());
         Arc::new(SessionAwareFactory::new(inner, recovery))
     }

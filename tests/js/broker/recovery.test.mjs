@@ -142,6 +142,23 @@ describe("connection state recovery", () => {
     assert.deepEqual(numbers(inbox), [1, 2, 3]);
   });
 
+  it("binary packets are replayed with their attachments", async () => {
+    const mode = TRANSPORT_MODES[0];
+    const { socket, inbox } = await client(on, mode);
+    const publisher = await client(on, TRANSPORT_MODES[1]);
+    for (const s of [socket, publisher.socket]) assert.equal((await ask(s, "join", "bin")).ok, true);
+    assert.deepEqual(await ask(publisher.socket, "publish", ["bin"], "msg", "first"), { ok: true });
+    await inbox.wait((i) => i.args[0] === "first");
+    await drop(on, socket);
+    const bytes = Buffer.from([1, 2, 3, 250]);
+    assert.deepEqual(await ask(publisher.socket, "publish", ["bin"], "msg", bytes, "tail"), { ok: true });
+    await reconnect(socket, mode);
+    assert.equal(socket.recovered, true);
+    const item = await inbox.wait((i) => i.args[1] === "tail");
+    assert.deepEqual([...new Uint8Array(item.args[0])], [1, 2, 3, 250]);
+    assert.equal(item.args.length, 3, "the attachment, the string, the offset");
+  });
+
   it("the session is recovered once: a copied pid and offset get a new session", async () => {
     const mode = TRANSPORT_MODES[1];
     const { socket, inbox } = await client(on, mode);
