@@ -20,24 +20,26 @@ const namespaces = [
   { name: "/secure", auth: "jwt", jwt_secret: SECRET, client_join: true },
 ];
 let on; // recovery on
-let tight; // recovery on, short window and a small per-namespace log
+let expiring; // recovery on, a short window
+let bounded; // recovery on, 5 stored packets at most, middlewares run on recovery
 let off; // recovery off
 
 before(async () => {
-  [on, tight, off] = await Promise.all([
+  [on, expiring, bounded, off] = await Promise.all([
     startBroker({ recovery: { enabled: true }, namespaces }),
+    startBroker({ recovery: { enabled: true, max_disconnection_ms: 400 }, namespaces }),
     startBroker({
-      recovery: { enabled: true, max_disconnection_ms: 400, max_packets_per_namespace: 5 },
+      recovery: { enabled: true, max_packets: 5, max_packets_per_namespace: 5, skip_middlewares: false },
       namespaces,
     }),
     startBroker({ namespaces }),
   ]);
 });
 after(async () => {
-  const results = await Promise.all([on, tight, off].map((b) => b?.stop()));
+  const results = await Promise.all([on, expiring, bounded, off].map((b) => b?.stop()));
   for (const r of results) assert.deepEqual(r, { code: 0, signal: null }, "the broker exits 0 on SIGTERM");
 });
-afterEach(() => [on, tight, off].forEach((b) => b.closeClients()));
+afterEach(() => [on, expiring, bounded, off].forEach((b) => b.closeClients()));
 
 /** A connected client (reconnected by hand only) in transport mode `mode`, recording `msg`. */
 async function client(broker, mode, nsp = "/", opts = {}) {
@@ -159,6 +161,30 @@ describe("connection state recovery", () => {
     assert.equal(item.args.length, 3, "the attachment, the string, the offset");
   });
 
+  it("middlewares are skipped on recovery by default, and run with skip_middlewares = false", async () => {
+    const mode = TRANSPORT_MODES[1];
+    const token = jwt({ sub: "bob", exp: Math.floor(Date.now() / 1000) + 600 }, SECRET);
+    for (const [broker, skipped] of [
+      [on, true],
+      [bounded, false],
+    ]) {
+      const { socket, inbox } = await client(broker, mode, "/secure", { auth: { token } });
+      await emit(broker, 1, { rooms: [socket.id], nsp: "/secure" });
+      await inbox.wait((i) => i.args[0] === 1);
+      const sid = await drop(broker, socket, "/secure");
+      socket.auth = { token: "not-a-token" };
+      socket.connect();
+      const outcome = await Promise.race([once(socket, "connect").then(() => "connect"), once(socket, "connect_error").then(() => "refused")]);
+      if (skipped) {
+        assert.equal(outcome, "connect");
+        assert.equal(socket.recovered, true);
+        assert.equal(socket.id, sid);
+      } else {
+        assert.equal(outcome, "refused", "the JWT middleware ran on the recovered socket");
+      }
+    }
+  });
+
   it("the session is recovered once: a copied pid and offset get a new session", async () => {
     const mode = TRANSPORT_MODES[1];
     const { socket, inbox } = await client(on, mode);
@@ -178,39 +204,39 @@ describe("no recovery", () => {
   const mode = TRANSPORT_MODES[1];
 
   it("after max_disconnection_ms: a new session, nothing replayed", async () => {
-    const { socket, inbox } = await client(tight, mode);
-    await emit(tight, 1);
+    const { socket, inbox } = await client(expiring, mode);
+    await emit(expiring, 1);
     await inbox.wait((i) => i.args[0] === 1);
-    const sid = await drop(tight, socket);
-    await emit(tight, 2);
+    const sid = await drop(expiring, socket);
+    await emit(expiring, 2);
     // the window is 400 ms; waiting it out is the behaviour under test
     await new Promise((r) => setTimeout(r, 1200));
     await reconnect(socket, mode);
     assert.equal(socket.recovered, false);
     assert.notEqual(socket.id, sid);
-    await emit(tight, 3);
+    await emit(expiring, 3);
     await inbox.wait((i) => i.args[0] === 3);
     assert.deepEqual(numbers(inbox), [1, 3], "no partial replay");
   });
 
-  it("past a bound (more missed packets than the namespace keeps): a new session, nothing replayed", async () => {
-    const { socket, inbox } = await client(tight, mode);
-    await emit(tight, 1);
+  it("past a bound (more missed packets than the broker keeps): a new session, nothing replayed", async () => {
+    const { socket, inbox } = await client(bounded, mode);
+    await emit(bounded, 1);
     await inbox.wait((i) => i.args[0] === 1);
-    const before = metric((await tight.metrics()).values, "roomcast_recovery_refused_total", { reason: "range_gone" }) ?? 0;
-    const sid = await drop(tight, socket);
-    for (let n = 2; n <= 12; n++) await emit(tight, n);
+    const before = metric((await bounded.metrics()).values, "roomcast_recovery_refused_total", { reason: "range_gone" }) ?? 0;
+    const sid = await drop(bounded, socket);
+    for (let n = 2; n <= 12; n++) await emit(bounded, n);
     await reconnect(socket, mode);
     assert.equal(socket.recovered, false);
     assert.notEqual(socket.id, sid);
-    await emit(tight, 13);
+    await emit(bounded, 13);
     await inbox.wait((i) => i.args[0] === 13);
     assert.deepEqual(numbers(inbox), [1, 13], "never the packets that are left, as if complete");
-    const { values } = await tight.metrics();
+    const { values } = await bounded.metrics();
     assert.equal(metric(values, "roomcast_recovery_refused_total", { reason: "range_gone" }), before + 1);
     assert.ok(metric(values, "roomcast_recovery_evicted_total", { kind: "packet" }) >= 6);
     const held = metric(values, "roomcast_recovery_held", { kind: "packets" });
-    assert.ok(held >= 1 && held <= 5, `the namespace holds at most max_packets_per_namespace: ${held}`);
+    assert.ok(held >= 1 && held <= 5, `the broker holds at most max_packets: ${held}`);
   });
 
   it("a forged pid or offset: a new session", async () => {
