@@ -84,7 +84,7 @@ pub use broadcast::BroadcastOperator;
 pub use front::HttpFront;
 pub use handshake::{Handshake, HandshakeDescription};
 pub use namespace::ConnectError;
-pub use options::{Cors, Parser, ServerOptions, Transports};
+pub use options::{Cors, Parser, RecoveryBounds, RecoveryOptions, ServerOptions, Transports};
 pub use payload::Payload;
 pub use protocol::ids::Sid;
 pub use room::SocketDescription;

@@ -46,6 +46,16 @@ pub struct Metrics {
     pub ack_timeouts: Counter,
     /// Engine.IO handshakes refused because of `max_connections`.
     pub refused_connections: Counter,
+    /// Packets stored for connection state recovery.
+    pub recovery_packets_stored: Counter,
+    /// Sessions kept for connection state recovery.
+    pub recovery_sessions_persisted: Counter,
+    /// Sockets recovered.
+    pub recovery_recovered: Counter,
+    /// Missed packets replayed to recovered sockets.
+    pub recovery_replayed: Counter,
+    /// What the recovery store holds now: packets, their bytes, sessions, their bytes.
+    pub recovery_held: [std::sync::atomic::AtomicUsize; 4],
     labelled: Mutex<HashMap<(&'static str, String), Counter>>,
     /// Named-room memberships held now, server-wide (bounded by `max_memberships`).
     pub memberships: std::sync::atomic::AtomicUsize,
@@ -91,6 +101,23 @@ impl Metrics {
                 "roomcast_refused_connections_total",
                 "Handshakes refused at max_connections",
             ),
+            recovery_packets_stored: counter(
+                "roomcast_recovery_packets_stored_total",
+                "Packets stored for connection state recovery",
+            ),
+            recovery_sessions_persisted: counter(
+                "roomcast_recovery_sessions_persisted_total",
+                "Sessions kept for connection state recovery",
+            ),
+            recovery_recovered: counter(
+                "roomcast_recovery_recovered_total",
+                "Sockets recovered with their id, rooms, data and missed packets",
+            ),
+            recovery_replayed: counter(
+                "roomcast_recovery_replayed_total",
+                "Missed packets replayed to recovered sockets",
+            ),
+            recovery_held: Default::default(),
             labelled: Mutex::new(HashMap::new()),
             memberships: std::sync::atomic::AtomicUsize::new(0),
             observer: OnceLock::new(),
@@ -129,6 +156,14 @@ impl Metrics {
                  subscriber's dispatch queue), backlog (this node's fan-out backlog was full)",
             ),
             (
+                "roomcast_recovery_refused_total",
+                "Recoveries refused (a new session instead), by reason",
+            ),
+            (
+                "roomcast_recovery_evicted_total",
+                "Stored packets and sessions evicted by a count or bytes bound, by kind",
+            ),
+            (
                 "roomcast_namespace_refusals_total",
                 "Namespace CONNECTs refused by a namespace limit, by limit",
             ),
@@ -148,6 +183,10 @@ impl Metrics {
             (
                 "roomcast_memberships",
                 "Named-room memberships held now (bounded by max_memberships)",
+            ),
+            (
+                "roomcast_recovery_held",
+                "What connection state recovery holds now, by kind (packets, packet_bytes, sessions, session_bytes)",
             ),
             (
                 "roomcast_dynamic_namespaces",

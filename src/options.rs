@@ -112,6 +112,70 @@ pub struct ServerOptions {
     /// The Socket.IO parser the clients use (`socket.io-msgpack-parser` for [`Parser::Msgpack`]);
     /// a client with the other one is disconnected with `parse error` at its first packet.
     pub parser: Parser,
+    /// Connection state recovery (Socket.IO's `connectionStateRecovery`), off by default.
+    pub recovery: RecoveryOptions,
+}
+
+/// Connection state recovery: a client that lost its connection and comes back within
+/// `bounds.max_disconnection` gets its socket id, rooms and `data` back and every stored packet
+/// it missed. Stored: broadcasts and emits to one socket that are neither volatile nor waiting
+/// for acknowledgements. Node-local so far: with a cluster adapter it stays off (with a warning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryOptions {
+    /// Whether sessions are kept and packets stored.
+    pub enabled: bool,
+    /// Whether a recovered socket connects without running the connection middlewares again.
+    pub skip_middlewares: bool,
+    /// How much is kept, and for how long.
+    pub bounds: RecoveryBounds,
+}
+
+impl Default for RecoveryOptions {
+    /// Off; when turned on, middlewares skipped on recovery (as Socket.IO's default).
+    fn default() -> Self {
+        RecoveryOptions {
+            enabled: false,
+            skip_middlewares: true,
+            bounds: RecoveryBounds::default(),
+        }
+    }
+}
+
+/// How much connection state recovery keeps, and for how long. Past a count or bytes bound the
+/// oldest go first; a client whose missed packets are gone is not recovered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryBounds {
+    /// How long a session (and the packets it may need) is kept after its socket left.
+    pub max_disconnection: Duration,
+    /// Most stored packets, all namespaces together.
+    pub max_packets: usize,
+    /// Most bytes of stored packets (their encoded frames and bookkeeping), all namespaces.
+    pub max_packet_bytes: usize,
+    /// Most stored packets of one namespace.
+    pub max_packets_per_namespace: usize,
+    /// Most bytes of stored packets of one namespace.
+    pub max_packet_bytes_per_namespace: usize,
+    /// Most sessions kept, all namespaces together.
+    pub max_sessions: usize,
+    /// Most sessions kept for one namespace.
+    pub max_sessions_per_namespace: usize,
+    /// Most bytes of sessions kept (rooms and `data`, serialised), all namespaces together.
+    pub max_session_bytes: usize,
+}
+
+impl Default for RecoveryBounds {
+    fn default() -> Self {
+        RecoveryBounds {
+            max_disconnection: Duration::from_millis(120_000),
+            max_packets: 100_000,
+            max_packet_bytes: 64 << 20,
+            max_packets_per_namespace: 50_000,
+            max_packet_bytes_per_namespace: 32 << 20,
+            max_sessions: 100_000,
+            max_sessions_per_namespace: 100_000,
+            max_session_bytes: 64 << 20,
+        }
+    }
 }
 
 impl Default for ServerOptions {
@@ -135,6 +199,7 @@ impl Default for ServerOptions {
             max_namespaces_per_connection: 100,
             write_delay: Duration::ZERO,
             parser: Parser::Default,
+            recovery: RecoveryOptions::default(),
         }
     }
 }

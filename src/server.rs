@@ -9,6 +9,7 @@ use std::time::Instant;
 use actix_web::web;
 
 use crate::adapter::local::{ArbiterPool, LocalAdapterFactory};
+use crate::adapter::recovery::SessionAwareFactory;
 use crate::adapter::AdapterFactory;
 use crate::broadcast::BroadcastOperator;
 use crate::engine::{CloseReason, Engine, EngineOptions, HandlerFactory, QueueBounds};
@@ -120,6 +121,7 @@ impl Server {
         raw: Option<Arc<dyn HandlerFactory>>,
     ) -> Self {
         let options = Arc::new(options.normalised());
+        let factory = SessionAwareFactory::wrap(factory, &options, &metrics);
         let namespaces = Namespaces::new(factory, options.clone(), metrics.clone());
         let handlers = raw.unwrap_or_else(|| {
             Arc::new(ClientFactory(Arc::new(ClientConfig {

@@ -9,6 +9,7 @@
 
 pub mod acks;
 pub mod local;
+pub mod recovery;
 pub mod redis;
 
 pub use acks::{AckReplies, AckReply, ServerAck, ServerEvent, ServerEventHandler, ServerReplies};
@@ -184,6 +185,25 @@ pub trait Adapter<M: Member>: Send + Sync + 'static {
     /// than [`Adapter::remote_sockets`] of everyone. Fails fast as it does.
     fn remote_summary(&self) -> BoxFuture<Result<RemoteSummary, ClusterError>> {
         Box::pin(async { Ok(RemoteSummary::default()) })
+    }
+    /// Whether this adapter does connection state recovery (keeps sessions, stores packets and
+    /// gives them offsets). By default not.
+    fn keeps_sessions(&self) -> bool {
+        false
+    }
+    /// Keeps the session of a socket that left with a recoverable reason. By default dropped.
+    fn persist_session(&self, _session: recovery::store::SessionState) {}
+    /// Takes the session `pid` back if its client, whose last packet was at `offset`, can be
+    /// given everything it missed. By default never.
+    fn restore_session(&self, _pid: &str, _offset: &str) -> Option<recovery::store::Restored> {
+        None
+    }
+    /// Delivers to a recovered `socket` (its rooms recorded) the stored packets after `after`
+    /// that reach it, then adds it, with no packet between them lost or doubled. `false`: some
+    /// of those packets are gone now; the socket was not added.
+    fn add_recovered_socket(&self, socket: M, after: u64) -> bool {
+        let _ = (socket, after);
+        false
     }
 }
 

@@ -111,6 +111,14 @@ pub(super) async fn metrics(state: State) -> HttpResponse {
         .set(m.memberships.load(std::sync::atomic::Ordering::Relaxed) as f64);
     m.gauge("roomcast_dynamic_namespaces", &[])
         .set(server.dynamic_namespace_count() as f64);
+    if server.options().recovery.enabled {
+        let kinds = ["packets", "packet_bytes", "sessions", "session_bytes"];
+        for (kind, held) in kinds.iter().zip(&m.recovery_held) {
+            let n = held.load(std::sync::atomic::Ordering::Relaxed) as f64;
+            m.gauge("roomcast_recovery_held", &[("kind", (*kind).to_owned())])
+                .set(n);
+        }
+    }
     let (polling, websocket) = server.connections_by_transport();
     for (transport, n) in [("polling", polling), ("websocket", websocket)] {
         m.gauge(

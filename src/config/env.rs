@@ -1,6 +1,6 @@
 //! Environment overrides: `ROOMCAST_<SECTION>_<KEY>` (upper case) replaces `key` of the single-valued
 //! sections `[server]`, `[engine]`, `[cors]`, `[limits]`, `[admin]`, `[admin_ui]`, `[log]`,
-//! `[cluster]`. The value is parsed as the
+//! `[cluster]`, `[recovery]`. The value is parsed as the
 //! key's type in the schema (integers, booleans `true`/`false`/`1`/`0`, strings, comma-separated lists).
 //! A variable `ROOMCAST_<SECTION>_...` that names no key, or any `ROOMCAST_NAMESPACES_...`, is an error;
 //! other `ROOMCAST_*` names (test tooling such as `ROOMCAST_URL`) are not ours and are left alone.
@@ -13,8 +13,8 @@ use super::error::{suggest, ConfigError};
 use super::schema::describe;
 
 /// The sections environment variables may override, in file order.
-pub const ENV_SECTIONS: [&str; 8] = [
-    "server", "engine", "cors", "limits", "admin", "admin_ui", "log", "cluster",
+pub const ENV_SECTIONS: [&str; 9] = [
+    "server", "engine", "cors", "limits", "admin", "admin_ui", "log", "cluster", "recovery",
 ];
 
 const PREFIX: &str = "ROOMCAST_";

@@ -25,6 +25,8 @@ pub struct RawConfig {
     pub log: RawLog,
     /// `[cluster]`: several brokers as one, over Redis.
     pub cluster: RawCluster,
+    /// `[recovery]`: connection state recovery.
+    pub recovery: super::recovery::RawRecovery,
     /// `[[namespaces]]`: the namespaces clients may connect to.
     pub namespaces: Vec<RawNamespace>,
 }
@@ -40,6 +42,7 @@ impl Default for RawConfig {
             admin_ui: RawAdminUi::default(),
             log: RawLog::default(),
             cluster: RawCluster::default(),
+            recovery: Default::default(),
             namespaces: vec![RawNamespace::default()],
         }
     }

@@ -30,6 +30,8 @@ pub struct Config {
     pub log: LogSection,
     /// How this broker shares broadcasts with others.
     pub cluster: ClusterSection,
+    /// Connection state recovery.
+    pub recovery: crate::options::RecoveryOptions,
     /// The namespaces clients may connect to, in file order (at least one).
     pub namespaces: Vec<NamespaceConfig>,
 }

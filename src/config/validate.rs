@@ -67,14 +67,16 @@ pub(crate) fn validate(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Config, ConfigE
             format!("uses the port of server.bind `{}`", server.bind),
         ));
     }
+    let cluster = super::cluster::validate(&raw.cluster, ctx)?;
     Ok(Config {
+        recovery: super::recovery::validate(&raw.recovery, &cluster, ctx)?,
+        cluster,
         server,
         engine: super::engine::validate(&raw.engine, ctx)?,
         cors: cors(&raw.cors, ctx)?,
         limits: limits(&raw.limits, ctx)?,
         admin,
         log: log(&raw.log, ctx)?,
-        cluster: super::cluster::validate(&raw.cluster, ctx)?,
         admin_ui: super::admin_ui::validate(&raw.admin_ui, &raw.namespaces, ctx)?,
         namespaces: super::namespaces::validate(&raw.namespaces, ctx)?,
     })

@@ -64,6 +64,8 @@ pub struct NamespaceLimits {
     pub max_rooms_per_socket: usize,
     /// Most named-room memberships the server holds at once (shared by every namespace).
     pub max_memberships: usize,
+    /// Whether a recovered socket skips the connection middlewares.
+    pub recovery_skips_middlewares: bool,
 }
 
 impl NamespaceLimits {
@@ -73,6 +75,7 @@ impl NamespaceLimits {
             parser: options.parser,
             max_rooms_per_socket: options.max_rooms_per_socket,
             max_memberships: options.max_memberships,
+            recovery_skips_middlewares: options.recovery.skip_middlewares,
         }
     }
 }

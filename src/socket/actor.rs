@@ -11,12 +11,14 @@ use actix::{
 use bytes::Bytes;
 use serde_json::{json, Value};
 
+use crate::adapter::recovery::store::Restored;
 use crate::engine::CloseReason;
 use crate::namespace::ConnectError;
 use crate::payload::{frames_of, Payload};
 use crate::protocol::socketio::{Packet, PacketType};
 use crate::socket::ack::AckTable;
 use crate::socket::client::tell_client;
+use crate::socket::recovery;
 use crate::socket::{AckCallback, AckError, AckSender, DisconnectReason, Socket};
 
 /// A packet from the client for this namespace. Sent by the engine session actor.
@@ -69,6 +71,8 @@ enum Phase {
 /// The actor of one socket.
 pub struct SocketActor {
     socket: Option<Socket>,
+    /// The session it recovers, until it is accepted.
+    restored: Option<Restored>,
     acks: AckTable<(AckCallback, SpawnHandle)>,
     phase: Phase,
 }
@@ -79,6 +83,7 @@ impl SocketActor {
     pub(crate) fn new() -> Self {
         SocketActor {
             socket: None,
+            restored: None,
             acks: AckTable::default(),
             phase: Phase::Connecting,
         }
@@ -86,6 +91,11 @@ impl SocketActor {
 
     pub(crate) fn with_socket(mut self, socket: Socket) -> Self {
         self.socket = Some(socket);
+        self
+    }
+
+    pub(crate) fn with_restored(mut self, restored: Option<Restored>) -> Self {
+        self.restored = restored;
         self
     }
 
@@ -99,6 +109,9 @@ impl SocketActor {
     fn connect(&mut self, ctx: &mut Context<Self>) {
         let socket = self.socket().clone();
         let ns = socket.namespace().clone();
+        if self.restored.is_some() && ns.limits().recovery_skips_middlewares {
+            return self.accept(ctx);
+        }
         if let Err(e) = ns.run_middlewares(&socket) {
             return self.refuse(e, ctx);
         }
@@ -127,17 +140,31 @@ impl SocketActor {
         ctx.stop();
     }
 
-    fn accept(&mut self, _ctx: &mut Context<Self>) {
+    fn accept(&mut self, ctx: &mut Context<Self>) {
         if self.phase != Phase::Connecting {
             return; // the connection ended while an asynchronous middleware ran
         }
         let socket = self.socket().clone();
         let ns = socket.namespace().clone();
-        self.phase = Phase::Connected;
         socket.set_connected(true);
+        match self.restored.take() {
+            // Its rooms back, then its missed packets and its membership in one step.
+            Some(r) => {
+                let added = socket.record_joined(&r.session.rooms).is_ok()
+                    && ns.adapter().add_recovered_socket(socket.clone(), r.after);
+                if !added {
+                    return self.unrecoverable(ctx);
+                }
+            }
+            None => ns.adapter().add_socket(socket.clone()),
+        }
+        self.phase = Phase::Connected;
         ns.socket_added();
-        ns.adapter().add_socket(socket.clone());
-        let packet = Packet::connect(ns.name(), Some(json!({ "sid": socket.id().as_str() })));
+        let mut answer = json!({ "sid": socket.id().as_str() });
+        if let Some(pid) = socket.pid() {
+            answer["pid"] = json!(pid.as_str());
+        }
+        let packet = Packet::connect(ns.name(), Some(answer));
         // in a write of its own, before whatever the connection handlers emit
         let frames = frames_of(socket.parser(), &packet, Vec::new());
         socket.conn().push_alone(&frames);
@@ -146,6 +173,22 @@ impl SocketActor {
             observer.socket_connected(&socket);
         }
         ns.run_connection_handlers(&socket);
+    }
+
+    /// A session given back whose missed packets went meanwhile (evicted while the middlewares
+    /// ran): its id is taken, so rather than a new session under it or a gap, the connection is
+    /// closed; the client reconnects and, the session being gone, gets a new one.
+    fn unrecoverable(&mut self, ctx: &mut Context<Self>) {
+        let socket = self.socket().clone();
+        socket.set_connected(false);
+        socket.clear_rooms();
+        let (nsp, sid) = (socket.ns().to_owned(), socket.id());
+        tell_client(socket.conn(), move |client, io| {
+            client.socket_closed(&nsp, sid);
+            io.close(CloseReason::ForcedServerClose);
+        });
+        self.phase = Phase::Closed;
+        ctx.stop();
     }
 
     fn on_event(&mut self, packet: Packet, binary: Vec<Bytes>) {
@@ -194,7 +237,13 @@ impl SocketActor {
         }
         socket.set_connected(false);
         let ns = socket.namespace().clone();
+        // Removed before its session can be found: a recovery of it (on another thread) then
+        // adds the socket after this removal, never before it.
+        let session = recovery::session_of(&socket, reason);
         ns.adapter().remove_socket(socket.id());
+        if let Some(session) = session {
+            ns.adapter().persist_session(session);
+        }
         socket.clear_rooms();
         ns.socket_removed();
         for (callback, timer) in self.acks.drain() {

@@ -21,7 +21,7 @@ use crate::payload::frames_of;
 use crate::protocol::ids::Sid;
 use crate::protocol::socketio::{Decoded, Decoder, Packet, PacketType, Parser};
 use crate::socket::actor::{Disconnect, Incoming, SocketActor};
-use crate::socket::{DisconnectReason, Socket};
+use crate::socket::{recovery, DisconnectReason, Socket};
 
 /// What every connection's client shares: the server's namespaces and the Socket.IO settings.
 pub struct ClientConfig {
@@ -197,12 +197,18 @@ impl Client {
                 .data
                 .unwrap_or_else(|| Value::Object(Default::default())),
         };
+        let (identity, restored) = recovery::identity(&ns, &handshake.auth);
         let conn = io.conn().clone();
         let mut created = None;
         SocketActor::create(|ctx| {
-            let socket = Socket::new(ns, conn, ctx.address(), handshake);
+            let socket = Socket::new(ns, conn, ctx.address(), handshake, identity);
+            if let Some(r) = &restored {
+                socket.set_data(r.session.data.clone());
+            }
             created = Some(socket.clone());
-            SocketActor::new().with_socket(socket)
+            SocketActor::new()
+                .with_socket(socket)
+                .with_restored(restored)
         });
         if let Some(socket) = created {
             self.sockets.insert(nsp, socket);

@@ -31,6 +31,13 @@ impl Socket {
         if let Some(observer) = self.observer() {
             observer.event_sent(self, event, &payload);
         }
+        if !volatile && self.pid().is_some() {
+            // Stored with an offset, as a broadcast to its own room (Socket.IO does the same),
+            // so that it is replayed if the connection drops before it arrives.
+            return BroadcastOperator::new(vec![self.0.ns.clone()])
+                .to([self.0.id.as_str()])
+                .emit(event, payload);
+        }
         let frames = payload.event_frames(self.parser(), self.ns(), event, None);
         match self.0.conn.push(&frames, volatile) {
             PushOutcome::Queued | PushOutcome::DroppedVolatile => Ok(()),

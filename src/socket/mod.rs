@@ -8,6 +8,7 @@ pub mod client;
 mod emit;
 mod errors;
 mod member;
+pub(crate) mod recovery;
 mod rooms;
 
 use std::any::{Any, TypeId};
@@ -48,8 +49,20 @@ struct Handlers {
     disconnect: Vec<DisconnectHandler>,
 }
 
+/// Who a new socket is: a fresh id, or the id and session of a socket recovered.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Identity {
+    pub id: Sid,
+    /// The private session id, when the namespace does connection state recovery.
+    pub pid: Option<Sid>,
+    /// Whether it was recovered.
+    pub recovered: bool,
+}
+
 pub(crate) struct SocketShared {
     id: Sid,
+    pid: Option<Sid>,
+    recovered: bool,
     ns: Arc<Namespace>,
     conn: Arc<Conn>,
     addr: Addr<SocketActor>,
@@ -81,9 +94,12 @@ impl Socket {
         conn: Arc<Conn>,
         addr: Addr<SocketActor>,
         handshake: Handshake,
+        identity: Identity,
     ) -> Self {
         Socket(Arc::new(SocketShared {
-            id: Sid::new(),
+            id: identity.id,
+            pid: identity.pid,
+            recovered: identity.recovered,
             ns,
             conn,
             addr,
@@ -100,6 +116,17 @@ impl Socket {
     /// The socket id (public, different from the Engine.IO session id).
     pub fn id(&self) -> Sid {
         self.0.id
+    }
+
+    /// Whether the socket was recovered (connection state recovery): it has the id, rooms and
+    /// `data` of the socket whose connection dropped, and was sent the packets it missed.
+    pub fn recovered(&self) -> bool {
+        self.0.recovered
+    }
+
+    /// The private session id its client recovers with (connection state recovery only).
+    pub(crate) fn pid(&self) -> Option<Sid> {
+        self.0.pid
     }
 
     /// The namespace name.

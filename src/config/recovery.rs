@@ -1,0 +1,187 @@
+//! `[recovery]`: connection state recovery, its time window and bounds. Validated into the
+//! [`RecoveryOptions`] the server takes.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::ConfigError;
+use super::typed::ClusterSection;
+use super::validate::{size, Ctx};
+use crate::options::{RecoveryBounds, RecoveryOptions};
+
+/// `[recovery]`, as in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawRecovery {
+    /// Keep sessions and store packets.
+    pub enabled: bool,
+    /// How long a session is kept after its socket left, in milliseconds.
+    pub max_disconnection_ms: u64,
+    /// Recovered sockets skip the connection middlewares.
+    pub skip_middlewares: bool,
+    /// Most stored packets, all namespaces.
+    pub max_packets: u64,
+    /// Most bytes of stored packets, all namespaces.
+    pub max_packet_bytes: u64,
+    /// Most stored packets of one namespace.
+    pub max_packets_per_namespace: u64,
+    /// Most bytes of stored packets of one namespace.
+    pub max_packet_bytes_per_namespace: u64,
+    /// Most sessions kept, all namespaces.
+    pub max_sessions: u64,
+    /// Most sessions kept for one namespace.
+    pub max_sessions_per_namespace: u64,
+    /// Most bytes of sessions kept, all namespaces.
+    pub max_session_bytes: u64,
+}
+
+impl Default for RawRecovery {
+    fn default() -> Self {
+        let o = RecoveryOptions::default();
+        let b = o.bounds;
+        RawRecovery {
+            enabled: o.enabled,
+            max_disconnection_ms: b.max_disconnection.as_millis() as u64,
+            skip_middlewares: o.skip_middlewares,
+            max_packets: b.max_packets as u64,
+            max_packet_bytes: b.max_packet_bytes as u64,
+            max_packets_per_namespace: b.max_packets_per_namespace as u64,
+            max_packet_bytes_per_namespace: b.max_packet_bytes_per_namespace as u64,
+            max_sessions: b.max_sessions as u64,
+            max_sessions_per_namespace: b.max_sessions_per_namespace as u64,
+            max_session_bytes: b.max_session_bytes as u64,
+        }
+    }
+}
+
+/// Checks `[recovery]`: every bound positive, a namespace's bound within the total, and no
+/// cluster adapter (recovery is node-local so far).
+pub(crate) fn validate(
+    raw: &RawRecovery,
+    cluster: &ClusterSection,
+    ctx: &Ctx<'_>,
+) -> Result<RecoveryOptions, ConfigError> {
+    let positive = |key: &str, v: u64| match size(ctx, &format!("recovery.{key}"), v)? {
+        0 => Err(ctx.invalid(&format!("recovery.{key}"), "must be greater than 0")),
+        n => Ok(n),
+    };
+    if raw.max_disconnection_ms > 86_400_000 || raw.max_disconnection_ms == 0 {
+        return Err(ctx.invalid(
+            "recovery.max_disconnection_ms",
+            "must be 1 to 86400000 (one day)",
+        ));
+    }
+    let bounds = RecoveryBounds {
+        max_disconnection: Duration::from_millis(raw.max_disconnection_ms),
+        max_packets: positive("max_packets", raw.max_packets)?,
+        max_packet_bytes: positive("max_packet_bytes", raw.max_packet_bytes)?,
+        max_packets_per_namespace: positive(
+            "max_packets_per_namespace",
+            raw.max_packets_per_namespace,
+        )?,
+        max_packet_bytes_per_namespace: positive(
+            "max_packet_bytes_per_namespace",
+            raw.max_packet_bytes_per_namespace,
+        )?,
+        max_sessions: positive("max_sessions", raw.max_sessions)?,
+        max_sessions_per_namespace: positive(
+            "max_sessions_per_namespace",
+            raw.max_sessions_per_namespace,
+        )?,
+        max_session_bytes: positive("max_session_bytes", raw.max_session_bytes)?,
+    };
+    for (key, per, total, total_key) in [
+        (
+            "max_packets_per_namespace",
+            bounds.max_packets_per_namespace,
+            bounds.max_packets,
+            "max_packets",
+        ),
+        (
+            "max_packet_bytes_per_namespace",
+            bounds.max_packet_bytes_per_namespace,
+            bounds.max_packet_bytes,
+            "max_packet_bytes",
+        ),
+        (
+            "max_sessions_per_namespace",
+            bounds.max_sessions_per_namespace,
+            bounds.max_sessions,
+            "max_sessions",
+        ),
+    ] {
+        if per > total {
+            return Err(ctx.invalid(
+                &format!("recovery.{key}"),
+                format!("must not exceed recovery.{total_key} ({total})"),
+            ));
+        }
+    }
+    if raw.enabled && *cluster != ClusterSection::Local {
+        return Err(ctx.invalid(
+            "recovery.enabled",
+            "recovery is node-local so far: it needs [cluster] adapter = \"local\"",
+        ));
+    }
+    Ok(RecoveryOptions {
+        enabled: raw.enabled,
+        skip_middlewares: raw.skip_middlewares,
+        bounds,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse;
+    use crate::options::RecoveryOptions;
+    use std::time::Duration;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn err(text: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
+        match parse(text, "t.toml", env) {
+            Ok(c) => panic!("accepted {text:?}: {c:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn recovery_is_off_by_default_and_typed_when_on() {
+        let c = parse("", "t.toml", &no_env).expect("valid");
+        assert_eq!(c.recovery, RecoveryOptions::default());
+        assert!(!c.server_options().recovery.enabled);
+        let text = "[recovery]\nenabled = true\nmax_disconnection_ms = 5000\nmax_packets = 10\n\
+                    max_packets_per_namespace = 10\nskip_middlewares = false";
+        let c = parse(text, "t.toml", &no_env).expect("valid");
+        let r = c.server_options().recovery;
+        assert!(r.enabled && !r.skip_middlewares);
+        assert_eq!(r.bounds.max_disconnection, Duration::from_secs(5));
+        assert_eq!(
+            (r.bounds.max_packets, r.bounds.max_packets_per_namespace),
+            (10, 10)
+        );
+        let env = |k: &str| (k == "ROOMCAST_RECOVERY_ENABLED").then(|| "true".to_owned());
+        assert!(parse("", "t.toml", &env).expect("valid").recovery.enabled);
+    }
+
+    #[test]
+    fn bad_recovery_values_name_their_key() {
+        for (text, want) in [
+            ("max_disconnection_ms = 0", "config: recovery.max_disconnection_ms: must be 1 to 86400000 (one day)"),
+            ("max_packets = 0", "config: recovery.max_packets: must be greater than 0"),
+            ("max_session_bytes = 0", "config: recovery.max_session_bytes: must be greater than 0"),
+            ("max_packets = 10", "config: recovery.max_packets_per_namespace: must not exceed recovery.max_packets (10)"),
+            ("max_sessions = 5", "config: recovery.max_sessions_per_namespace: must not exceed recovery.max_sessions (5)"),
+        ] {
+            assert_eq!(err(&format!("[recovery]\n{text}"), &no_env), want, "{text}");
+        }
+        let text = "[recovery]\nenabled = true\n[cluster]\nadapter = \"redis\"";
+        let want = "config: recovery.enabled: recovery is node-local so far: it needs [cluster] adapter = \"local\"";
+        assert_eq!(err(text, &no_env), want);
+        let env = |k: &str| (k == "ROOMCAST_RECOVERY_MAX_PACKETS").then(|| "0".to_owned());
+        assert!(err("", &env).ends_with("(set by ROOMCAST_RECOVERY_MAX_PACKETS)"));
+    }
+}
