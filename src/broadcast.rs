@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::adapter::{AckReplies, BoxFuture, BroadcastMessage, BroadcastOptions};
+use crate::adapter::{AckReplies, Adapter, BoxFuture, BroadcastMessage, BroadcastOptions};
 use crate::namespace::Namespace;
 use crate::payload::Payload;
 use crate::protocol::ids::Sid;
@@ -37,6 +37,7 @@ pub struct BroadcastOperator {
     namespaces: Vec<Arc<Namespace>>,
     selector: Selector,
     volatile: bool,
+    local: bool,
 }
 
 impl BroadcastOperator {
@@ -45,6 +46,7 @@ impl BroadcastOperator {
             namespaces,
             selector: Selector::default(),
             volatile: false,
+            local: false,
         }
     }
 
@@ -80,6 +82,23 @@ impl BroadcastOperator {
         self
     }
 
+    /// Only the targets connected to this node (Node's `io.local`): with a cluster adapter,
+    /// nothing goes to the other nodes, and counts and listings are this node's.
+    pub fn local(mut self) -> Self {
+        self.local = true;
+        self
+    }
+
+    /// The adapter of `ns` that operations go through: its node-local part when
+    /// [`BroadcastOperator::local`] says so.
+    fn adapter<'a>(&self, ns: &'a Namespace) -> &'a dyn Adapter<Socket> {
+        let adapter = ns.adapter();
+        match self.local.then(|| adapter.node_local()).flatten() {
+            Some(local) => local,
+            None => &**adapter,
+        }
+    }
+
     /// Sends `event` to every target.
     pub fn emit(&self, event: &str, payload: impl Into<Payload>) -> Result<(), EmitError> {
         if is_reserved_event(event) {
@@ -89,7 +108,7 @@ impl BroadcastOperator {
         let options = self.options();
         for ns in &self.namespaces {
             ns.metrics().broadcasts.increment(1);
-            ns.adapter()
+            self.adapter(ns)
                 .broadcast(self.message(ns, event, payload.clone(), &options));
         }
         Ok(())
@@ -112,8 +131,12 @@ impl BroadcastOperator {
             .iter()
             .map(|ns| {
                 ns.metrics().broadcasts.increment(1);
-                ns.adapter()
-                    .broadcast_counted(self.message(ns, event, payload.clone(), &options))
+                self.adapter(ns).broadcast_counted(self.message(
+                    ns,
+                    event,
+                    payload.clone(),
+                    &options,
+                ))
             })
             .collect();
         Ok(Box::pin(total(counts)))
@@ -156,7 +179,7 @@ impl BroadcastOperator {
             .map(|ns| {
                 ns.metrics().broadcasts.increment(1);
                 let message = self.message(ns, event, payload.clone(), &options);
-                ns.adapter().broadcast_with_ack(message, timeout)
+                self.adapter(ns).broadcast_with_ack(message, timeout)
             })
             .collect();
         Ok(Box::pin(async move {
@@ -204,7 +227,7 @@ impl BroadcastOperator {
         rooms: impl IntoIterator<Item = R>,
     ) -> BoxFuture<usize> {
         let rooms: Vec<Room> = rooms.into_iter().map(Into::into).collect();
-        self.each(|ns, sel| ns.adapter().sockets_join(sel, rooms.clone()))
+        self.each(|ns, sel| self.adapter(ns).sockets_join(sel, rooms.clone()))
     }
 
     /// The targets leave `rooms`; resolves to how many sockets were targeted.
@@ -213,13 +236,13 @@ impl BroadcastOperator {
         rooms: impl IntoIterator<Item = R>,
     ) -> BoxFuture<usize> {
         let rooms: Vec<Room> = rooms.into_iter().map(Into::into).collect();
-        self.each(|ns, sel| ns.adapter().sockets_leave(sel, rooms.clone()))
+        self.each(|ns, sel| self.adapter(ns).sockets_leave(sel, rooms.clone()))
     }
 
     /// The targets are disconnected (their connections closed too when `close`); resolves to how
     /// many sockets were targeted.
     pub fn disconnect_sockets(&self, close: bool) -> BoxFuture<usize> {
-        self.each(|ns, sel| ns.adapter().disconnect_sockets(sel, close))
+        self.each(|ns, sel| self.adapter(ns).disconnect_sockets(sel, close))
     }
 
     /// The targets, described as plain data (with a cluster adapter, those of every node).
@@ -227,7 +250,7 @@ impl BroadcastOperator {
         let selector = Arc::new(self.selector.clone());
         let mut out = Vec::new();
         for ns in &self.namespaces {
-            out.extend(ns.adapter().fetch_sockets(selector.clone()).await);
+            out.extend(self.adapter(ns).fetch_sockets(selector.clone()).await);
         }
         out
     }
@@ -236,7 +259,7 @@ impl BroadcastOperator {
     /// [`BroadcastOperator::emit_counted`], the recipients of the whole cluster. Each node is
     /// asked, up to the cluster's request timeout.
     pub fn remote_count(&self) -> BoxFuture<usize> {
-        self.each(|ns, sel| ns.adapter().remote_count(sel))
+        self.each(|ns, sel| self.adapter(ns).remote_count(sel))
     }
 
     /// The targets connected to this node, as live sockets. Local only: with a cluster adapter,
@@ -246,7 +269,7 @@ impl BroadcastOperator {
         let selector = Arc::new(self.selector.clone());
         let mut out = Vec::new();
         for ns in &self.namespaces {
-            out.extend(ns.adapter().local_sockets(selector.clone()).await);
+            out.extend(self.adapter(ns).local_sockets(selector.clone()).await);
         }
         out
     }

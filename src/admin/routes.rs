@@ -238,7 +238,11 @@ fn targets(ns: &NamespaceRef, rooms: &[String], except: &[String]) -> BroadcastO
         .except(except.iter().map(String::as_str))
 }
 
-pub(super) async fn emit(state: State, body: web::Json<EmitRequest>) -> ApiResult {
+pub(super) async fn emit(
+    state: State,
+    q: web::Query<LocalQuery>,
+    body: web::Json<EmitRequest>,
+) -> ApiResult {
     let body = body.into_inner();
     if body.event.is_empty() || is_reserved_event(&body.event) {
         return Err(ApiError::bad_request(format!(
@@ -250,6 +254,9 @@ pub(super) async fn emit(state: State, body: web::Json<EmitRequest>) -> ApiResul
     let mut op = targets(&ns, &body.rooms, &body.except);
     if body.volatile {
         op = op.volatile();
+    }
+    if q.local {
+        op = op.local();
     }
     match body.ack_timeout_ms {
         None => emit::emit_counted(&op, &body.event, body.args).await,

@@ -3,7 +3,7 @@
 // node A: /stats counts the nodes and every node's sockets and rooms; /rooms sums room sizes over the
 // nodes; /sockets and /sockets/{id} list every node's sockets, each with the node that holds it (null
 // for the Node server's); join, leave and disconnect act on every node and count what they selected.
-// ?local=true restricts each call to node A. A server that is counted but never answers delays a call
+// ?local=true restricts each call to node A (an emit reaches node A's clients only). A server that is counted but never answers delays a call
 // by the request timeout (5 s), after which it answers with what arrived.
 
 import { it, before, after } from "node:test";
@@ -136,6 +136,22 @@ it("sockets/join and sockets/leave act on every node and count the sockets selec
   assert.deepEqual(local.body, { ok: true, affected: 1 });
   assert.deepEqual(sorted(await roomsOf(a.id)), ["a-only", "a-too", "shared"]);
   assert.ok(!(await roomsOf(b1.id)).includes("a-too"), "?local=true: node B's socket is untouched");
+});
+
+it("emit with ?local=true reaches and counts this node's clients only (Node's io.local.emit)", async () => {
+  const seen = { a: [], b1: [], n: [] };
+  const handlers = { a, b1, n };
+  for (const [name, client] of Object.entries(handlers)) client.on("only-here", (x) => seen[name].push(x));
+  const marker = Promise.all([once(b1, "marker"), once(n, "marker")]);
+  const got = once(a, "only-here");
+  assert.deepEqual(await nodeA.ok("/api/v1/emit?local=true", { event: "only-here", rooms: ["shared"], args: [1] }), { ok: true, recipients: 1 });
+  assert.deepEqual(await got, [1]);
+  // A cluster emit after it, through the same Redis connection: had the local one been published, the
+  // other nodes would have had it first.
+  assert.deepEqual(await nodeA.ok("/api/v1/emit", { event: "marker", rooms: ["shared"] }), { ok: true, recipients: 3 });
+  await marker;
+  assert.deepEqual(seen, { a: [1], b1: [], n: [] });
+  for (const client of Object.values(handlers)) client.off("only-here");
 });
 
 it("sockets/disconnect disconnects another node's socket and counts it", async () => {
