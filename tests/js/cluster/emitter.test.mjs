@@ -1,8 +1,9 @@
 // A Node.js backend with @socket.io/redis-emitter 5.x (no Socket.IO server of its own) emits into a
 // cluster of two roomcast brokers on one redis-server, as backends of Node clusters do (issue 10 item
 // 2): to everyone, to rooms, with except, to another namespace, with binary arguments and Dates; socketsJoin,
-// socketsLeave and disconnectSockets act on the brokers' sockets; a serverSideEmit leaves the nodes
-// serving without an error in their logs.
+// socketsLeave and disconnectSockets act on the brokers' sockets; a serverSideEmit reaches both nodes
+// (counted in roomcast_cluster_server_side_events_total) and leaves them serving without an error in
+// their logs.
 //
 // Non-delivery is checked with a barrier: after the emit under test, the emitter emits a tagged
 // "barrier" to everyone from the same Redis connection; a node receives the emitter's messages in the
@@ -157,9 +158,11 @@ it("disconnectSockets disconnects the selected sockets of both nodes", async () 
   assert.ok(stays.socket.connected, "a socket outside the selection stays");
 });
 
-it("a serverSideEmit from the emitter leaves both nodes serving, without an error logged", async () => {
+it("a serverSideEmit from the emitter reaches both nodes, which keep serving without an error logged", async () => {
   const clients = [await client(nodes[0]), await client(nodes[1])];
   const logged = nodes.map((n) => n.logs.length);
+  const events = async (node) => (await node.metrics()).values.get('roomcast_cluster_server_side_events_total{namespace="/"}') ?? 0;
+  const before = await Promise.all(nodes.map(events));
   emitter.serverSideEmit("hello", { from: "backend" }, 1);
   emitter.emit("news", "after");
   await barrier(clients);
@@ -169,4 +172,7 @@ it("a serverSideEmit from the emitter leaves both nodes serving, without an erro
     assert.doesNotMatch(since, /\b(ERROR|WARN)\b/, `node ${i} logged:\n${since}`);
     assert.ok(node.running);
   });
+  for (const [i, node] of nodes.entries()) {
+    await until(async () => (await events(node)) === before[i] + 1, `node ${i} counting the server-side event`);
+  }
 });
