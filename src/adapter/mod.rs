@@ -245,6 +245,17 @@ pub enum LinkState {
     Disconnected,
 }
 
+impl LinkState {
+    /// The state of a cluster adapter's link: connected or not.
+    pub fn linked(connected: bool) -> Self {
+        if connected {
+            LinkState::Connected
+        } else {
+            LinkState::Disconnected
+        }
+    }
+}
+
 /// Makes the adapter of each namespace.
 pub trait AdapterFactory<M: Member>: Send + Sync + 'static {
     /// The adapter for namespace `nsp`.

@@ -1,3 +1,4 @@
 //! Helpers shared by the Rust integration tests.
 
 pub mod redis;
+pub mod requests;

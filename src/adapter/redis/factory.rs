@@ -63,11 +63,7 @@ impl<M: Member> AdapterFactory<M> for RedisAdapterFactory {
     }
 
     fn link_state(&self) -> LinkState {
-        if self.link.is_connected() {
-            LinkState::Connected
-        } else {
-            LinkState::Disconnected
-        }
+        LinkState::linked(self.link.is_connected())
     }
 
     fn node_id(&self) -> Option<String> {
