@@ -82,7 +82,7 @@ const CHURN: [Spec; 6] = phase_rows!("churn", "churn fan-out");
 const MANY: [Spec; 6] = phase_rows!("many-rooms", "many-rooms broadcast");
 const FULL: [Spec; 6] = phase_rows!("full-budget", "full-budget");
 
-const OTHER: [Spec; 18] = [
+const OTHER: [Spec; 19] = [
     row(
         "polling",
         "polling_clients_lost",
@@ -185,6 +185,13 @@ const OTHER: [Spec; 18] = [
         "curves",
         "p99_ms_size_1",
         "curves: p99, room of 1",
+        "ms",
+        false,
+    ),
+    row(
+        "curves",
+        "p99_ms_size_10",
+        "curves: p99, room of 10",
         "ms",
         false,
     ),
@@ -329,7 +336,7 @@ pub(super) const TARGETS: [Target; 11] = [
     target(
         "full-budget",
         "cpu_growth_1k_to_full",
-        "CPU per delivery, 19.9k / 1k clients",
+        "CPU per delivery, full budget / 1k clients",
         None,
         false,
         (1.2, "flat: ≤ 1.2×"),
