@@ -82,7 +82,14 @@ const CHURN: [Spec; 6] = phase_rows!("churn", "churn fan-out");
 const MANY: [Spec; 6] = phase_rows!("many-rooms", "many-rooms broadcast");
 const FULL: [Spec; 6] = phase_rows!("full-budget", "full-budget");
 
-const OTHER: [Spec; 19] = [
+const OTHER: [Spec; 20] = [
+    row(
+        "binary",
+        "reached_max_rate",
+        "binary search stopped at --binary-max-rate (1: ceiling higher)",
+        "",
+        false,
+    ),
     row(
         "polling",
         "polling_clients_lost",

@@ -52,7 +52,7 @@ pub(super) async fn binary(
         ..a.fleet.params(0)
     };
     let search = CeilingParams {
-        start_deliveries_per_s: 500.0,
+        start_deliveries_per_s: 2000.0_f64.min(e.binary_max_rate),
         max_deliveries_per_s: e.binary_max_rate,
         factor: a.ceiling_factor.max(1.05),
         refine_steps: a.ceiling_refine,
@@ -60,7 +60,7 @@ pub(super) async fn binary(
         warmup_s: 0.5,
         drain_s: a.phase.drain,
         p99_budget_ms: a.budget.p99_budget_ms,
-        max_total_s: a.ceiling_max_total.min(60.0),
+        max_total_s: a.ceiling_max_total.min(90.0),
         retries: a.ceiling_retries,
     };
     let r = run_ceiling(ctx, p, search, deadline).await?;
@@ -77,6 +77,9 @@ pub(super) async fn binary(
         "bytes_per_s".into(),
         r.ceiling_measured_deliveries_per_s * bytes,
     );
+    // 1 when the search stopped at --binary-max-rate: the server's ceiling lies higher.
+    let capped = r.failed_at_deliveries_per_s.is_none() && r.ceiling_deliveries_per_s > 0.0;
+    m.insert("reached_max_rate".into(), f64::from(u8::from(capped)));
     Ok((to_json(&r)?, m))
 }
 

@@ -56,8 +56,9 @@ pub struct EnvelopeArgs {
     /// binary: subscribers of the one room.
     #[arg(long, default_value_t = 100)]
     pub binary_subscribers: usize,
-    /// binary: the ceiling search's highest target, deliveries/s.
-    #[arg(long, default_value_t = 40_000.0)]
+    /// binary: the ceiling search's highest target, deliveries/s (reaching it ends the search:
+    /// the result is then a floor of the server's ceiling, not the ceiling).
+    #[arg(long, default_value_t = 200_000.0)]
     pub binary_max_rate: f64,
     /// churn: sockets that each join a room and leave it again every --churn-period seconds.
     #[arg(long, default_value_t = 10_000)]
