@@ -191,6 +191,8 @@ impl FleetArgs {
             publish_ack: !self.no_publish_ack,
             read_buffer,
             nodes: 1,
+            extra_per_room: 0,
+            binary_bytes: 0,
         }
     }
 }

@@ -92,7 +92,7 @@ fn compare(argv: Vec<&str>, out: &Path) -> (Result<i32, String>, Value) {
         .enable_all()
         .build()
         .expect("runtime");
-    let code = tokio::task::LocalSet::new().block_on(&rt, crate::compare::run(args));
+    let code = tokio::task::LocalSet::new().block_on(&rt, crate::compare::run(*args));
     let doc = saved(out);
     let _ = std::fs::remove_dir_all(out);
     (code, doc)

@@ -16,8 +16,11 @@ mod common;
 mod compare;
 mod connect;
 mod echo;
+#[cfg(test)]
+mod envelope_tests;
 mod fanout;
 mod floor;
+mod poll;
 mod report;
 mod scan;
 mod smoke;
@@ -94,7 +97,7 @@ enum Cmd {
     },
     /// Starts roomcast and the Node reference, runs each scenario against each in alternation,
     /// samples both servers' CPU and RSS, prints ratios, saves JSON and an SVG chart.
-    Compare(compare::CompareArgs),
+    Compare(Box<compare::CompareArgs>),
     /// Redraws the SVG chart of a saved comparison.
     Chart {
         /// A JSON file written by `compare`.
@@ -218,7 +221,7 @@ async fn run(cmd: Cmd) -> Result<i32, String> {
             let hard = common.deadline.unwrap_or(60.0);
             bounded(hard, smoke::run(ctx, &common)).await
         }
-        Cmd::Compare(args) => compare::run(args).await,
+        Cmd::Compare(args) => compare::run(*args).await,
         Cmd::FloorServer { host, port } => floor::serve((host, port).into()).await,
         Cmd::Chart { input, output } => {
             let out = output.unwrap_or_else(|| input.with_extension("svg"));

@@ -25,6 +25,8 @@ const FANOUT: FanoutParams = FanoutParams {
     publish_ack: true,
     read_buffer: 0,
     nodes: 1,
+    extra_per_room: 0,
+    binary_bytes: 0,
 };
 
 const FANOUT_PHASE: PhaseSpec = PhaseSpec {

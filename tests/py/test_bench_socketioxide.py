@@ -100,6 +100,21 @@ def test_publish_reaches_the_rooms_but_the_sender_once(connect):
     assert got_a == []
 
 
+def test_publish_forwards_binary_attachments_as_binary(connect):
+    # The generator's `binary` scenario publishes a stamp and a binary attachment; the Node
+    # reference forwards the attachment as binary, and so must this server.
+    a, _ = connect()
+    b, got_b = connect()
+    a.call("join", "r1", timeout=WAIT)
+    b.call("join", "r1", timeout=WAIT)
+    blob = bytes(range(256)) * 256  # 64 KiB
+    assert a.call("publish", ("r1", "msg", {"s": 1}, blob), timeout=WAIT) == {"ok": True}
+    deadline = time.monotonic() + WAIT
+    while not got_b and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert got_b == [("msg", ({"s": 1}, blob))]
+
+
 def test_publish_refusals(connect):
     a, _ = connect()
     a.call("join", "r1", timeout=WAIT)

@@ -30,7 +30,89 @@ pub enum PublishPolicy {
 
 /// All the arguments of an event, however many (socketioxide hands a plain `Data<Value>` only the
 /// first one; a tuple-like type gets them all).
-pub struct Args(pub Vec<Value>);
+pub struct Args(pub Vec<Arg>);
+
+/// One argument: JSON, or a binary attachment (socketioxide's deserializer hands a placeholder's
+/// payload to `visit_byte_buf`, which `serde_json::Value` refuses, so binary arguments need a type
+/// of their own). A binary nested inside a JSON argument is not taken apart: the event is refused,
+/// as a decoding error, like any argument that does not fit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Json(Value),
+    Binary(Vec<u8>),
+}
+
+impl Arg {
+    /// The JSON of a JSON argument.
+    pub fn json(&self) -> Option<&Value> {
+        match self {
+            Arg::Json(v) => Some(v),
+            Arg::Binary(_) => None,
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Arg {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        macro_rules! scalar {
+            ($name:ident, $t:ty) => {
+                fn $name<E: serde::de::Error>(self, v: $t) -> Result<Arg, E> {
+                    Ok(Arg::Json(Value::from(v)))
+                }
+            };
+        }
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Arg;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON value or a binary attachment")
+            }
+            scalar!(visit_bool, bool);
+            scalar!(visit_i64, i64);
+            scalar!(visit_u64, u64);
+            scalar!(visit_f64, f64);
+            scalar!(visit_str, &str);
+            scalar!(visit_string, String);
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Arg, E> {
+                Ok(Arg::Json(Value::Null))
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<Arg, E> {
+                Ok(Arg::Json(Value::Null))
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Arg, E> {
+                Ok(Arg::Binary(v.to_vec()))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Arg, E> {
+                Ok(Arg::Binary(v))
+            }
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(self, mut s: S) -> Result<Arg, S::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = s.next_element::<Value>()? {
+                    out.push(v);
+                }
+                Ok(Arg::Json(Value::Array(out)))
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut m: M) -> Result<Arg, M::Error> {
+                let mut out = serde_json::Map::new();
+                while let Some((k, v)) = m.next_entry::<String, Value>()? {
+                    out.insert(k, v);
+                }
+                Ok(Arg::Json(Value::Object(out)))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+impl serde::Serialize for Arg {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Arg::Json(v) => v.serialize(s),
+            // socketioxide's serializer makes `serialize_bytes` a placeholder and an attachment.
+            Arg::Binary(b) => s.serialize_bytes(b),
+        }
+    }
+}
 
 impl<'de> serde::Deserialize<'de> for Args {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -53,7 +135,7 @@ impl<'de> serde::Deserialize<'de> for Args {
 }
 
 /// Arguments emitted as separate arguments (a tuple for serde, so socketioxide spreads them).
-pub struct Spread<'a>(pub &'a [Value]);
+pub struct Spread<'a>(pub &'a [Arg]);
 
 impl serde::Serialize for Spread<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -108,7 +190,7 @@ fn named_rooms(socket: &SocketRef) -> Vec<String> {
 }
 
 async fn on_join(socket: SocketRef, Data(Args(args)): Data<Args>, ack: AckSender) {
-    match room_list(args.first()) {
+    match room_list(args.first().and_then(Arg::json)) {
         Err(e) => refuse(ack, e),
         Ok(rooms) => {
             socket.join(rooms);
@@ -118,7 +200,7 @@ async fn on_join(socket: SocketRef, Data(Args(args)): Data<Args>, ack: AckSender
 }
 
 async fn on_leave(socket: SocketRef, Data(Args(args)): Data<Args>, ack: AckSender) {
-    match room_list(args.first()) {
+    match room_list(args.first().and_then(Arg::json)) {
         Err(e) => refuse(ack, e),
         Ok(rooms) => {
             socket.leave(rooms);
@@ -133,12 +215,12 @@ async fn on_publish(
     ack: AckSender,
     policy: PublishPolicy,
 ) {
-    let rooms = match room_list(args.first()) {
+    let rooms = match room_list(args.first().and_then(Arg::json)) {
         Err(e) => return refuse(ack, e),
         Ok(rooms) => rooms,
     };
     let event = match args.get(1) {
-        Some(Value::String(e)) if !e.is_empty() => e.clone(),
+        Some(Arg::Json(Value::String(e))) if !e.is_empty() => e.clone(),
         _ => return refuse(ack, "bad event name"),
     };
     if RESERVED.contains(&event.as_str()) {
@@ -200,7 +282,7 @@ mod tests {
 
     #[test]
     fn spread_and_args_round_trip() {
-        let v = vec![json!(1), json!({"a": "b"})];
+        let v = vec![Arg::Json(json!(1)), Arg::Json(json!({"a": "b"}))];
         let text = serde_json::to_string(&Spread(&v)).unwrap();
         assert_eq!(text, r#"[1,{"a":"b"}]"#);
         let Args(back) = serde_json::from_str(&text).unwrap();

@@ -12,11 +12,13 @@
 //! and `save` (where the results go).
 
 mod cluster;
+mod envelope;
 mod output;
 mod rounds;
 mod save;
 mod scenario;
 mod servers;
+mod specs;
 mod summary;
 
 use std::path::PathBuf;
@@ -52,7 +54,8 @@ pub struct CompareArgs {
     /// `write_delay_ms = --coalesce-ms` (opt-in write coalescing; the reference has no such
     /// setting, so its ratio is taken against the reference's plain `fanout`). Opt-in: `cluster`
     /// and `cluster-ceiling`, roomcast and the reference as clusters of --cluster-nodes nodes
-    /// over a redis-server of their own (see benches/README.md).
+    /// over a redis-server of their own (see benches/README.md); and the envelope of issue 12:
+    /// `polling`, `binary`, `churn`, `many-rooms`, `full-budget`, `curves`.
     #[arg(
         long,
         value_delimiter = ',',
@@ -159,6 +162,9 @@ pub struct CompareArgs {
     /// The redis-server program the cluster scenarios start (on a free port, no persistence).
     #[arg(long, default_value = "redis-server")]
     pub redis_server: String,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub envelope: envelope::EnvelopeArgs,
 }
 
 impl CompareArgs {
@@ -175,6 +181,7 @@ impl CompareArgs {
         self.ceiling_factor = self.ceiling_factor.max(2.0);
         self.ceiling_max_total = self.ceiling_max_total.min(40.0);
         self.cluster_idle_hold = self.cluster_idle_hold.min(1.5);
+        self.envelope.apply_quick();
     }
 }
 
@@ -194,7 +201,10 @@ fn check(a: &CompareArgs) -> Result<(), String> {
     }
     for s in &a.scenarios {
         let known = ["fanout", "fanout-coalesced", "echo", "connect", "ceiling"];
-        if !known.contains(&s.as_str()) && !cluster::SCENARIOS.contains(&s.as_str()) {
+        if !known.contains(&s.as_str())
+            && !cluster::SCENARIOS.contains(&s.as_str())
+            && !envelope::SCENARIOS.contains(&s.as_str())
+        {
             return Err(format!("unknown scenario {s:?}"));
         }
     }
@@ -262,7 +272,11 @@ pub async fn run(mut args: CompareArgs) -> Result<i32, String> {
     args.apply_quick();
     let names = args.client.names()?;
     check(&args)?;
-    let tmp = std::env::temp_dir().join(format!("roomcast-load-compare-{}", std::process::id()));
+    // One directory per run, also when one process runs several (the tests do, concurrently).
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp =
+        std::env::temp_dir().join(format!("roomcast-load-compare-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
     let (iso, stamp) = sys::utc_now();
     let machine = sys::machine();
@@ -284,7 +298,8 @@ pub async fn run(mut args: CompareArgs) -> Result<i32, String> {
     let summary = summary::medians(&args, &runs);
     let comparison = summary::comparison(&args, &summary);
     let a = &args;
-    let doc = output::document(a, &iso, &machine, &runs, &summary, comparison);
+    let mut doc = output::document(a, &iso, &machine, &runs, &summary, comparison);
+    doc["targets"] = serde_json::Value::Array(specs::targets(a, &summary));
     if a.report.json {
         println!(
             "{}",

@@ -124,6 +124,7 @@ pub(super) fn print_tables(doc: &Value, runs: &[RunRecord]) {
         .map(|v| v.iter().map(|c| row(c, sx)).collect())
         .unwrap_or_default();
     print_grid(&header(sx), &rows);
+    print_targets(doc);
     if let Some(text) = doc["cluster"]["note"].as_str() {
         println!("  cluster: {text}");
     }
@@ -131,6 +132,42 @@ pub(super) fn print_tables(doc: &Value, runs: &[RunRecord]) {
 }
 
 /// "roomcast vs" the references that ran, with their versions.
+/// The targets of issue 12 (each against one peer, or a bound on roomcast's own value).
+fn print_targets(doc: &Value) {
+    let Some(targets) = doc["targets"].as_array().filter(|t| !t.is_empty()) else {
+        return;
+    };
+    println!("  targets of issue 12:");
+    let num = |x: &Value| x.as_f64().map(fmt_value).unwrap_or_else(|| "-".into());
+    let header: Row = ["target", "roomcast", "peer", "ratio", "bound", ""]
+        .map(str::to_owned)
+        .to_vec();
+    let rows: Vec<Row> = targets
+        .iter()
+        .map(|t| {
+            vec![
+                t["label"].as_str().unwrap_or("").to_owned(),
+                num(&t["roomcast"]),
+                match t["against"].as_str() {
+                    Some(p) => format!("{} {p}", num(&t["peer"])),
+                    None => "".into(),
+                },
+                t["ratio"]
+                    .as_f64()
+                    .map(|r| format!("{r:.2}×"))
+                    .unwrap_or_default(),
+                t["target"].as_str().unwrap_or("").to_owned(),
+                match t["met"].as_bool() {
+                    Some(true) => "met".into(),
+                    Some(false) => "NOT MET".into(),
+                    None => "no value".into(),
+                },
+            ]
+        })
+        .collect();
+    print_grid(&header, &rows);
+}
+
 fn title(doc: &Value, reference: bool, sx: bool) -> String {
     let servers = &doc["servers"];
     let mut refs = Vec::new();

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::cluster;
+use super::envelope;
 use super::scenario::{self, Metrics};
 use super::servers::{preflight, wait_ready, Env, ServerProc};
 use super::{CompareArgs, FLOOR_SCENARIOS};
@@ -54,7 +55,10 @@ pub(super) async fn run_all(args: &CompareArgs, env: &mut Env) -> Vec<RunRecord>
                 if scen == "fanout-coalesced" && server != "roomcast" {
                     continue;
                 }
-                if server == "floor" && !FLOOR_SCENARIOS.contains(&scen.as_str()) {
+                if server == "floor"
+                    && !FLOOR_SCENARIOS.contains(&scen.as_str())
+                    && !envelope::FLOOR_SCENARIOS.contains(&scen.as_str())
+                {
                     continue;
                 }
                 if cluster::SCENARIOS.contains(&scen.as_str()) {

@@ -46,6 +46,11 @@ impl SavePlan {
             names.extend(["latest.json".to_owned(), "latest.svg".to_owned()]);
         }
         let mut saved = Vec::new();
+        if let Some(curves) = super::envelope::curves_chart::render(doc) {
+            let path = dir.join(format!("compare-{stamp}-curves.svg"));
+            std::fs::write(&path, curves).map_err(|e| format!("{}: {e}", path.display()))?;
+            saved.push(path.display().to_string());
+        }
         for name in names {
             let path = dir.join(&name);
             let body = if name.ends_with(".json") { &text } else { &svg };

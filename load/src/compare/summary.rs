@@ -187,7 +187,11 @@ pub(super) fn comparison(args: &CompareArgs, summary: &Summary) -> Vec<Value> {
         summary.get(server)?.get(scen)?.get(key).copied()
     };
     let mut comparison = Vec::new();
-    for s in SPECS.iter().chain(cluster::SPECS) {
+    for s in SPECS
+        .iter()
+        .chain(cluster::SPECS)
+        .chain(super::specs::rows())
+    {
         if !args.scenarios.iter().any(|x| x == s.scenario) {
             continue;
         }

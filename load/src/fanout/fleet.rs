@@ -91,6 +91,9 @@ fn receivers_per_publish(p: &FanoutParams) -> Vec<u64> {
     for j in 0..p.publishers {
         members[j % p.rooms] += 1;
     }
+    for m in &mut members {
+        *m += p.extra_per_room as u64;
+    }
     (0..p.publishers)
         .map(|j| members[j % p.rooms] - 1)
         .collect()
@@ -304,6 +307,24 @@ impl Fleet {
             } else if last_change.elapsed() >= quiet {
                 return;
             }
+        }
+    }
+
+    /// A receiver of room `room` outside the fleet; `FanoutParams::extra_per_room` of them per
+    /// room are expected.
+    pub fn receiver(&self, room: usize) -> super::Receiver {
+        super::Receiver {
+            shared: self.shared.clone(),
+            deliver: self.ctx.names.deliver.as_bytes().to_vec(),
+            seat: super::receive::Seat {
+                room: room % self.params.rooms.max(1),
+                rooms: self.params.rooms,
+                windows: vec![
+                    Default::default();
+                    self.params.publishers.div_ceil(self.params.rooms.max(1))
+                ],
+                cross: None,
+            },
         }
     }
 

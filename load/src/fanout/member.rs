@@ -9,12 +9,16 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::fleet::{PhaseCmd, Shared};
+use super::receive::{Seat, Window};
 use super::FanoutParams;
 use crate::client::{self, Paced, SendWindow};
 use crate::common::{AckRing, Ctx};
 use crate::scan::{self, Stamp};
 use crate::sys::now_us;
 use crate::ws::{Conn, Handler};
+
+/// The binary attachment's place in a publish's arguments.
+const PLACEHOLDER: &[u8] = b",{\"_placeholder\":true,\"num\":0}";
 
 #[derive(Debug, Clone, Copy)]
 enum Role {
@@ -36,43 +40,8 @@ struct Client {
     index: usize,
     role: Role,
     pubs_per_room: usize,
-}
-
-/// Sliding window over one publisher's sequence numbers as seen by one receiver.
-#[derive(Default, Clone, Copy)]
-struct Window {
-    max: u64,
-    bits: u64,
-}
-
-enum Seen {
-    New,
-    Reordered,
-    Duplicate,
-}
-
-impl Window {
-    #[inline]
-    fn see(&mut self, s: u64) -> Seen {
-        if s > self.max {
-            let shift = s - self.max;
-            self.bits = if shift >= 64 { 0 } else { self.bits << shift };
-            self.bits |= 1;
-            self.max = s;
-            Seen::New
-        } else {
-            let d = self.max - s;
-            if d >= 64 {
-                // Too old to tell: counted as a (late) new delivery.
-                Seen::Reordered
-            } else if self.bits & (1 << d) != 0 {
-                Seen::Duplicate
-            } else {
-                self.bits |= 1 << d;
-                Seen::Reordered
-            }
-        }
-    }
+    /// The binary attachment of every publish (empty: JSON payloads only).
+    attachment: Rc<[u8]>,
 }
 
 /// A connected client of a fanout run: it checks what it receives against its room's publishers,
@@ -81,10 +50,8 @@ struct Member<'a> {
     shared: &'a Shared,
     publish: &'a str,
     deliver: &'a [u8],
-    room: usize,
     room_name: String,
-    rooms: usize,
-    windows: Vec<Window>,
+    seat: Seat,
     ring: AckRing,
     /// The publisher's id and the receivers of each of its publishes (0 and 0 for a subscriber).
     pub_id: u64,
@@ -93,8 +60,10 @@ struct Member<'a> {
     seq: u64,
     payload_bytes: usize,
     with_ack: bool,
-    /// In a cluster run: whether this client is on another node than the publishers.
-    cross: Option<bool>,
+    /// With binary attachments: the attachment each publish carries, and the stamp of the
+    /// delivery whose attachment is awaited.
+    attachment: Rc<[u8]>,
+    awaited: Option<Stamp>,
 }
 
 impl Handler for Member<'_> {
@@ -105,45 +74,31 @@ impl Handler for Member<'_> {
                 .set(self.shared.other_events.get() + 1);
             return;
         }
-        let now = now_us();
-        let st = match scan::read_stamp(args) {
-            Some(st) => st,
-            None => {
-                self.shared.foreign.set(self.shared.foreign.get() + 1);
-                return;
-            }
-        };
-        let local = (st.p as usize) / self.rooms;
-        if (st.p as usize) % self.rooms != self.room || local >= self.windows.len() {
+        if self.attachment.is_empty() {
+            self.seat.record_args(self.shared, args);
+        } else {
+            // A binary run delivers `45…`: a text event here is not what was published.
             self.shared.foreign.set(self.shared.foreign.get() + 1);
+        }
+    }
+
+    fn on_binary_event(&mut self, name: &[u8], args: &[u8], attachments: u64) {
+        if name != self.deliver || attachments != 1 {
+            let n = &self.shared.other_events;
+            n.set(n.get() + 1);
             return;
         }
-        let mut phases = self.shared.phases.borrow_mut();
-        let Some(ph) = phases.get_mut(st.k as usize) else {
+        self.awaited = scan::read_stamp(args);
+        if self.awaited.is_none() {
             self.shared.foreign.set(self.shared.foreign.get() + 1);
-            return;
-        };
-        match self.windows[local].see(st.s) {
-            Seen::Duplicate => {
-                ph.duplicates += 1;
-                return;
-            }
-            Seen::Reordered => ph.reordered += 1,
-            Seen::New => {}
         }
-        ph.delivered += 1;
-        if st.t >= ph.measure_from_us {
-            ph.measured += 1;
-            let us = now.saturating_sub(st.t);
-            ph.lat.record(us);
-            match self.cross {
-                Some(true) => {
-                    ph.measured_cross += 1;
-                    ph.lat_cross.record(us);
-                }
-                Some(false) => ph.lat_same.record(us),
-                None => {}
-            }
+    }
+
+    fn on_attachment(&mut self, data: &[u8]) {
+        match self.awaited.take() {
+            // Counted only once the whole attachment is in, and only if it is the one sent.
+            Some(st) if data.len() == self.attachment.len() => self.seat.record(self.shared, st),
+            _ => self.shared.foreign.set(self.shared.foreign.get() + 1),
         }
     }
 
@@ -192,14 +147,28 @@ impl Paced for Member<'_> {
                 s: self.seq,
                 t,
             };
-            let id = conn.emit(self.publish, self.with_ack, |b| {
+            let args = |b: &mut Vec<u8>| {
                 b.push(b'"');
                 b.extend_from_slice(room_name.as_bytes());
                 b.extend_from_slice(b"\",\"");
                 b.extend_from_slice(deliver);
                 b.extend_from_slice(b"\",");
                 scan::write_stamp(b, &st, payload);
-            });
+            };
+            let id = if self.attachment.is_empty() {
+                conn.emit(self.publish, self.with_ack, args)
+            } else {
+                let att = &self.attachment;
+                conn.emit_binary(
+                    self.publish,
+                    self.with_ack,
+                    |b| {
+                        args(b);
+                        b.extend_from_slice(PLACEHOLDER);
+                    },
+                    att,
+                )
+            };
             if self.with_ack {
                 self.ring.put(id, t, self.phase);
             }
@@ -224,6 +193,7 @@ pub(super) fn spawn(
 ) -> Vec<JoinHandle<()>> {
     let sem = Rc::new(Semaphore::new(ctx.concurrency.max(1)));
     let pubs_per_room = p.publishers.div_ceil(p.rooms);
+    let attachment: Rc<[u8]> = (0..p.binary_bytes).map(|i| (i % 251) as u8).collect();
     let mut tasks = Vec::with_capacity(p.subscribers + p.publishers);
     for i in 0..p.subscribers + p.publishers {
         let role = if i < p.subscribers {
@@ -246,6 +216,7 @@ pub(super) fn spawn(
             index: i,
             role,
             pubs_per_room,
+            attachment: attachment.clone(),
         };
         let sem = sem.clone();
         // Only publishers take commands; subscribers just receive.
@@ -298,10 +269,13 @@ impl Client {
             shared: &self.shared,
             publish: &ctx.names.publish,
             deliver: ctx.names.deliver.as_bytes(),
-            room,
             room_name: ctx.room(room),
-            rooms: self.params.rooms,
-            windows: vec![Window::default(); self.pubs_per_room],
+            seat: Seat {
+                room,
+                rooms: self.params.rooms,
+                windows: vec![Window::default(); self.pubs_per_room],
+                cross: (self.params.nodes > 1).then_some(node != 0),
+            },
             ring: AckRing::new(match self.role {
                 Role::Publisher { .. } => 1024,
                 Role::Subscriber { .. } => 16,
@@ -312,7 +286,8 @@ impl Client {
             seq: 0,
             payload_bytes: self.params.payload_bytes,
             with_ack: self.params.publish_ack,
-            cross: (self.params.nodes > 1).then_some(node != 0),
+            attachment: self.attachment.clone(),
+            awaited: None,
         };
         client::run(conn, &mut member, ctl, self.index, counts).await;
     }

@@ -11,6 +11,7 @@
 mod ceiling;
 mod fleet;
 mod member;
+mod receive;
 
 use std::rc::Rc;
 use std::time::Instant;
@@ -19,6 +20,7 @@ use serde::Serialize;
 
 pub use self::ceiling::{run_ceiling, CeilingParams, CeilingResult};
 pub use self::fleet::Fleet;
+pub use self::receive::Receiver;
 use crate::common::Ctx;
 use crate::stats::{LatencySummary, Usage};
 
@@ -34,6 +36,13 @@ pub struct FanoutParams {
     /// Nodes of a cluster (1: one server). The subscribers of each room are spread over the nodes
     /// (subscriber `i` on node `(i / rooms) % nodes`); every publisher is on node 0.
     pub nodes: usize,
+    /// Receivers of every room outside the fleet (see [`Fleet::receiver`]), counted in the
+    /// expected deliveries.
+    #[serde(default)]
+    pub extra_per_room: usize,
+    /// Bytes of a binary attachment every publish carries (0: none, the payload is JSON only).
+    #[serde(default)]
+    pub binary_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]

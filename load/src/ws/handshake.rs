@@ -24,7 +24,7 @@ pub fn sha1_digest(data: &[u8]) -> [u8; 20] {
 }
 
 /// A TCP connection to the target, from `source` if given, without Nagle's delay.
-async fn tcp(target: &Target, source: Option<IpAddr>) -> io::Result<TcpStream> {
+pub(crate) async fn tcp(target: &Target, source: Option<IpAddr>) -> io::Result<TcpStream> {
     let socket = if target.addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {

@@ -9,6 +9,7 @@
 
 mod frame;
 mod handshake;
+pub(crate) use self::handshake::tcp;
 
 use std::io;
 
@@ -30,6 +31,11 @@ pub trait Handler {
     fn on_event(&mut self, _name: &[u8], _args: &[u8]) {}
     /// `43<id>[args...]`: `args` is the JSON array's inside.
     fn on_ack(&mut self, _id: u64, _args: &[u8]) {}
+    /// `45<n>-["name",args...]`: an event with `n` binary attachments, which follow as binary
+    /// frames (each handed to [`Handler::on_attachment`]); `args` as for `on_event`.
+    fn on_binary_event(&mut self, _name: &[u8], _args: &[u8], _attachments: u64) {}
+    /// A binary WebSocket frame: an attachment of the last binary event.
+    fn on_attachment(&mut self, _data: &[u8]) {}
 }
 
 /// A handler that ignores everything (used while holding idle connections).
@@ -85,6 +91,30 @@ impl Conn {
     /// Queues `42[<ack id>]["name",<args>]`; returns the ack id (0 when no ack is asked).
     /// `args` writes the JSON of the arguments (comma-separated) after the name.
     pub fn emit(&mut self, name: &str, with_ack: bool, args: impl FnOnce(&mut Vec<u8>)) -> u64 {
+        self.emit_as(b"42", name, with_ack, args)
+    }
+
+    /// Queues `451-[<ack id>]["name",<args>]` and then `attachment` as one binary frame: `args`
+    /// must hold the placeholder `{"_placeholder":true,"num":0}` where the attachment goes.
+    pub fn emit_binary(
+        &mut self,
+        name: &str,
+        with_ack: bool,
+        args: impl FnOnce(&mut Vec<u8>),
+        attachment: &[u8],
+    ) -> u64 {
+        let id = self.emit_as(b"451-", name, with_ack, args);
+        self.wr.frame(OP_BINARY, attachment);
+        id
+    }
+
+    fn emit_as(
+        &mut self,
+        kind: &[u8],
+        name: &str,
+        with_ack: bool,
+        args: impl FnOnce(&mut Vec<u8>),
+    ) -> u64 {
         let id = if with_ack {
             let id = self.next_ack;
             self.next_ack += 1;
@@ -94,7 +124,7 @@ impl Conn {
         };
         let prefix = &self.nsp_prefix;
         self.wr.text_with(|b| {
-            b.extend_from_slice(b"42");
+            b.extend_from_slice(kind);
             b.extend_from_slice(prefix);
             if with_ack {
                 scan::push_u64(b, id);
@@ -167,7 +197,10 @@ impl Conn {
                         _ => {} // pong, noop, upgrade
                     }
                 }
-                OP_BINARY => self.binary_frames += 1,
+                OP_BINARY => {
+                    self.binary_frames += 1;
+                    h.on_attachment(data);
+                }
                 OP_PING => {
                     let payload = data.to_vec();
                     self.wr.frame(OP_PONG, &payload);
@@ -190,10 +223,22 @@ impl Conn {
 
 /// Parses a Socket.IO packet (the part after Engine.IO's `4`) and calls the handler.
 /// Returns `None` for packets it ignores (other namespaces, binary packets, malformed ones).
-fn dispatch_socketio<H: Handler>(p: &[u8], nsp_prefix: &[u8], h: &mut H) -> Option<Packet> {
+pub(crate) fn dispatch_socketio<H: Handler>(
+    p: &[u8],
+    nsp_prefix: &[u8],
+    h: &mut H,
+) -> Option<Packet> {
     let (&ty, mut rest) = p.split_first()?;
-    // Binary packets `5`/`6` start with `<attachments>-`: not parsed, their frames are counted.
-    if ty == b'5' || ty == b'6' {
+    // Binary packets start with `<attachments>-`; binary acks (`6`) are not parsed.
+    let mut attachments = 0;
+    if ty == b'5' {
+        let (n, len) = scan::parse_u64(rest);
+        if len == 0 || rest.get(len) != Some(&b'-') {
+            return None;
+        }
+        attachments = n;
+        rest = &rest[len + 1..];
+    } else if ty == b'6' {
         return None;
     }
     if rest.first() == Some(&b'/') {
@@ -219,6 +264,11 @@ fn dispatch_socketio<H: Handler>(p: &[u8], nsp_prefix: &[u8], h: &mut H) -> Opti
             let (name, args) = scan::split_event(data)?;
             h.on_event(name, args);
         }
+        b'5' => {
+            let (_, n) = scan::parse_u64(rest);
+            let (name, args) = scan::split_event(&rest[n..])?;
+            h.on_binary_event(name, args, attachments);
+        }
         b'3' => {
             let (id, n) = scan::parse_u64(rest);
             if n == 0 {
@@ -236,7 +286,7 @@ fn dispatch_socketio<H: Handler>(p: &[u8], nsp_prefix: &[u8], h: &mut H) -> Opti
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum Packet {
+pub(crate) enum Packet {
     Disconnect,
     Other,
 }
@@ -262,6 +312,24 @@ mod tests {
         fn on_ack(&mut self, id: u64, args: &[u8]) {
             self.acks.push((id, args.to_vec()));
         }
+        fn on_binary_event(&mut self, name: &[u8], args: &[u8], n: u64) {
+            self.events.push((name.to_vec(), args.to_vec()));
+            self.acks.push((n, b"binary".to_vec()));
+        }
+    }
+
+    #[test]
+    fn binary_events() {
+        let mut h = Rec::default();
+        dispatch_socketio(
+            br#"51-["msg",{"p":1},{"_placeholder":true,"num":0}]"#,
+            b"",
+            &mut h,
+        );
+        dispatch_socketio(br#"5x-["msg",1]"#, b"", &mut h);
+        assert_eq!(h.events.len(), 1);
+        assert_eq!(h.events[0].1, br#"{"p":1},{"_placeholder":true,"num":0}"#);
+        assert_eq!(h.acks, vec![(1, b"binary".to_vec())]);
     }
 
     #[test]
