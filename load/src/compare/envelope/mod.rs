@@ -79,9 +79,9 @@ pub struct EnvelopeArgs {
     #[arg(long, default_value_t = 1_000.0)]
     pub many_rooms_rate: f64,
     /// full-budget: WebSocket clients in all (subscribers plus the fleet's publishers). The
-    /// open-files limit is 20,000 per process on the project machine; roomcast keeps 1% of it
-    /// in reserve and answers 503 past about 19,780 connections, so the default stays below.
-    #[arg(long, default_value_t = 19_700)]
+    /// open-files limit is 20,000 per process on the project machine; roomcast keeps 50 of them
+    /// (and those open at start) in reserve and answers 503 past about 19,930 connections.
+    #[arg(long, default_value_t = 19_900)]
     pub full_budget_clients: usize,
     /// curves: room sizes (receivers of each publish).
     #[arg(long, value_delimiter = ',', default_value = "1,10,100,1000,10000")]
