@@ -52,6 +52,7 @@ pub mod sharded_answers;
 pub mod sharded_factory;
 pub mod sharded_peers;
 pub mod slot;
+pub mod stream_wire;
 pub mod view;
 pub mod wire;
 
