@@ -272,6 +272,7 @@ impl RecoveryStore {
         Ok(Restored {
             session: kept.state,
             after,
+            missed: Vec::new(),
         })
     }
 

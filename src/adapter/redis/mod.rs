@@ -52,7 +52,11 @@ pub mod sharded_answers;
 pub mod sharded_factory;
 pub mod sharded_peers;
 pub mod slot;
+pub mod stream_link;
+pub mod stream_sessions;
 pub mod stream_wire;
+pub mod streams;
+pub mod streams_factory;
 pub mod view;
 pub mod wire;
 
