@@ -1,0 +1,182 @@
+// The Redis Streams adapter ([cluster] adapter = "redis-streams", issue 11 item 3): two roomcast
+// brokers and a Node.js Socket.IO 4.8 server with @socket.io/redis-streams-adapter 0.3 on one
+// redis-server, connection state recovery on everywhere. Broadcasts from any of the three reach the
+// clients of all three with the same offset (the stream entry id); a socket.io-client whose connection
+// drops on one server recovers on another (roomcast -> roomcast, Node -> roomcast, roomcast -> Node):
+// socket.recovered === true, the same id, its rooms, and every packet broadcast meanwhile, in order.
+//
+// The drop is made as Socket.IO's own tests make it: the client's engine is closed under the socket
+// (the server sees "transport close" and keeps the session); the client is then pointed at the other
+// server (its manager's uri) and reconnected by hand, so it presents its pid and last offset there.
+
+import { describe, it, before, after, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { Server } from "socket.io";
+import { io as ioClient } from "socket.io-client";
+import { createAdapter } from "@socket.io/redis-streams-adapter";
+import { createClient } from "redis";
+import { startBroker, ask, record, once } from "../broker/lib/broker.mjs";
+import { startRedis, redisCommand, until } from "./redis.mjs";
+
+let redis;
+let a;
+let b;
+let io;
+let httpServer;
+let redisClient;
+const node = { url: "", sockets: [] };
+
+const namespaces = [{ name: "/", client_join: true, client_publish: "joined" }];
+
+before(async () => {
+  redis = await startRedis();
+  const cluster = { adapter: "redis-streams", redis_url: redis.url };
+  [a, b] = await Promise.all(
+    [0, 1].map(() => startBroker({ cluster, recovery: { enabled: true, max_disconnection_ms: 60000 }, namespaces })),
+  );
+  redisClient = createClient({ url: redis.url });
+  await redisClient.connect();
+  httpServer = createServer();
+  io = new Server(httpServer, {
+    adapter: createAdapter(redisClient),
+    connectionStateRecovery: { maxDisconnectionDuration: 60000 },
+  });
+  io.on("connection", (socket) => {
+    socket.on("join", (rooms, ack) => {
+      socket.join(rooms);
+      ack({ ok: true, rooms: [...socket.rooms].filter((r) => r !== socket.id) });
+    });
+  });
+  await new Promise((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
+  node.url = `http://127.0.0.1:${httpServer.address().port}`;
+  await Promise.all([a, b].map((broker) => broker.waitForLog(/Redis stream reader connected/, 10000)));
+});
+
+after(async () => {
+  for (const s of node.sockets) s.disconnect();
+  io?.close();
+  await redisClient?.disconnect().catch(() => {});
+  const results = await Promise.all([a, b].map((broker) => broker?.stop()));
+  await redis?.stop();
+  for (const r of results) assert.deepEqual(r, { code: 0, signal: null }, "the broker exits 0 on SIGTERM");
+});
+
+afterEach(() => {
+  a.closeClients();
+  b.closeClients();
+  for (const s of node.sockets.splice(0)) s.disconnect();
+});
+
+/** A websocket client of `server` (a broker, or `node`), reconnected by hand only, recording "msg". */
+async function client(server) {
+  const socket = ioClient(server.url, { forceNew: true, reconnection: false, timeout: 5000, transports: ["websocket"] });
+  (server.sockets ?? node.sockets).push(socket);
+  await once(socket, "connect");
+  return { socket, inbox: record(socket, ["msg"]) };
+}
+
+/** Emits "msg" with `n` to `rooms` from `server`: a broker's admin API, or the Node server's io. */
+async function emit(server, n, rooms = []) {
+  if (server === node) {
+    // Node's emit returns before its XADD is done: wait for the entry, so emits keep the test's order.
+    const before = await xlen();
+    (rooms.length ? io.to(rooms) : io).emit("msg", n);
+    await until(async () => (await xlen()) > before, "the Node server's entry in the stream");
+    return;
+  }
+  await server.ok("/api/v1/emit", { namespace: "/", event: "msg", args: [n], rooms });
+}
+
+const xlen = async () => Number((await redisCommand(redis.port, "XLEN", "socket.io")).slice(1));
+
+const numbers = (inbox) => inbox.of("msg").map((args) => args[0]);
+
+/** Drops `socket`'s connection (its server sees "transport close") and waits until the server kept the session in Redis. */
+async function drop(socket) {
+  const [pid, sid] = [socket._pid, socket.id];
+  assert.equal(typeof pid, "string", "the CONNECT answer carried a pid");
+  const disconnected = once(socket, "disconnect");
+  socket.io.engine.close();
+  await disconnected;
+  await until(async () => (await redisCommand(redis.port, "EXISTS", `sio:session:${pid}`)) === ":1", "the session kept in Redis");
+  return sid;
+}
+
+/** Points `socket` at `server` and reconnects it (with its pid and offset, as the client sends them). */
+async function reconnectTo(socket, server) {
+  socket.io.uri = server.url;
+  const connected = once(socket, "connect");
+  socket.connect();
+  await connected;
+}
+
+describe("redis-streams: roomcast and Node.js servers on one stream", () => {
+  it("a broadcast from any server reaches every server's clients, with the stream id as its offset", async () => {
+    const clients = await Promise.all([a, b, node].map(client));
+    for (const { socket } of clients) assert.deepEqual(await ask(socket, "join", ["r"]), { ok: true, rooms: ["r"] });
+    await emit(a, 1, ["r"]);
+    await emit(node, 2, ["r"]);
+    await emit(b, 3, ["r"]);
+    await emit(a, "elsewhere", ["other"]);
+    for (const { inbox } of clients) {
+      await inbox.wait((i) => i.args[0] === 3, 5000, "the third broadcast");
+    }
+    const offsets = clients.map(({ inbox }) => inbox.of("msg").map((args) => args.at(-1)));
+    for (const [i, { inbox }] of clients.entries()) {
+      assert.deepEqual(numbers(inbox), [1, 2, 3], `client ${i}: every broadcast once, in order`);
+      for (const offset of offsets[i]) assert.match(offset, /^\d+-\d+$/, "the offset is a stream id");
+    }
+    assert.deepEqual(offsets[1], offsets[0], "the same offsets on both roomcast nodes");
+    assert.deepEqual(offsets[2], offsets[0], "and on the Node server");
+  });
+
+  const hops = [
+    ["roomcast A", () => a, "roomcast B", () => b],
+    ["the Node server", () => node, "roomcast A", () => a],
+    ["roomcast B", () => b, "the Node server", () => node],
+  ];
+  for (const [fromName, from, toName, to] of hops) {
+    it(`a client dropped on ${fromName} recovers on ${toName}: same id, rooms, every missed packet in order`, async () => {
+      const { socket, inbox } = await client(from());
+      const watcher = await client(to());
+      assert.deepEqual(await ask(socket, "join", ["room-x"]), { ok: true, rooms: ["room-x"] });
+      await emit(from(), 1, ["room-x"]);
+      await inbox.wait((i) => i.args[0] === 1);
+      const sid = await drop(socket);
+
+      await emit(to(), 2, ["room-x"]);
+      await emit(from(), 3);
+      await emit(a, "not-mine", ["elsewhere"]);
+      await emit(node, 4, ["room-x"]);
+      await emit(b, 5, [sid]);
+      await emit(node, "beacon");
+      await watcher.inbox.wait((i) => i.args[0] === "beacon", 5000, "the last broadcast read by the target");
+      await reconnectTo(socket, to());
+
+      assert.equal(socket.recovered, true, "recovered");
+      assert.equal(socket.id, sid, "the same socket id");
+      await inbox.wait((i) => i.args[0] === "beacon", 5000, "the replay");
+      assert.deepEqual(numbers(inbox), [1, 2, 3, 4, 5, "beacon"], "every missed packet once, in order");
+      await emit(to(), 6, ["room-x"]);
+      await inbox.wait((i) => i.args[0] === 6, 5000, "a live broadcast to its room where it is now");
+      assert.deepEqual(numbers(inbox), [1, 2, 3, 4, 5, "beacon", 6]);
+      assert.equal(
+        await redisCommand(redis.port, "EXISTS", `sio:session:${socket._pid}`),
+        ":0",
+        "a session is taken once",
+      );
+    });
+  }
+
+  it("a forged pid or an offset that is not in the stream gets a new session", async () => {
+    const { socket, inbox } = await client(a);
+    await emit(a, 1, [socket.id]);
+    await inbox.wait((i) => i.args[0] === 1);
+    const sid = await drop(socket);
+    socket._lastOffset = "1-0";
+    await reconnectTo(socket, b);
+    assert.equal(socket.recovered, false);
+    assert.notEqual(socket.id, sid);
+  });
+});
