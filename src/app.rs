@@ -187,6 +187,7 @@ fn clustered(config: &Config) -> std::io::Result<Server> {
             url,
             stream,
             max_len,
+            request_timeout,
         } => {
             let client = redis::Client::open(url.as_str()).map_err(std::io::Error::other)?;
             let parser = options.parser;
@@ -201,7 +202,8 @@ fn clustered(config: &Config) -> std::io::Result<Server> {
             };
             Server::with_adapter_from(options, |pool, metrics| {
                 let factory = StreamsAdapterFactory::new(client, settings, parser, pool, metrics)
-                    .with_recovery(recovery);
+                    .with_recovery(recovery)
+                    .with_request_timeout(*request_timeout);
                 factory.start();
                 Arc::new(factory)
             })

@@ -73,6 +73,7 @@ fn streams(raw: &RawCluster, ctx: &Ctx<'_>) -> Result<ClusterSection, ConfigErro
         url,
         stream: raw.stream_name.clone(),
         max_len: usize::try_from(raw.stream_max_len).unwrap_or(usize::MAX),
+        request_timeout: Duration::from_millis(raw.request_timeout_ms),
     })
 }
 
@@ -260,6 +261,7 @@ mod tests {
             url: "redis://127.0.0.1:6379/0".to_owned(),
             stream: "app".to_owned(),
             max_len: 10_000,
+            request_timeout: Duration::from_millis(5000),
         };
         assert_eq!((c.cluster, c.recovery.enabled), (expected, true));
         let env = |k: &str| (k == "ROOMCAST_CLUSTER_STREAM_MAX_LEN").then(|| "0".to_owned());

@@ -279,5 +279,7 @@ pub enum ClusterSection {
         stream: String,
         /// Roughly how many entries the stream keeps (Node's `maxLen`).
         max_len: usize,
+        /// How long a request to the other servers waits for their answers.
+        request_timeout: Duration,
     },
 }

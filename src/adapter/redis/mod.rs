@@ -34,6 +34,7 @@
 pub mod ack_exchange;
 pub mod adapter;
 pub mod answers;
+pub mod bus;
 pub mod channel;
 pub mod cluster_wire;
 pub mod factory;
@@ -52,6 +53,7 @@ pub mod sharded_answers;
 pub mod sharded_factory;
 pub mod sharded_peers;
 pub mod slot;
+pub mod stream_entries;
 pub mod stream_link;
 pub mod stream_sessions;
 pub mod stream_wire;

@@ -22,11 +22,11 @@ use tokio::sync::mpsc;
 use crate::adapter::acks::{AckReplies, ServerReplies};
 use crate::adapter::redis::ack_exchange::{gather_acks, RemoteTally};
 use crate::adapter::redis::answers::HandlerSlot;
+use crate::adapter::redis::bus::Bus;
 use crate::adapter::redis::channel::{sharded_channel, sharded_sub_channel, SubscriptionMode};
 use crate::adapter::redis::cluster_wire::{ClusterBody, ClusterMessage};
 use crate::adapter::redis::link::Handler;
 use crate::adapter::redis::requests::{unavailable, RESPONSE_QUEUE};
-use crate::adapter::redis::shard_link::ShardedLink;
 use crate::adapter::redis::wire::{Flags, Targets, WirePacket};
 use crate::adapter::{BoxFuture, ClusterError};
 use crate::room::Room;
@@ -52,7 +52,7 @@ pub struct ShardSettings {
 
 /// One namespace's place in the sharded cluster.
 pub struct Shard {
-    link: Arc<ShardedLink>,
+    link: Arc<dyn Bus>,
     settings: ShardSettings,
     nsp: String,
     uid: String,
@@ -81,7 +81,7 @@ impl Drop for Open<'_> {
 
 impl Shard {
     /// The shard of namespace `nsp` on `link`, with a fresh uid.
-    pub fn new(link: Arc<ShardedLink>, settings: &ShardSettings, nsp: &str) -> Self {
+    pub fn new(link: Arc<dyn Bus>, settings: &ShardSettings, nsp: &str) -> Self {
         Shard {
             link,
             settings: settings.clone(),
@@ -137,7 +137,7 @@ impl Shard {
             binary,
         };
         let channel = to.unwrap_or_else(|| self.channel());
-        self.link.publish(channel, message.encode());
+        self.link.publish(channel, self.link.encode(&message));
     }
 
     /// The subscription mode.
@@ -182,7 +182,7 @@ impl Shard {
         if !self.link.is_connected() {
             return Err(unavailable());
         }
-        let count = self.link.shard_numsub(&self.channel()).await;
+        let count = self.link.clone().subscribers(self.channel()).await;
         count.ok_or_else(unavailable)
     }
 

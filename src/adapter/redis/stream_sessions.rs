@@ -152,3 +152,62 @@ async fn missed(
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapter::redis::stream_link::parse_entries;
+    use redis::Value as Reply;
+
+    fn targets(rooms: &[&str], except: &[&str]) -> Targets {
+        let list = |names: &[&str]| names.iter().map(|n| Room::from(*n)).collect();
+        Targets {
+            rooms: list(rooms),
+            except: list(except),
+        }
+    }
+
+    #[test]
+    fn a_broadcast_reaches_a_session_as_nodes_should_include_packet_says() {
+        let rooms = [Room::from("sid"), Room::from("r")];
+        assert!(reaches(&targets(&[], &[]), &rooms), "to everyone");
+        assert!(
+            reaches(&targets(&["x", "r"], &[]), &rooms),
+            "to one of its rooms"
+        );
+        assert!(
+            reaches(&targets(&["sid"], &[]), &rooms),
+            "to the socket itself"
+        );
+        assert!(!reaches(&targets(&["x"], &[]), &rooms), "to other rooms");
+        assert!(!reaches(&targets(&[], &["r"]), &rooms), "its room excepted");
+        assert!(
+            !reaches(&targets(&["r"], &["sid"]), &rooms),
+            "itself excepted"
+        );
+    }
+
+    #[test]
+    fn range_replies_parse_to_ids_and_fields_and_odd_shapes_are_skipped() {
+        let bulk = |s: &str| Reply::BulkString(s.as_bytes().to_vec());
+        let entry = |id: &str, kv: &[&str]| {
+            Reply::Array(vec![
+                bulk(id),
+                Reply::Array(kv.iter().map(|s| bulk(s)).collect()),
+            ])
+        };
+        let reply = Reply::Array(vec![
+            entry("1-0", &["uid", "u", "nsp", "/"]),
+            Reply::Int(3),
+            entry("1-1", &["type", "3"]),
+        ]);
+        let got = parse_entries(reply);
+        let ids: Vec<&str> = got.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["1-0", "1-1"]);
+        assert_eq!(
+            got[0].1,
+            [("uid".into(), "u".into()), ("nsp".into(), "/".into())]
+        );
+        assert!(parse_entries(Reply::Nil).is_empty());
+    }
+}

@@ -10,85 +10,76 @@
 //! uid). Kept sessions live in Redis under `<session prefix><pid>` ([`super::stream_sessions`]),
 //! so a client recovers on any server of the cluster, Node or roomcast.
 //!
-//! Not carried yet: what Node sends over pub/sub (`socket.io#<nsp>#`, msgpack): broadcasts with
-//! acknowledgements, server-side events and fetching other servers' sockets stay local here.
+//! What must come back (broadcasts with acknowledgements, server-side events, fetching other
+//! servers' sockets, and their answers) goes over classic pub/sub as Node's adapter sends it:
+//! msgpack messages on `<prefix>#<nsp>#` and the answers on `<prefix>#<nsp>#<requester uid>#`,
+//! through a [`Shard`] on a [`super::bus::PlainBus`] (the sharded adapter's requests and
+//! answers, [`super::sharded_answers`]); servers are counted with `PUBSUB NUMSUB <prefix>#<nsp>#`.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
-use metrics::Counter;
 use serde_json::Value;
 
 use crate::adapter::local::{ArbiterPool, LocalAdapter};
 use crate::adapter::recovery::store::{Restored, SessionState};
-use crate::adapter::redis::adapter::admits_remote;
+use crate::adapter::redis::adapter::event_data;
 use crate::adapter::redis::cluster_wire::{ClusterBody, ClusterMessage};
-use crate::adapter::redis::link::{self, shed_counter};
-use crate::adapter::redis::sharded_peers::cluster_uid;
-use crate::adapter::redis::stream_link::{EntryHandler, StreamLink};
+use crate::adapter::redis::link::shed_counter;
+use crate::adapter::redis::sharded::{remote_of, summary, wire_parts};
+use crate::adapter::redis::sharded_answers::message_handler;
+use crate::adapter::redis::sharded_peers::Shard;
+use crate::adapter::redis::stream_entries::{entry_handler, takes_offset, with_offset};
+use crate::adapter::redis::stream_link::StreamLink;
 use crate::adapter::redis::stream_sessions;
 use crate::adapter::redis::stream_wire::entry_fields;
-use crate::adapter::redis::wire::{Broadcast, Flags, Targets, WirePacket};
-use crate::adapter::{Adapter, BoxFuture, BroadcastMessage};
+use crate::adapter::redis::wire::{Flags, Targets, WirePacket};
+use crate::adapter::{
+    AckReplies, Adapter, BoxFuture, BroadcastMessage, ClusterError, NodeSocket, RemoteSummary,
+    ServerEventHandler, ServerReplies,
+};
 use crate::metrics::Metrics;
-use crate::payload::encode_frames;
 use crate::protocol::ids::Sid;
 use crate::protocol::socketio::Parser;
 use crate::room::{Member, Room, Selector, SocketDescription};
 
 pub use super::streams_factory::StreamsAdapterFactory;
 
-/// Whether `message` gets an offset under connection state recovery: an event that is neither
-/// volatile nor waiting for acknowledgements.
-fn takes_offset(message: &BroadcastMessage) -> bool {
-    !message.options.volatile && message.packet.id.is_none()
-}
-
-/// `message` with `offset` appended to its arguments, encoded again with `parser`.
-fn with_offset(mut message: BroadcastMessage, offset: &str, parser: Parser) -> BroadcastMessage {
-    if let Some(Value::Array(args)) = message.packet.data.as_mut() {
-        args.push(Value::from(offset));
-        message.frames = encode_frames(parser, &message.packet, &message.binary).into();
-    }
-    message
-}
-
 /// One namespace's adapter in a cluster of servers sharing a Redis stream.
 pub struct StreamsAdapter<M: Member> {
     local: Arc<LocalAdapter<M>>,
     link: Arc<StreamLink>,
+    /// The pub/sub side: requests, answers and broadcasts with acknowledgements.
+    shard: Arc<Shard>,
     nsp: String,
-    uid: String,
     parser: Parser,
     /// How long a kept session lives, when connection state recovery is on.
     recovery: Option<Duration>,
 }
 
 impl<M: Member> StreamsAdapter<M> {
-    /// The adapter of namespace `nsp` on `link`, its room supervisors on `pool`, delivering
-    /// encoded with `parser`; keeping sessions for `recovery` when that is set.
+    /// The adapter of `shard`'s namespace appending to `link`, its room supervisors on `pool`,
+    /// delivering encoded with `parser`; keeping sessions for `recovery` when that is set.
     pub fn new(
         link: Arc<StreamLink>,
-        nsp: &str,
+        shard: Shard,
         (parser, recovery): (Parser, Option<Duration>),
         pool: &ArbiterPool,
         metrics: &Arc<Metrics>,
     ) -> Self {
         let local = Arc::new(LocalAdapter::new(&pool.handles(), metrics));
-        let uid = cluster_uid();
+        let shard = Arc::new(shard);
+        let (nsp, uid) = (shard.names().1.to_owned(), shard.uid().to_owned());
+        let weak = Arc::downgrade(&local);
+        let handler = entry_handler(weak.clone(), uid, (parser, recovery), shed_counter(metrics));
+        link.listen(&nsp, handler);
         let shed = shed_counter(metrics);
-        let handler = entry_handler(
-            Arc::downgrade(&local),
-            uid.clone(),
-            (parser, recovery),
-            shed,
-        );
-        link.listen(nsp, handler);
+        shard.listen(message_handler(weak, Arc::downgrade(&shard), parser, shed));
         StreamsAdapter {
             local,
             link,
-            nsp: nsp.to_owned(),
-            uid,
+            shard,
+            nsp,
             parser,
             recovery,
         }
@@ -96,12 +87,12 @@ impl<M: Member> StreamsAdapter<M> {
 
     /// This adapter's uid (the `uid` of its entries).
     pub fn uid(&self) -> &str {
-        &self.uid
+        self.shard.uid()
     }
 
     fn message(&self, body: ClusterBody) -> ClusterMessage {
         ClusterMessage {
-            uid: self.uid.clone(),
+            uid: self.shard.uid().to_owned(),
             nsp: self.nsp.clone(),
             body,
             binary: Vec::new(),
@@ -147,60 +138,6 @@ impl<M: Member> StreamsAdapter<M> {
     fn append(&self, body: ClusterBody) {
         self.link.append(entry_fields(&self.message(body)), None);
     }
-}
-
-/// What to do with an entry of namespace `nsp`: another server's, carried out on `local`.
-fn entry_handler<M: Member>(
-    local: Weak<LocalAdapter<M>>,
-    uid: String,
-    (parser, recovery): (Parser, Option<Duration>),
-    shed: Counter,
-) -> EntryHandler {
-    Arc::new(move |message: ClusterMessage, id: &str| {
-        let Some(local) = local.upgrade() else { return };
-        if message.uid == uid {
-            return;
-        }
-        match message.body {
-            ClusterBody::Broadcast {
-                packet,
-                targets,
-                flags,
-                request_id: None,
-            } => {
-                if !admits_remote(local.backlog()) {
-                    return link::shed(&shed);
-                }
-                let broadcast = Broadcast {
-                    uid: message.uid,
-                    packet,
-                    targets,
-                    flags,
-                };
-                let mut delivered = broadcast.into_message(parser);
-                if recovery.is_some() && takes_offset(&delivered) {
-                    delivered = with_offset(delivered, id, parser);
-                }
-                local.broadcast(delivered);
-            }
-            ClusterBody::Rooms {
-                join,
-                targets,
-                rooms,
-            } => {
-                let selector = Arc::new(targets.selector());
-                let _count = if join {
-                    local.sockets_join(selector, rooms)
-                } else {
-                    local.sockets_leave(selector, rooms)
-                };
-            }
-            ClusterBody::DisconnectSockets { targets, close } => {
-                let _count = local.disconnect_sockets(Arc::new(targets.selector()), close);
-            }
-            other => tracing::debug!(kind = %other.kind(), "cluster: ignored a stream entry"),
-        }
-    })
 }
 
 impl<M: Member> Adapter<M> for StreamsAdapter<M> {
@@ -268,7 +205,69 @@ impl<M: Member> Adapter<M> for StreamsAdapter<M> {
     }
 
     fn fetch_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<SocketDescription>> {
-        self.local.fetch_sockets(selector)
+        let remote = remote_of(self.shard.clone(), &selector);
+        let local = self.local.fetch_sockets(selector);
+        Box::pin(async move {
+            let (mut found, remote) = futures_util::join!(local, remote);
+            found.extend(remote.unwrap_or_default().into_iter().map(|s| s.socket));
+            found
+        })
+    }
+
+    fn remote_sockets(
+        &self,
+        selector: Arc<Selector>,
+    ) -> BoxFuture<Result<Vec<NodeSocket>, ClusterError>> {
+        remote_of(self.shard.clone(), &selector)
+    }
+
+    fn remote_summary(&self) -> BoxFuture<Result<RemoteSummary, ClusterError>> {
+        let remote = remote_of(self.shard.clone(), &Selector::default());
+        Box::pin(async move { Ok(summary(&remote.await?)) })
+    }
+
+    fn remote_count(&self, selector: Arc<Selector>) -> BoxFuture<usize> {
+        let remote = remote_of(self.shard.clone(), &selector);
+        Box::pin(async move { remote.await.map_or(0, |found| found.len()) })
+    }
+
+    fn server_count(&self) -> BoxFuture<Result<usize, ClusterError>> {
+        let shard = self.shard.clone();
+        Box::pin(async move { shard.servers().await })
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        message: BroadcastMessage,
+        timeout: Duration,
+    ) -> BoxFuture<AckReplies> {
+        let parts = wire_parts(&message, Some(timeout));
+        let local = self.local.broadcast_with_ack(message, timeout);
+        let shard = self.shard.clone();
+        Box::pin(async move { shard.broadcast_with_ack(parts, local, timeout).await })
+    }
+
+    fn server_side_emit(&self, event: &str, args: Vec<Value>) {
+        let packet = event_data(event, args);
+        let body = ClusterBody::ServerSideEmit {
+            packet,
+            request_id: None,
+        };
+        self.shard.publish(body, None);
+    }
+
+    fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        timeout: Duration,
+    ) -> BoxFuture<ServerReplies> {
+        let (shard, data) = (self.shard.clone(), event_data(event, args));
+        Box::pin(async move { shard.server_side_emit_with_ack(data, timeout).await })
+    }
+
+    fn on_server_event(&self, handler: ServerEventHandler) {
+        *self.shard.events.write() = Some(handler);
     }
 
     fn local_sockets(&self, selector: Arc<Selector>) -> BoxFuture<Vec<M>> {

@@ -5,6 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::adapter::local::ArbiterPool;
+use crate::adapter::redis::bus::Bus;
+use crate::adapter::redis::bus::PlainBus;
+use crate::adapter::redis::channel::SubscriptionMode;
+use crate::adapter::redis::link::RedisLink;
+use crate::adapter::redis::options::DEFAULT_REQUEST_TIMEOUT;
+use crate::adapter::redis::sharded_peers::{Shard, ShardSettings};
 use crate::adapter::redis::stream_link::{StreamLink, StreamSettings};
 use crate::adapter::redis::streams::StreamsAdapter;
 use crate::adapter::{Adapter, AdapterFactory, LinkState};
@@ -37,17 +43,20 @@ use crate::room::Member;
 /// ```
 pub struct StreamsAdapterFactory {
     link: Arc<StreamLink>,
+    bus: Arc<PlainBus>,
+    shard: ShardSettings,
     parser: Parser,
     recovery: Option<Duration>,
     pool: Arc<ArbiterPool>,
     metrics: Arc<Metrics>,
-    node_id: String,
 }
 
 impl StreamsAdapterFactory {
-    /// Adapters appending to and reading the stream `settings` name on the Redis of `client`,
+    /// Adapters appending to and reading the stream `settings` name on the Redis of `client`
+    /// (and its pub/sub channels `socket.io#<nsp>#`, Node's default `channelPrefix`),
     /// delivering to sockets encoded with `parser`, their room supervisors on `pool`. Without
-    /// [`StreamsAdapterFactory::with_recovery`] no session is kept.
+    /// [`StreamsAdapterFactory::with_recovery`] no session is kept; requests to the other servers
+    /// wait 5 s unless [`StreamsAdapterFactory::with_request_timeout`] says otherwise.
     pub fn new(
         client: redis::Client,
         settings: StreamSettings,
@@ -55,13 +64,20 @@ impl StreamsAdapterFactory {
         pool: Arc<ArbiterPool>,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let bus = Arc::new(PlainBus::new(RedisLink::new(client.clone(), &metrics)));
         StreamsAdapterFactory {
             link: Arc::new(StreamLink::new(client, settings, &metrics)),
+            bus,
+            shard: ShardSettings {
+                key: "socket.io".to_owned(),
+                mode: SubscriptionMode::Static,
+                request_timeout: DEFAULT_REQUEST_TIMEOUT,
+                node_id: Sid::new().to_string(),
+            },
             parser,
             recovery: None,
             pool,
             metrics,
-            node_id: Sid::new().to_string(),
         }
     }
 
@@ -72,18 +88,27 @@ impl StreamsAdapterFactory {
         self
     }
 
+    /// How long a request to the other servers (fetching sockets, counting recipients,
+    /// server-side events with replies) waits for their answers (`[cluster] request_timeout_ms`).
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.shard.request_timeout = timeout;
+        self
+    }
+
     /// Connects to Redis now rather than when the first namespace needs its adapter.
     pub fn start(&self) {
         self.link.start();
+        self.bus.start();
     }
 }
 
 impl<M: Member> AdapterFactory<M> for StreamsAdapterFactory {
     fn create(&self, nsp: &str) -> Arc<dyn Adapter<M>> {
         let settings = (self.parser, self.recovery);
+        let shard = Shard::new(self.bus.clone(), &self.shard, nsp);
         Arc::new(StreamsAdapter::new(
             self.link.clone(),
-            nsp,
+            shard,
             settings,
             &self.pool,
             &self.metrics,
@@ -91,11 +116,11 @@ impl<M: Member> AdapterFactory<M> for StreamsAdapterFactory {
     }
 
     fn link_state(&self) -> LinkState {
-        LinkState::linked(self.link.is_connected())
+        LinkState::linked(self.link.is_connected() && self.bus.is_connected())
     }
 
     fn node_id(&self) -> Option<String> {
-        Some(self.node_id.clone())
+        Some(self.shard.node_id.clone())
     }
 
     fn keeps_sessions(&self) -> bool {

@@ -5,6 +5,9 @@
 // drops on one server recovers on another (roomcast -> roomcast, Node -> roomcast, roomcast -> Node):
 // socket.recovered === true, the same id, its rooms, and every packet broadcast meanwhile, in order.
 //
+// What must come back crosses over pub/sub as Node's adapter sends it: broadcasts with
+// acknowledgements, serverSideEmit with replies, fetching every server's sockets.
+//
 // The drop is made as Socket.IO's own tests make it: the client's engine is closed under the socket
 // (the server sees "transport close" and keeps the session); the client is then pointed at the other
 // server (its manager's uri) and reconnected by hand, so it presents its pid and last offset there.
@@ -16,8 +19,8 @@ import { Server } from "socket.io";
 import { io as ioClient } from "socket.io-client";
 import { createAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient } from "redis";
-import { startBroker, ask, record, once } from "../broker/lib/broker.mjs";
-import { startRedis, redisCommand, until } from "./redis.mjs";
+import { startBroker, ask, record, once, sorted } from "../broker/lib/broker.mjs";
+import { startRedis, redisCommand, numsub, until } from "./redis.mjs";
 
 let redis;
 let a;
@@ -50,13 +53,22 @@ before(async () => {
   });
   await new Promise((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
   node.url = `http://127.0.0.1:${httpServer.address().port}`;
+  io.on("ping-servers", (...args) => {
+    const reply = typeof args.at(-1) === "function" ? args.pop() : null;
+    reply?.({ from: "node", got: args });
+  });
   await Promise.all([a, b].map((broker) => broker.waitForLog(/Redis stream reader connected/, 10000)));
+  // roomcast makes "/"'s adapter (and its subscriptions) on first use.
+  for (const broker of [a, b]) (await broker.connect("/")).disconnect();
+  await until(async () => (await numsub(redis.port, "socket.io#/#")) === 3, "three servers on socket.io#/#", 10000);
 });
 
 after(async () => {
   for (const s of node.sockets) s.disconnect();
-  io?.close();
-  await redisClient?.disconnect().catch(() => {});
+  // The adapter's own clients (its XREAD and subscriber duplicates) end with the server; the one it
+  // was given is ended politely (QUIT), after the commands in flight.
+  await new Promise((resolve) => (io ? io.close(() => resolve()) : resolve()));
+  await redisClient?.quit().catch(() => {});
   const results = await Promise.all([a, b].map((broker) => broker?.stop()));
   await redis?.stop();
   for (const r of results) assert.deepEqual(r, { code: 0, signal: null }, "the broker exits 0 on SIGTERM");
@@ -178,5 +190,40 @@ describe("redis-streams: roomcast and Node.js servers on one stream", () => {
     await reconnectTo(socket, b);
     assert.equal(socket.recovered, false);
     assert.notEqual(socket.id, sid);
+  });
+});
+
+describe("redis-streams: what comes back crosses over pub/sub", () => {
+  it("Node's io.timeout(2000).emit gets the acks of clients on both roomcast nodes and its own", async () => {
+    const clients = await Promise.all([a, b, node].map(client));
+    for (const { socket } of clients) socket.on("ask", (q, ack) => ack({ id: socket.id, q }));
+    const [err, replies] = await new Promise((resolve) => io.timeout(2000).emit("ask", "q1", (...r) => resolve(r)));
+    assert.equal(err, null, "every server counted its clients and each replied");
+    assert.deepEqual(sorted(replies.map((r) => r.id)), sorted(clients.map(({ socket }) => socket.id)));
+    const res = await a.ok("/api/v1/emit", { event: "ask", args: ["q2"], ack_timeout_ms: 4000 });
+    assert.equal(res.recipients, 3);
+    assert.equal(res.complete, true, "roomcast's own acked broadcast got every node's acks");
+  });
+
+  it("serverSideEmit with replies both ways", async () => {
+    const replies = await io.serverSideEmitWithAck("hello-servers", { n: 1 });
+    assert.deepEqual(replies, [
+      { ok: true, server: "roomcast" },
+      { ok: true, server: "roomcast" },
+    ]);
+    const res = await a.ok("/api/v1/server-side-emit", { event: "ping-servers", args: ["hi", 2], ack_timeout_ms: 2000 });
+    assert.equal(res.servers, 2);
+    const got = sorted(res.responses.map((r) => JSON.stringify(r)));
+    assert.deepEqual(got, sorted([JSON.stringify({ from: "node", got: ["hi", 2] }), JSON.stringify({ ok: true, server: "roomcast" })]));
+  });
+
+  it("every server's sockets: roomcast's admin listing and Node's fetchSockets", async () => {
+    const clients = await Promise.all([a, b, node].map(client));
+    const ids = sorted(clients.map(({ socket }) => socket.id));
+    const listed = await a.ok("/api/v1/sockets");
+    assert.deepEqual(sorted(listed.sockets.map((s) => s.id)), ids);
+    const fetched = await io.fetchSockets();
+    assert.deepEqual(sorted(fetched.map((s) => s.id)), ids);
+    assert.equal((await a.ok("/api/v1/stats")).nodes, 3);
   });
 });
