@@ -1,7 +1,8 @@
 //! The adapter seam: every broadcast and room operation of a namespace goes through an [`Adapter`].
 //! The in-process [`local::LocalAdapter`] hands them to the namespace's room supervisors; the
 //! cluster adapters [`redis::adapter::RedisAdapter`] (classic pub/sub) and
-//! [`redis::sharded::ShardedAdapter`] (sharded pub/sub) also reach the other nodes: broadcasts, and
+//! [`redis::sharded::ShardedAdapter`] (sharded pub/sub) and [`redis::streams::StreamsAdapter`]
+//! (a Redis stream, with connection state recovery across nodes) also reach the other nodes: broadcasts, and
 //! what needs their answers: sockets, recipient counts, acknowledgements ([`acks`]) and the events
 //! servers send each other. Every cluster operation, and the cluster view (server count, other
 //! nodes' sockets, [`LinkState`]), has a one-node default, so a local adapter is a cluster of one

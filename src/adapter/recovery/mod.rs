@@ -6,8 +6,9 @@
 //! adapter happen under one lock, as do collecting a recovered socket's missed packets and adding
 //! it: so a packet reaches a recovered socket exactly once, either replayed or live.
 //!
-//! A cluster adapter that stores packets itself (Redis streams) implements the same
-//! [`Adapter`] methods (`persist_session`, `restore_session`, `add_recovered_socket`) instead.
+//! A cluster adapter that stores packets itself (Redis streams, `redis::streams`) implements the
+//! same [`Adapter`] methods (`persist_session`, `restore_session`, `add_recovered_socket`)
+//! instead, and its factory says so ([`AdapterFactory::keeps_sessions`]): it is not wrapped.
 
 pub mod session;
 pub mod store;

@@ -30,6 +30,12 @@
 //! the master owning its hash slot ([`slot`], [`shard_cluster`]): its own requests in
 //! [`sharded_peers`], its answers to the others' in [`sharded_answers`]. What both adapters share
 //! of broadcasts with acknowledgements (collecting and answering them) is [`ack_exchange`].
+//!
+//! [`streams::StreamsAdapter`] speaks `@socket.io/redis-streams-adapter` 0.3's: the messages that
+//! must not be lost go through one Redis stream ([`stream_link`], entries in [`stream_wire`], other
+//! servers' entries carried out in [`stream_entries`]), the rest over classic pub/sub through the
+//! sharded adapter's request code on a [`bus::PlainBus`]; connection state recovery across the
+//! cluster keeps sessions in Redis and replays from the stream ([`stream_sessions`]).
 
 pub mod ack_exchange;
 pub mod adapter;

@@ -5,8 +5,9 @@
 //! SERVER_SIDE_EMIT with one ([`Shard::server_side_emit_with_ack`]). Its answers to the other
 //! servers' messages are in [`super::sharded_answers`].
 //!
-//! Servers are counted with `PUBSUB SHARDNUMSUB <key>#<nsp>#` (every server `SSUBSCRIBE`s it, as
-//! Node's `serverCount`); a request waits for every other server's answers on this server's
+//! The pub/sub is a [`Bus`]: sharded for the sharded adapter, classic for the Redis Streams
+//! adapter. Servers are counted with `PUBSUB SHARDNUMSUB <key>#<nsp>#` (`NUMSUB` on the classic
+//! bus; every server subscribes it, as Node's `serverCount`); a request waits for every other server's answers on this server's
 //! response channel `<key>#<nsp>#<uid>#`, or for the request timeout, then ends with what
 //! arrived. While the link to Redis is down nothing is asked: the cluster view fails at once
 //! with [`ClusterError::Unavailable`], the rest counts no other server.
