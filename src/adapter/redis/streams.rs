@@ -53,6 +53,7 @@ pub struct StreamsAdapter<M: Member> {
     shard: Arc<Shard>,
     nsp: String,
     parser: Parser,
+    metrics: Arc<Metrics>,
     /// How long a kept session lives, when connection state recovery is on.
     recovery: Option<Duration>,
 }
@@ -81,6 +82,7 @@ impl<M: Member> StreamsAdapter<M> {
             shard,
             nsp,
             parser,
+            metrics: metrics.clone(),
             recovery,
         }
     }
@@ -297,6 +299,7 @@ impl<M: Member> Adapter<M> for StreamsAdapter<M> {
     fn persist_session(&self, session: SessionState) {
         if let Some(ttl) = self.recovery {
             stream_sessions::persist(&self.link, &session, ttl);
+            self.metrics.recovery_sessions_persisted.increment(1);
         }
     }
 
@@ -309,6 +312,9 @@ impl<M: Member> Adapter<M> for StreamsAdapter<M> {
             socket.deliver(frames, false);
         }
         self.local.add_socket(socket);
+        self.metrics.recovery_recovered.increment(1);
+        let replayed = restored.missed.len() as u64;
+        self.metrics.recovery_replayed.increment(replayed);
         true
     }
 }

@@ -19,7 +19,7 @@ import { Server } from "socket.io";
 import { io as ioClient } from "socket.io-client";
 import { createAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient } from "redis";
-import { startBroker, ask, record, once, sorted } from "../broker/lib/broker.mjs";
+import { startBroker, ask, record, once, sorted, metric } from "../broker/lib/broker.mjs";
 import { startRedis, redisCommand, numsub, until } from "./redis.mjs";
 
 let redis;
@@ -80,9 +80,10 @@ afterEach(() => {
   for (const s of node.sockets.splice(0)) s.disconnect();
 });
 
-/** A websocket client of `server` (a broker, or `node`), reconnected by hand only, recording "msg". */
-async function client(server) {
-  const socket = ioClient(server.url, { forceNew: true, reconnection: false, timeout: 5000, transports: ["websocket"] });
+/** A client of `server` (a broker, or `node`) over `transport`, reconnected by hand only, recording "msg". */
+async function client(server, transport = "websocket") {
+  const transports = [transport];
+  const socket = ioClient(server.url, { forceNew: true, reconnection: false, timeout: 5000, transports });
   (server.sockets ?? node.sockets).push(socket);
   await once(socket, "connect");
   return { socket, inbox: record(socket, ["msg"]) };
@@ -125,7 +126,7 @@ async function reconnectTo(socket, server) {
 
 describe("redis-streams: roomcast and Node.js servers on one stream", () => {
   it("a broadcast from any server reaches every server's clients, with the stream id as its offset", async () => {
-    const clients = await Promise.all([a, b, node].map(client));
+    const clients = await Promise.all([a, b, node].map((server) => client(server)));
     for (const { socket } of clients) assert.deepEqual(await ask(socket, "join", ["r"]), { ok: true, rooms: ["r"] });
     await emit(a, 1, ["r"]);
     await emit(node, 2, ["r"]);
@@ -144,13 +145,15 @@ describe("redis-streams: roomcast and Node.js servers on one stream", () => {
   });
 
   const hops = [
-    ["roomcast A", () => a, "roomcast B", () => b],
-    ["the Node server", () => node, "roomcast A", () => a],
-    ["roomcast B", () => b, "the Node server", () => node],
+    ["roomcast A", () => a, "roomcast B", () => b, "websocket"],
+    ["roomcast A", () => a, "roomcast B", () => b, "polling"],
+    ["the Node server", () => node, "roomcast A", () => a, "websocket"],
+    ["the Node server", () => node, "roomcast B", () => b, "polling"],
+    ["roomcast B", () => b, "the Node server", () => node, "websocket"],
   ];
-  for (const [fromName, from, toName, to] of hops) {
-    it(`a client dropped on ${fromName} recovers on ${toName}: same id, rooms, every missed packet in order`, async () => {
-      const { socket, inbox } = await client(from());
+  for (const [fromName, from, toName, to, transport] of hops) {
+    it(`${transport}: a client dropped on ${fromName} recovers on ${toName}: same id, rooms, every missed packet in order`, async () => {
+      const { socket, inbox } = await client(from(), transport);
       const watcher = await client(to());
       assert.deepEqual(await ask(socket, "join", ["room-x"]), { ok: true, rooms: ["room-x"] });
       await emit(from(), 1, ["room-x"]);
@@ -178,6 +181,10 @@ describe("redis-streams: roomcast and Node.js servers on one stream", () => {
         ":0",
         "a session is taken once",
       );
+      if (to() !== node) {
+        const recovered = metric((await to().metrics()).values, "roomcast_recovery_recovered_total");
+        assert.ok(recovered >= 1, `counted where it recovered: ${recovered}`);
+      }
     });
   }
 
@@ -195,7 +202,7 @@ describe("redis-streams: roomcast and Node.js servers on one stream", () => {
 
 describe("redis-streams: what comes back crosses over pub/sub", () => {
   it("Node's io.timeout(2000).emit gets the acks of clients on both roomcast nodes and its own", async () => {
-    const clients = await Promise.all([a, b, node].map(client));
+    const clients = await Promise.all([a, b, node].map((server) => client(server)));
     for (const { socket } of clients) socket.on("ask", (q, ack) => ack({ id: socket.id, q }));
     const [err, replies] = await new Promise((resolve) => io.timeout(2000).emit("ask", "q1", (...r) => resolve(r)));
     assert.equal(err, null, "every server counted its clients and each replied");
@@ -218,7 +225,7 @@ describe("redis-streams: what comes back crosses over pub/sub", () => {
   });
 
   it("every server's sockets: roomcast's admin listing and Node's fetchSockets", async () => {
-    const clients = await Promise.all([a, b, node].map(client));
+    const clients = await Promise.all([a, b, node].map((server) => client(server)));
     const ids = sorted(clients.map(({ socket }) => socket.id));
     const listed = await a.ok("/api/v1/sockets");
     assert.deepEqual(sorted(listed.sockets.map((s) => s.id)), ids);
