@@ -7,6 +7,9 @@
 //! outage loses nothing that reached the stream. The writer's connection also serves the session
 //! keys and `XRANGE` reads of connection state recovery.
 //!
+//! Its connections' state is the gauge `roomcast_cluster_redis_stream_connected` (1 when both are
+//! up; the pub/sub link of the same node keeps `roomcast_cluster_redis_connected`).
+//!
 //! While the writer is down an append is not queued: its callback gets `None` at once (the
 //! adapter then delivers locally without an offset) and it is counted in
 //! `roomcast_cluster_publish_failures_total`, as the other adapters' publishes.
@@ -95,7 +98,7 @@ impl StreamLink {
         StreamLink {
             client,
             settings,
-            health: Health::new(metrics),
+            health: Health::with_gauge(metrics, "roomcast_cluster_redis_stream_connected"),
             failures: publish_failures(metrics),
             handlers: Handlers::default(),
             shared: Shared::default(),

@@ -232,5 +232,9 @@ describe("redis-streams: what comes back crosses over pub/sub", () => {
     const fetched = await io.fetchSockets();
     assert.deepEqual(sorted(fetched.map((s) => s.id)), ids);
     assert.equal((await a.ok("/api/v1/stats")).nodes, 3);
+    const gauges = (await a.metrics()).values;
+    assert.equal(metric(gauges, "roomcast_cluster_redis_stream_connected"), 1, "the stream link is up");
+    assert.equal(metric(gauges, "roomcast_cluster_redis_connected"), 1, "the pub/sub link is up");
+    assert.equal((await a.ok("/health")).status, "ok");
   });
 });
