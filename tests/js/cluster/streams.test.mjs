@@ -46,6 +46,7 @@ before(async () => {
     connectionStateRecovery: { maxDisconnectionDuration: 60000 },
   });
   io.on("connection", (socket) => {
+    if (!socket.recovered) socket.data = { made: "node", n: 1 };
     socket.on("join", (rooms, ack) => {
       socket.join(rooms);
       ack({ ok: true, rooms: [...socket.rooms].filter((r) => r !== socket.id) });
@@ -181,6 +182,14 @@ describe("redis-streams: roomcast and Node.js servers on one stream", () => {
         ":0",
         "a session is taken once",
       );
+      if (to() !== node) {
+        const described = await to().ok(`/api/v1/sockets/${sid}`);
+        assert.deepEqual(described.rooms, ["room-x"], "its rooms, on the node it recovered on");
+        if (from() === node) assert.deepEqual(described.data, { made: "node", n: 1 }, "the data the Node server gave it");
+      } else {
+        const [found] = await io.in(sid).fetchSockets();
+        assert.deepEqual([...found.rooms].sort(), sorted([sid, "room-x"]), "its rooms, on the Node server");
+      }
       if (to() !== node) {
         const recovered = metric((await to().metrics()).values, "roomcast_recovery_recovered_total");
         assert.ok(recovered >= 1, `counted where it recovered: ${recovered}`);
