@@ -61,6 +61,7 @@ pub mod sharded_peers;
 pub mod slot;
 pub mod stream_entries;
 pub mod stream_link;
+pub mod stream_recent;
 pub mod stream_sessions;
 pub mod stream_wire;
 pub mod streams;

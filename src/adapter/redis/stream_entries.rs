@@ -4,9 +4,10 @@
 //! entries (by uid) and other types are ignored.
 
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::Instant;
 
 use metrics::Counter;
+use parking_lot::Mutex;
 use serde_json::Value;
 
 use crate::adapter::local::LocalAdapter;
@@ -14,6 +15,8 @@ use crate::adapter::redis::adapter::admits_remote;
 use crate::adapter::redis::cluster_wire::{ClusterBody, ClusterMessage};
 use crate::adapter::redis::link;
 use crate::adapter::redis::stream_link::EntryHandler;
+use crate::adapter::redis::stream_recent::Recent;
+use crate::adapter::redis::stream_wire::parse_offset;
 use crate::adapter::redis::wire::Broadcast;
 use crate::adapter::{Adapter, BroadcastMessage};
 use crate::payload::encode_frames;
@@ -39,11 +42,34 @@ pub fn with_offset(
     message
 }
 
+/// The recent deliveries of a namespace's stream broadcasts, when connection state recovery is
+/// on.
+pub type Recents = Option<Arc<Mutex<Recent>>>;
+
+/// Hands `message`, stream entry `id`, to `deliver`; with recovery on, remembered in `recent`
+/// and delivered under its lock (so a recovered socket is added between two deliveries, never
+/// during one), left out of what recovered sockets had replayed.
+pub fn deliver_recorded(
+    recent: &Recents,
+    id: &str,
+    mut message: BroadcastMessage,
+    deliver: impl FnOnce(BroadcastMessage),
+) {
+    let (Some(recent), Some(id)) = (recent, parse_offset(id)) else {
+        return deliver(message);
+    };
+    let mut recent = recent.lock();
+    let selector = message.options.selector.clone();
+    let frames = message.frames.clone();
+    message.options.selector = recent.delivered(id, selector, frames, Instant::now());
+    deliver(message);
+}
+
 /// What to do with an entry of namespace `nsp`: another server's, carried out on `local`.
 pub fn entry_handler<M: Member>(
     local: Weak<LocalAdapter<M>>,
     uid: String,
-    (parser, recovery): (Parser, Option<Duration>),
+    (parser, recent): (Parser, Recents),
     shed: Counter,
 ) -> EntryHandler {
     Arc::new(move |message: ClusterMessage, id: &str| {
@@ -68,10 +94,10 @@ pub fn entry_handler<M: Member>(
                     flags,
                 };
                 let mut delivered = broadcast.into_message(parser);
-                if recovery.is_some() && takes_offset(&delivered) {
+                if recent.is_some() && takes_offset(&delivered) {
                     delivered = with_offset(delivered, id, parser);
                 }
-                local.broadcast(delivered);
+                deliver_recorded(&recent, id, delivered, |m| local.broadcast(m));
             }
             ClusterBody::Rooms {
                 join,

@@ -87,24 +87,26 @@ pub fn restore(
         }
         let value = value?;
         let session = decode_session(&value, &nsp).ok()?;
-        let missed = missed(&mut conn, &stream, &session, offset, parser).await?;
+        let (missed, through) = missed(&mut conn, &stream, &session, offset, parser).await?;
         Some(Restored {
             session,
             after: 0,
             missed,
+            through: parse_offset(&through),
         })
     })
 }
 
 /// The frames of the broadcasts after `offset` that reach `session`, each with its entry id
-/// appended; `None` when Redis fails or the range is longer than [`MAX_PAGES`] pages.
+/// appended, and the last entry read; `None` when Redis fails or the range is longer than
+/// [`MAX_PAGES`] pages.
 async fn missed(
     conn: &mut redis::aio::MultiplexedConnection,
     stream: &str,
     session: &SessionState,
     mut offset: String,
     parser: Parser,
-) -> Option<Vec<Arc<[crate::protocol::engineio::Frame]>>> {
+) -> Option<(Vec<Arc<[crate::protocol::engineio::Frame]>>, String)> {
     let mut rooms = vec![Room::from(session.sid.as_str())];
     rooms.extend(session.rooms.iter().cloned());
     let mut out = Vec::new();
@@ -147,7 +149,7 @@ async fn missed(
             out.push(broadcast.into_message(parser).frames);
         }
         if complete {
-            return Some(out);
+            return Some((out, offset));
         }
     }
     None

@@ -17,7 +17,7 @@
 //! answers, [`super::sharded_answers`]); servers are counted with `PUBSUB NUMSUB <prefix>#<nsp>#`.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -29,7 +29,9 @@ use crate::adapter::redis::link::shed_counter;
 use crate::adapter::redis::sharded::{remote_of, summary, wire_parts};
 use crate::adapter::redis::sharded_answers::message_handler;
 use crate::adapter::redis::sharded_peers::Shard;
-use crate::adapter::redis::stream_entries::{entry_handler, takes_offset, with_offset};
+use crate::adapter::redis::stream_entries::{
+    deliver_recorded, entry_handler, takes_offset, with_offset, Recents,
+};
 use crate::adapter::redis::stream_link::StreamLink;
 use crate::adapter::redis::stream_sessions;
 use crate::adapter::redis::stream_wire::entry_fields;
@@ -56,6 +58,8 @@ pub struct StreamsAdapter<M: Member> {
     metrics: Arc<Metrics>,
     /// How long a kept session lives, when connection state recovery is on.
     recovery: Option<Duration>,
+    /// The recent deliveries of stream broadcasts here (recovery on).
+    recent: Recents,
 }
 
 impl<M: Member> StreamsAdapter<M> {
@@ -72,7 +76,13 @@ impl<M: Member> StreamsAdapter<M> {
         let shard = Arc::new(shard);
         let (nsp, uid) = (shard.names().1.to_owned(), shard.uid().to_owned());
         let weak = Arc::downgrade(&local);
-        let handler = entry_handler(weak.clone(), uid, (parser, recovery), shed_counter(metrics));
+        let recent: Recents = recovery.map(|_| Arc::default());
+        let handler = entry_handler(
+            weak.clone(),
+            uid,
+            (parser, recent.clone()),
+            shed_counter(metrics),
+        );
         link.listen(&nsp, handler);
         let shed = shed_counter(metrics);
         shard.listen(message_handler(weak, Arc::downgrade(&shard), parser, shed));
@@ -84,6 +94,7 @@ impl<M: Member> StreamsAdapter<M> {
             parser,
             metrics: metrics.clone(),
             recovery,
+            recent,
         }
     }
 
@@ -129,9 +140,9 @@ impl<M: Member> StreamsAdapter<M> {
             self.link.append(fields, None);
             return deliver(message);
         }
-        let parser = self.parser;
+        let (parser, recent) = (self.parser, self.recent.clone());
         let done = move |id: Option<String>| match id {
-            Some(id) => deliver(with_offset(message, &id, parser)),
+            Some(id) => deliver_recorded(&recent, &id, with_offset(message, &id, parser), deliver),
             None => deliver(message),
         };
         self.link.append(fields, Some(Box::new(done)));
@@ -308,10 +319,22 @@ impl<M: Member> Adapter<M> for StreamsAdapter<M> {
     }
 
     fn add_recovered_socket(&self, socket: M, restored: &Restored) -> bool {
-        for frames in &restored.missed {
+        let mut recent = self.recent.as_ref().map(|r| r.lock());
+        let late = match (&mut recent, restored.through) {
+            (Some(recent), Some(through)) => {
+                let (sid, rooms) = (socket.id(), socket.named_rooms());
+                match recent.catch_up(&sid, &rooms, through, Instant::now()) {
+                    Some(late) => late,
+                    None => return false,
+                }
+            }
+            _ => Vec::new(),
+        };
+        for frames in restored.missed.iter().chain(&late) {
             socket.deliver(frames, false);
         }
         self.local.add_socket(socket);
+        drop(recent);
         self.metrics.recovery_recovered.increment(1);
         let replayed = restored.missed.len() as u64;
         self.metrics.recovery_replayed.increment(replayed);

@@ -197,6 +197,28 @@ describe("redis-streams: roomcast and Node.js servers on one stream", () => {
     });
   }
 
+  it("a client recovering while a Node server publishes without pause gets every packet once, in order", async () => {
+    const { socket, inbox } = await client(a);
+    assert.deepEqual(await ask(socket, "join", ["flood"]), { ok: true, rooms: ["flood"] });
+    let n = 0;
+    const flood = setInterval(() => io.to("flood").emit("msg", ++n), 1);
+    try {
+      await inbox.wait((i) => i.args[0] === 50, 10000, "the flood");
+      await drop(socket);
+      await reconnectTo(socket, b);
+      assert.equal(socket.recovered, true);
+      const upTo = n + 200;
+      await inbox.wait((i) => i.args[0] >= upTo, 10000, "the flood after the recovery");
+    } finally {
+      clearInterval(flood);
+    }
+    const last = n;
+    await inbox.wait((i) => i.args[0] === last, 10000, "the last of the flood");
+    const got = numbers(inbox);
+    const expected = Array.from({ length: last }, (_, i) => i + 1);
+    assert.deepEqual(got, expected, "every packet once, in order, across the drop");
+  });
+
   it("a forged pid or an offset that is not in the stream gets a new session", async () => {
     const { socket, inbox } = await client(a);
     await emit(a, 1, [socket.id]);
