@@ -72,6 +72,11 @@ impl Health {
         }
     }
 
+    /// Resolves the next time the subscriber loses Redis.
+    pub(crate) async fn lost(&self) {
+        self.lost.notified().await;
+    }
+
     /// Whether both connections are up.
     pub(crate) fn up(&self) -> bool {
         self.publisher.load(Ordering::Acquire) && self.subscriber.load(Ordering::Acquire)

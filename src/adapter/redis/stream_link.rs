@@ -201,8 +201,17 @@ impl Writer {
                     *self.shared.lock() = Some(conn.clone());
                     health.publisher(true);
                     backoff.reset();
-                    while queue.recv_many(&mut batch, PIPELINE).await > 0 {
-                        if !self.write(&mut conn, &mut batch).await {
+                    loop {
+                        // The reader losing Redis means this connection is most likely gone too:
+                        // reconnect rather than lose the next appends on it.
+                        let received = tokio::select! {
+                            n = queue.recv_many(&mut batch, PIPELINE) => n,
+                            () = health.lost() => {
+                                tracing::info!("cluster: Redis lost; the stream writer reconnects too");
+                                break;
+                            }
+                        };
+                        if received == 0 || !self.write(&mut conn, &mut batch).await {
                             break;
                         }
                     }
