@@ -2,12 +2,14 @@
 // comes back: each keeps serving its own clients (a broadcast still reaches a local member, without an
 // offset since the stream gave it none), the stream link's gauge says 0 then 1, and once Redis is back
 // both append and read the stream again (a broadcast on one node reaches the other node's client, with
-// a stream id as its offset).
+// a stream id as its offset). Then one broker drains (SIGTERM): its clients' sessions are left in
+// Redis, and a client recovers on the other broker with what was broadcast meanwhile.
 
 import { it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startBroker, ask, record, metric } from "../broker/lib/broker.mjs";
-import { startRedis, until } from "./redis.mjs";
+import { io as ioClient } from "socket.io-client";
+import { startBroker, ask, record, metric, once } from "../broker/lib/broker.mjs";
+import { startRedis, redisCommand, until } from "./redis.mjs";
 
 let redis;
 let brokers = [];
@@ -59,4 +61,33 @@ it("serves its own clients while Redis is down and links up again when it is bac
     [1, 3],
     "node B saw neither the broadcast made while Redis was away nor a duplicate",
   );
+});
+
+it("a broker draining on SIGTERM leaves its clients' sessions in Redis; they recover on the other broker", async () => {
+  const [a, b] = brokers;
+  // not in a.sockets: the broker's stop() would disconnect it from the client side first
+  const socket = ioClient(a.url, { forceNew: true, reconnection: false, transports: ["websocket"] });
+  try {
+    await once(socket, "connect");
+    const inbox = record(socket, ["msg"]);
+    await ask(socket, "join", "r");
+    await emit(a, 10);
+    await inbox.wait((i) => i.args[0] === 10);
+    const [sid, pid] = [socket.id, socket._pid];
+    const gone = once(socket, "disconnect", 15000);
+    assert.deepEqual(await a.stop(), { code: 0, signal: null }, "the draining broker exits 0");
+    await gone;
+    await until(async () => (await redisCommand(redis.port, "EXISTS", `sio:session:${pid}`)) === ":1", "the session in Redis");
+    await emit(b, 11);
+    socket.io.uri = b.url;
+    const connected = once(socket, "connect");
+    socket.connect();
+    await connected;
+    assert.equal(socket.recovered, true);
+    assert.equal(socket.id, sid);
+    await inbox.wait((i) => i.args[0] === 11);
+    assert.deepEqual(inbox.of("msg").map((args) => args[0]), [10, 11]);
+  } finally {
+    socket.disconnect();
+  }
 });
