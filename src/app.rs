@@ -14,6 +14,8 @@ use crate::adapter::redis::channel::SubscriptionMode;
 use crate::adapter::redis::options::RedisAdapterOptions;
 use crate::adapter::redis::shard_link::ShardedRedis;
 use crate::adapter::redis::sharded::ShardedAdapterFactory;
+use crate::adapter::redis::stream_link::StreamSettings;
+use crate::adapter::redis::streams::StreamsAdapterFactory;
 use crate::admin::{self, AdminState};
 use crate::broker::{self, NamespacePolicy, PublishPolicy};
 use crate::config::{Auth, ClusterSection, Config, Publish};
@@ -121,8 +123,23 @@ fn open_file_budget() -> Option<(usize, usize)> {
 
 /// Builds the Socket.IO server of `config` with the broker behaviour on every namespace.
 pub fn build_server(config: &Config) -> std::io::Result<Server> {
+    let server = clustered(config)?;
+    for ns in &config.namespaces {
+        broker::install(&server, policy(ns)).map_err(std::io::Error::other)?;
+    }
+    // After the broker's namespaces: the admin namespace is a static one of its own (validation
+    // refused a clash with an entry; a matching pattern does not reach a static namespace), so
+    // it never gets the client room API.
+    if let Some(options) = &config.admin_ui {
+        crate::admin_ui::instrument(&server, options.clone()).map_err(std::io::Error::other)?;
+    }
+    Ok(server)
+}
+
+/// The server of `config` with the adapter its `[cluster]` section names.
+fn clustered(config: &Config) -> std::io::Result<Server> {
     let options = config.server_options();
-    let server = match &config.cluster {
+    Ok(match &config.cluster {
         ClusterSection::Local => Server::new(options),
         ClusterSection::Redis {
             url,
@@ -169,17 +186,32 @@ pub fn build_server(config: &Config) -> std::io::Result<Server> {
                 Arc::new(factory)
             })
         }
-    };
-    for ns in &config.namespaces {
-        broker::install(&server, policy(ns)).map_err(std::io::Error::other)?;
-    }
-    // After the broker's namespaces: the admin namespace is a static one of its own (validation
-    // refused a clash with an entry; a matching pattern does not reach a static namespace), so
-    // it never gets the client room API.
-    if let Some(options) = &config.admin_ui {
-        crate::admin_ui::instrument(&server, options.clone()).map_err(std::io::Error::other)?;
-    }
-    Ok(server)
+        ClusterSection::RedisStreams {
+            url,
+            stream,
+            max_len,
+            request_timeout,
+        } => {
+            let client = redis::Client::open(url.as_str()).map_err(std::io::Error::other)?;
+            let parser = options.parser;
+            let recovery = options
+                .recovery
+                .enabled
+                .then_some(options.recovery.bounds.max_disconnection);
+            let settings = StreamSettings {
+                stream: stream.clone(),
+                max_len: *max_len,
+                ..StreamSettings::default()
+            };
+            Server::with_adapter_from(options, |pool, metrics| {
+                let factory = StreamsAdapterFactory::new(client, settings, parser, pool, metrics)
+                    .with_recovery(recovery)
+                    .with_request_timeout(*request_timeout);
+                factory.start();
+                Arc::new(factory)
+            })
+        }
+    })
 }
 
 /// Runs the broker until `shutdown` resolves, then drains: `/ready` turns 503, new clients are

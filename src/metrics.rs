@@ -196,6 +196,10 @@ impl Metrics {
                 "roomcast_cluster_redis_connected",
                 "1 while this node's link to the cluster's Redis is up (publisher and subscriber), 0 while it reconnects (Redis adapter only)",
             ),
+            (
+                "roomcast_cluster_redis_stream_connected",
+                "1 while this node's link to the Redis stream is up (writer and reader), 0 while it reconnects (redis-streams adapter only)",
+            ),
         ];
         for (name, help) in gauges {
             r.describe_gauge(name.into(), None, SharedString::from(help));

@@ -119,7 +119,9 @@ pub struct ServerOptions {
 /// Connection state recovery: a client that lost its connection and comes back within
 /// `bounds.max_disconnection` gets its socket id, rooms and `data` back and every stored packet
 /// it missed. Stored: broadcasts and emits to one socket that are neither volatile nor waiting
-/// for acknowledgements. Node-local so far: with a cluster adapter it stays off (with a warning).
+/// for acknowledgements. Node-local, except with a cluster adapter that keeps sessions itself
+/// (the Redis Streams adapter's `StreamsAdapterFactory::with_recovery`); with another cluster
+/// adapter it stays off (with a warning).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecoveryOptions {
     /// Whether sessions are kept and packets stored.

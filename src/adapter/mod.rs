@@ -1,7 +1,8 @@
 //! The adapter seam: every broadcast and room operation of a namespace goes through an [`Adapter`].
 //! The in-process [`local::LocalAdapter`] hands them to the namespace's room supervisors; the
 //! cluster adapters [`redis::adapter::RedisAdapter`] (classic pub/sub) and
-//! [`redis::sharded::ShardedAdapter`] (sharded pub/sub) also reach the other nodes: broadcasts, and
+//! [`redis::sharded::ShardedAdapter`] (sharded pub/sub) and [`redis::streams::StreamsAdapter`]
+//! (a Redis stream, with connection state recovery across nodes) also reach the other nodes: broadcasts, and
 //! what needs their answers: sockets, recipient counts, acknowledgements ([`acks`]) and the events
 //! servers send each other. Every cluster operation, and the cluster view (server count, other
 //! nodes' sockets, [`LinkState`]), has a one-node default, so a local adapter is a cluster of one
@@ -194,15 +195,20 @@ pub trait Adapter<M: Member>: Send + Sync + 'static {
     /// Keeps the session of a socket that left with a recoverable reason. By default dropped.
     fn persist_session(&self, _session: recovery::store::SessionState) {}
     /// Takes the session `pid` back if its client, whose last packet was at `offset`, can be
-    /// given everything it missed. By default never.
-    fn restore_session(&self, _pid: &str, _offset: &str) -> Option<recovery::store::Restored> {
-        None
+    /// given everything it missed. By default never. A node-local store answers at once (the
+    /// future is ready); a cluster store asks its Redis.
+    fn restore_session(
+        &self,
+        _pid: &str,
+        _offset: &str,
+    ) -> BoxFuture<Option<recovery::store::Restored>> {
+        Box::pin(async { None })
     }
-    /// Delivers to a recovered `socket` (its rooms recorded) the stored packets after `after`
-    /// that reach it, then adds it, with no packet between them lost or doubled. `false`: some
-    /// of those packets are gone now; the socket was not added.
-    fn add_recovered_socket(&self, socket: M, after: u64) -> bool {
-        let _ = (socket, after);
+    /// Delivers to a recovered `socket` (its rooms recorded) the packets it missed since
+    /// `restored` was taken back, then adds it. `false`: some of those packets are gone now; the
+    /// socket was not added.
+    fn add_recovered_socket(&self, socket: M, restored: &recovery::store::Restored) -> bool {
+        let _ = (socket, restored);
         false
     }
 }
@@ -267,6 +273,11 @@ pub trait AdapterFactory<M: Member>: Send + Sync + 'static {
     /// This node's id in the cluster, as its adapters tell other nodes (`None` alone).
     fn node_id(&self) -> Option<String> {
         None
+    }
+    /// Whether its adapters do connection state recovery themselves (across the cluster), so
+    /// the server does not wrap them in the node-local store. By default not.
+    fn keeps_sessions(&self) -> bool {
+        false
     }
 }
 

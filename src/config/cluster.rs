@@ -49,11 +49,32 @@ pub(crate) fn validate(raw: &RawCluster, ctx: &Ctx<'_>) -> Result<ClusterSection
             request_timeout: Duration::from_millis(raw.request_timeout_ms),
             dynamic,
         }),
+        "redis-streams" => streams(raw, ctx),
         other => Err(ctx.invalid(
             "cluster.adapter",
-            format!("`{other}` is not one of \"local\", \"redis\", \"redis-sharded\""),
+            format!(
+                "`{other}` is not one of \"local\", \"redis\", \"redis-sharded\", \"redis-streams\""
+            ),
         )),
     }
+}
+
+/// `redis-streams`: the Redis checks, a stream name that is not empty, and a stream length of 1
+/// to a hundred million entries.
+fn streams(raw: &RawCluster, ctx: &Ctx<'_>) -> Result<ClusterSection, ConfigError> {
+    let url = redis_keys(raw, ctx)?;
+    if raw.stream_name.trim().is_empty() {
+        return Err(ctx.invalid("cluster.stream_name", "must not be empty"));
+    }
+    if raw.stream_max_len == 0 || raw.stream_max_len > 100_000_000 {
+        return Err(ctx.invalid("cluster.stream_max_len", "must be between 1 and 100000000"));
+    }
+    Ok(ClusterSection::RedisStreams {
+        url,
+        stream: raw.stream_name.clone(),
+        max_len: usize::try_from(raw.stream_max_len).unwrap_or(usize::MAX),
+        request_timeout: Duration::from_millis(raw.request_timeout_ms),
+    })
 }
 
 /// The seed node URLs of a Redis Cluster in `redis_url`: comma-separated, blanks around them
@@ -233,6 +254,30 @@ mod tests {
     }
 
     #[test]
+    fn the_streams_adapter_takes_its_stream_from_the_file_or_the_environment() {
+        let text = "[cluster]\nadapter = \"redis-streams\"\nstream_name = \"app\"\n[recovery]\nenabled = true";
+        let c = parse(text, "t.toml", &no_env).expect("valid, recovery included");
+        let expected = ClusterSection::RedisStreams {
+            url: "redis://127.0.0.1:6379/0".to_owned(),
+            stream: "app".to_owned(),
+            max_len: 10_000,
+            request_timeout: Duration::from_millis(5000),
+        };
+        assert_eq!((c.cluster, c.recovery.enabled), (expected, true));
+        let env = |k: &str| (k == "ROOMCAST_CLUSTER_STREAM_MAX_LEN").then(|| "0".to_owned());
+        assert_eq!(
+            err("[cluster]\nadapter = \"redis-streams\"", &env),
+            "config: cluster.stream_max_len: must be between 1 and 100000000 \
+             (set by ROOMCAST_CLUSTER_STREAM_MAX_LEN)"
+        );
+        let empty = "[cluster]\nadapter = \"redis-streams\"\nstream_name = \" \"";
+        assert_eq!(
+            err(empty, &no_env),
+            "config: cluster.stream_name: must not be empty"
+        );
+    }
+
+    #[test]
     fn a_redis_cluster_is_named_by_its_seed_nodes() {
         let text = "[cluster]\nadapter = \"redis-sharded\"\nredis_cluster = true\n\
                     redis_url = \"redis://10.0.0.1:7000, redis://10.0.0.2:7000\"";
@@ -260,7 +305,7 @@ mod tests {
     #[test]
     fn bad_cluster_values_name_their_key() {
         let cases = [
-            ("adapter = \"kafka\"", "config: cluster.adapter: `kafka` is not one of \"local\", \"redis\", \"redis-sharded\""),
+            ("adapter = \"kafka\"", "config: cluster.adapter: `kafka` is not one of \"local\", \"redis\", \"redis-sharded\", \"redis-streams\""),
             ("sharded_subscription_mode = \"dynamic-private\"", "config: cluster.sharded_subscription_mode: `dynamic-private` is not one of \"dynamic\", \"static\""),
             ("adapter = \"redis-sharded\"\nkey = \"a#b\"", "config: cluster.key: must not contain '#' (it separates the parts of a channel name)"),
             ("adapter = \"redis\"\nkey = \"\"", "config: cluster.key: must not be empty"),

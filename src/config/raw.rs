@@ -254,7 +254,7 @@ impl Default for RawLog {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawCluster {
-    /// `local`, `redis` or `redis-sharded`.
+    /// `local`, `redis`, `redis-sharded` or `redis-streams`.
     pub adapter: String,
     /// The Redis URL for `redis`; for `redis-sharded` on a Redis Cluster, one or more
     /// comma-separated seed node URLs.
@@ -271,6 +271,10 @@ pub struct RawCluster {
     pub request_timeout_ms: u64,
     /// Answer other servers' requests on their own response channel (`...#<uid>#`).
     pub publish_on_specific_response_channel: bool,
+    /// The Redis stream of `redis-streams` (Node's `streamName`).
+    pub stream_name: String,
+    /// Roughly how many entries that stream keeps (`XADD ... MAXLEN ~`; Node's `maxLen`).
+    pub stream_max_len: u64,
 }
 
 impl Default for RawCluster {
@@ -284,6 +288,8 @@ impl Default for RawCluster {
             sharded_subscription_mode: "dynamic".to_owned(),
             request_timeout_ms: 5000,
             publish_on_specific_response_channel: false,
+            stream_name: "socket.io".to_owned(),
+            stream_max_len: 10_000,
         }
     }
 }

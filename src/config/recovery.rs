@@ -55,8 +55,8 @@ impl Default for RawRecovery {
     }
 }
 
-/// Checks `[recovery]`: every bound positive, a namespace's bound within the total, and no
-/// cluster adapter (recovery is node-local so far).
+/// Checks `[recovery]`: every bound positive, a namespace's bound within the total, and a
+/// cluster adapter that keeps packets if any (`redis-streams`).
 pub(crate) fn validate(
     raw: &RawRecovery,
     cluster: &ClusterSection,
@@ -118,10 +118,12 @@ pub(crate) fn validate(
             ));
         }
     }
-    if raw.enabled && *cluster != ClusterSection::Local {
+    let across = matches!(cluster, ClusterSection::RedisStreams { .. });
+    if raw.enabled && *cluster != ClusterSection::Local && !across {
         return Err(ctx.invalid(
             "recovery.enabled",
-            "recovery is node-local so far: it needs [cluster] adapter = \"local\"",
+            "recovery needs [cluster] adapter = \"local\" (one node) or \"redis-streams\" (across \
+             the cluster): the pub/sub adapters keep no packets",
         ));
     }
     Ok(RecoveryOptions {
@@ -179,7 +181,7 @@ mod tests {
             assert_eq!(err(&format!("[recovery]\n{text}"), &no_env), want, "{text}");
         }
         let text = "[recovery]\nenabled = true\n[cluster]\nadapter = \"redis\"";
-        let want = "config: recovery.enabled: recovery is node-local so far: it needs [cluster] adapter = \"local\"";
+        let want = "config: recovery.enabled: recovery needs [cluster] adapter = \"local\" (one node) or \"redis-streams\" (across the cluster): the pub/sub adapters keep no packets";
         assert_eq!(err(text, &no_env), want);
         let env = |k: &str| (k == "ROOMCAST_RECOVERY_MAX_PACKETS").then(|| "0".to_owned());
         assert!(err("", &env).ends_with("(set by ROOMCAST_RECOVERY_MAX_PACKETS)"));

@@ -270,4 +270,16 @@ pub enum ClusterSection {
         /// (`"static"`).
         dynamic: bool,
     },
+    /// Through a Redis stream, in the format of Node's `@socket.io/redis-streams-adapter` 0.3
+    /// (which also carries connection state recovery across the cluster).
+    RedisStreams {
+        /// `redis://host:port/db`.
+        url: String,
+        /// The stream's key (Node's `streamName`).
+        stream: String,
+        /// Roughly how many entries the stream keeps (Node's `maxLen`).
+        max_len: usize,
+        /// How long a request to the other servers waits for their answers.
+        request_timeout: Duration,
+    },
 }

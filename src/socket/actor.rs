@@ -151,7 +151,7 @@ impl SocketActor {
             // Its rooms back, then its missed packets and its membership in one step.
             Some(r) => {
                 let added = socket.record_joined(&r.session.rooms).is_ok()
-                    && ns.adapter().add_recovered_socket(socket.clone(), r.after);
+                    && ns.adapter().add_recovered_socket(socket.clone(), &r);
                 if !added {
                     return self.unrecoverable(ctx);
                 }

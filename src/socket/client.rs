@@ -16,7 +16,7 @@ use crate::engine::session::HandlerCall;
 use crate::engine::{CloseReason, Conn, Handler, HandlerFactory, Message, SessionIo};
 use crate::handshake::{ConnInfo, Handshake};
 use crate::metrics::Metrics;
-use crate::namespace::{Namespaces, Unresolved};
+use crate::namespace::{Namespace, Namespaces, Unresolved};
 use crate::payload::frames_of;
 use crate::protocol::ids::Sid;
 use crate::protocol::socketio::{Decoded, Decoder, Packet, PacketType, Parser};
@@ -47,6 +47,7 @@ impl HandlerFactory for ClientFactory {
             config: self.0.clone(),
             info: info.clone(),
             sockets: HashMap::new(),
+            pending: HashMap::new(),
         })
     }
 }
@@ -57,6 +58,16 @@ pub struct Client {
     info: Arc<ConnInfo>,
     decoder: Decoder,
     sockets: HashMap<String, Socket>,
+    /// CONNECTs waiting for their adapter to take a session back (from Redis), by namespace.
+    pending: HashMap<String, Pending>,
+}
+
+/// A CONNECT whose socket's identity is being looked up; its client's later packets are held
+/// back until it is known.
+struct Pending {
+    ns: Arc<Namespace>,
+    handshake: Handshake,
+    identified: Arc<parking_lot::Mutex<Option<recovery::Identified>>>,
 }
 
 /// Runs `f` on the client of the connection `conn`, on its session actor (fire and forget; nothing
@@ -121,9 +132,13 @@ impl Handler for Client {
 
 impl Client {
     fn dispatch(&mut self, decoded: Decoded, io: &mut SessionIo<'_>) {
+        self.finish_pending(io);
         let Decoded { packet, binary } = decoded;
         match packet.kind {
-            PacketType::Connect if !self.sockets.contains_key(&packet.nsp) => {
+            PacketType::Connect
+                if !self.sockets.contains_key(&packet.nsp)
+                    && !self.pending.contains_key(&packet.nsp) =>
+            {
                 self.connect(packet, io);
             }
             PacketType::Event
@@ -197,7 +212,55 @@ impl Client {
                 .data
                 .unwrap_or_else(|| Value::Object(Default::default())),
         };
-        let (identity, restored) = recovery::identity(&ns, &handshake.auth);
+        match recovery::identity(&ns, &handshake.auth) {
+            Ok((identity, restored)) => {
+                self.start_socket(nsp, ns, handshake, identity, restored, io)
+            }
+            Err(restoring) => {
+                let identified = Arc::new(parking_lot::Mutex::new(None));
+                let (filled, conn) = (identified.clone(), io.conn().clone());
+                let pending = Pending {
+                    ns,
+                    handshake,
+                    identified,
+                };
+                self.pending.insert(nsp, pending);
+                io.hold_until(async move {
+                    *filled.lock() = Some(restoring.await);
+                    tell_client(&conn, |client, io| client.finish_pending(io));
+                });
+            }
+        }
+    }
+
+    /// Starts the socket of every pending CONNECT whose identity is known.
+    fn finish_pending(&mut self, io: &mut SessionIo<'_>) {
+        let known: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.identified.lock().is_some())
+            .map(|(nsp, _)| nsp.clone())
+            .collect();
+        for nsp in known {
+            let Some(p) = self.pending.remove(&nsp) else {
+                continue;
+            };
+            let Some((identity, restored)) = p.identified.lock().take() else {
+                continue;
+            };
+            self.start_socket(nsp, p.ns, p.handshake, identity, restored, io);
+        }
+    }
+
+    fn start_socket(
+        &mut self,
+        nsp: String,
+        ns: Arc<Namespace>,
+        handshake: Handshake,
+        identity: crate::socket::Identity,
+        restored: Option<crate::adapter::recovery::store::Restored>,
+        io: &mut SessionIo<'_>,
+    ) {
         let conn = io.conn().clone();
         let mut created = None;
         SocketActor::create(|ctx| {

@@ -10,11 +10,18 @@ use crate::namespace::Namespace;
 use crate::protocol::ids::Sid;
 use crate::socket::{DisconnectReason, Identity, Socket};
 
+/// Who a connecting socket is, and the session it recovers if any.
+pub(crate) type Identified = (Identity, Option<Restored>);
+
 /// The identity of a socket connecting to `ns` with CONNECT payload `auth`: recovered when the
 /// namespace's adapter keeps sessions and gives back the one `auth.pid` names (its client had
 /// the packet at `auth.offset`); otherwise fresh (with a private session id when the adapter
-/// keeps sessions).
-pub(crate) fn identity(ns: &Namespace, auth: &Value) -> (Identity, Option<Restored>) {
+/// keeps sessions). `Err`: the adapter has to ask elsewhere (Redis); the future resolves to it.
+pub(crate) fn identity(
+    ns: &Namespace,
+    auth: &Value,
+) -> Result<Identified, crate::adapter::BoxFuture<Identified>> {
+    use futures_util::FutureExt;
     let adapter = ns.adapter();
     if !adapter.keeps_sessions() {
         let identity = Identity {
@@ -22,13 +29,26 @@ pub(crate) fn identity(ns: &Namespace, auth: &Value) -> (Identity, Option<Restor
             pid: None,
             recovered: false,
         };
-        return (identity, None);
+        return Ok((identity, None));
     }
     let claim = match (auth.get("pid"), auth.get("offset")) {
         (Some(Value::String(pid)), Some(Value::String(offset))) => Some((pid, offset)),
         _ => None,
     };
-    match claim.and_then(|(pid, offset)| adapter.restore_session(pid, offset)) {
+    let Some((pid, offset)) = claim else {
+        return Ok(identified(None));
+    };
+    let restoring = adapter.restore_session(pid, offset);
+    let mut restoring = restoring.map(identified);
+    match (&mut restoring).now_or_never() {
+        Some(done) => Ok(done),
+        None => Err(Box::pin(restoring)),
+    }
+}
+
+/// The identity of a socket with recovery on: the restored session's, or a fresh one.
+fn identified(restored: Option<Restored>) -> Identified {
+    match restored {
         Some(restored) => {
             let identity = Identity {
                 id: restored.session.sid,

@@ -6,8 +6,9 @@
 //! adapter happen under one lock, as do collecting a recovered socket's missed packets and adding
 //! it: so a packet reaches a recovered socket exactly once, either replayed or live.
 //!
-//! A cluster adapter that stores packets itself (Redis streams) implements the same
-//! [`Adapter`] methods (`persist_session`, `restore_session`, `add_recovered_socket`) instead.
+//! A cluster adapter that stores packets itself (Redis streams, `redis::streams`) implements the
+//! same [`Adapter`] methods (`persist_session`, `restore_session`, `add_recovered_socket`)
+//! instead, and its factory says so ([`AdapterFactory::keeps_sessions`]): it is not wrapped.
 
 pub mod session;
 pub mod store;
@@ -120,6 +121,9 @@ impl<M: Member> SessionAwareFactory<M> {
     ) -> Arc<dyn AdapterFactory<M>> {
         if !options.recovery.enabled {
             return inner;
+        }
+        if inner.keeps_sessions() {
+            return inner; // a cluster adapter with recovery of its own (Redis streams)
         }
         if inner.link_state() != LinkState::Alone {
             // Offsets would travel to other nodes inside the packets, as extra arguments.
@@ -279,7 +283,7 @@ impl<M: Member> Adapter<M> for SessionAwareAdapter<M> {
             .increment(1);
     }
 
-    fn restore_session(&self, pid: &str, offset: &str) -> Option<Restored> {
+    fn restore_session(&self, pid: &str, offset: &str) -> BoxFuture<Option<Restored>> {
         let restored = self
             .recovery
             .with(|store, now| store.restore(&self.nsp, pid, offset, now));
@@ -287,10 +291,12 @@ impl<M: Member> Adapter<M> for SessionAwareAdapter<M> {
             self.recovery
                 .count("roomcast_recovery_refused_total", "reason", why.as_str(), 1);
         }
-        restored.ok()
+        let restored = restored.ok();
+        Box::pin(async move { restored })
     }
 
-    fn add_recovered_socket(&self, socket: M, after: u64) -> bool {
+    fn add_recovered_socket(&self, socket: M, restored: &Restored) -> bool {
+        let after = restored.after;
         let rec = &self.recovery;
         let added = rec.with(|store, now| {
             let sid = socket.id();

@@ -27,8 +27,14 @@ pub struct Restored {
     /// The session.
     pub session: SessionState,
     /// The sequence number of the last packet the client had; everything after it that selects
-    /// the session is what it missed.
+    /// the session is what it missed (node-local store).
     pub after: u64,
+    /// The packets it missed, encoded, when the store read them with the session (a Redis
+    /// stream); empty for the node-local store, which finds them by `after`.
+    pub missed: Vec<std::sync::Arc<[crate::protocol::engineio::Frame]>>,
+    /// The last stream entry `missed` accounts for (`<ms>`, `<seq>`), when read from a Redis
+    /// stream: what this node delivered after it is the rest.
+    pub through: Option<(u64, u64)>,
 }
 
 /// Why a recovery was refused (counted in metrics by [`Refusal::as_str`]).

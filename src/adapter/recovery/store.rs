@@ -272,6 +272,8 @@ impl RecoveryStore {
         Ok(Restored {
             session: kept.state,
             after,
+            missed: Vec::new(),
+            through: None,
         })
     }
 
@@ -358,7 +360,7 @@ impl RecoveryStore {
 }
 
 /// Whether a packet sent to `selector` reached (or would have reached) socket `sid` in `rooms`.
-fn reaches(selector: &Selector, sid: &Sid, rooms: &[Room]) -> bool {
+pub(crate) fn reaches(selector: &Selector, sid: &Sid, rooms: &[Room]) -> bool {
     let is_in = |r: &Room| **r == *sid.as_str() || rooms.contains(r);
     let included = selector.rooms.is_empty() || selector.rooms.iter().any(is_in);
     let excluded = selector.except_sid.as_ref() == Some(sid) || selector.except.iter().any(is_in);

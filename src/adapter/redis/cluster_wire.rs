@@ -209,6 +209,19 @@ impl ClusterMessage {
             Some(Value::Object(data)) => data,
             _ => Map::new(),
         };
+        Self::from_parts(uid, nsp, kind, data, binary)
+    }
+
+    /// The message of server `uid` on namespace `nsp` whose type is `kind` and whose `data`
+    /// object (empty when it has none) names `binary` in its placeholders: what a decoder of
+    /// another framing (a stream entry's fields, say) found.
+    pub fn from_parts(
+        uid: String,
+        nsp: String,
+        kind: Value,
+        data: Map<String, Value>,
+        binary: Vec<Bytes>,
+    ) -> Result<Self, WireError> {
         let (mut body, binary) = decode_body(kind, data, binary)?;
         if let ClusterBody::Broadcast { packet, .. } = &mut body {
             // The packet goes out without its namespace: it is the message's.

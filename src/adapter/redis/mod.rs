@@ -30,10 +30,17 @@
 //! the master owning its hash slot ([`slot`], [`shard_cluster`]): its own requests in
 //! [`sharded_peers`], its answers to the others' in [`sharded_answers`]. What both adapters share
 //! of broadcasts with acknowledgements (collecting and answering them) is [`ack_exchange`].
+//!
+//! [`streams::StreamsAdapter`] speaks `@socket.io/redis-streams-adapter` 0.3's: the messages that
+//! must not be lost go through one Redis stream ([`stream_link`], entries in [`stream_wire`], other
+//! servers' entries carried out in [`stream_entries`]), the rest over classic pub/sub through the
+//! sharded adapter's request code on a [`bus::PlainBus`]; connection state recovery across the
+//! cluster keeps sessions in Redis and replays from the stream ([`stream_sessions`]).
 
 pub mod ack_exchange;
 pub mod adapter;
 pub mod answers;
+pub mod bus;
 pub mod channel;
 pub mod cluster_wire;
 pub mod factory;
@@ -52,6 +59,13 @@ pub mod sharded_answers;
 pub mod sharded_factory;
 pub mod sharded_peers;
 pub mod slot;
+pub mod stream_entries;
+pub mod stream_link;
+pub mod stream_recent;
+pub mod stream_sessions;
+pub mod stream_wire;
+pub mod streams;
+pub mod streams_factory;
 pub mod view;
 pub mod wire;
 

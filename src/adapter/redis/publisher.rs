@@ -39,7 +39,12 @@ pub(crate) struct Health {
 impl Health {
     /// Both connections down, the gauge at 0.
     pub(crate) fn new(metrics: &Metrics) -> Arc<Self> {
-        let gauge = metrics.gauge("roomcast_cluster_redis_connected", &[]);
+        Self::with_gauge(metrics, "roomcast_cluster_redis_connected")
+    }
+
+    /// [`Health::new`], mirrored in the gauge `name` (a second link of one node has its own).
+    pub(crate) fn with_gauge(metrics: &Metrics, name: &'static str) -> Arc<Self> {
+        let gauge = metrics.gauge(name, &[]);
         gauge.set(0.0);
         Arc::new(Health {
             publisher: AtomicBool::new(false),
@@ -65,6 +70,11 @@ impl Health {
         if !up {
             self.lost.notify_waiters();
         }
+    }
+
+    /// Resolves the next time the subscriber loses Redis.
+    pub(crate) async fn lost(&self) {
+        self.lost.notified().await;
     }
 
     /// Whether both connections are up.

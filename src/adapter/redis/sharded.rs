@@ -52,7 +52,7 @@ pub use super::sharded_factory::ShardedAdapterFactory;
 
 /// A broadcast as the sharded format carries it: the packet, its targets and flags (`timeout`
 /// set when acknowledgements are asked for within it).
-fn wire_parts(
+pub(crate) fn wire_parts(
     message: &BroadcastMessage,
     timeout: Option<Duration>,
 ) -> (WirePacket, Targets, Flags) {
@@ -71,7 +71,7 @@ fn wire_parts(
 
 /// The other servers' sockets and rooms, summed up from their described `sockets` (their own id
 /// rooms left out).
-fn summary(sockets: &[NodeSocket]) -> RemoteSummary {
+pub(crate) fn summary(sockets: &[NodeSocket]) -> RemoteSummary {
     let ids: HashSet<&str> = sockets.iter().map(|s| s.socket.id.as_str()).collect();
     let rooms: BTreeSet<String> = sockets
         .iter()
@@ -83,6 +83,22 @@ fn summary(sockets: &[NodeSocket]) -> RemoteSummary {
         sockets: ids.len(),
         rooms,
     }
+}
+
+/// The sockets of the servers other than `shard`'s that `selector` selects (FETCH_SOCKETS).
+pub(crate) fn remote_of(
+    shard: Arc<Shard>,
+    selector: &Selector,
+) -> BoxFuture<Result<Vec<NodeSocket>, ClusterError>> {
+    let targets = Targets::from_selector(selector);
+    Box::pin(async move {
+        let sockets = shard.try_fetch(targets).await?;
+        let nsp = shard.names().1;
+        Ok(sockets
+            .iter()
+            .filter_map(|s| from_stamped(s, nsp))
+            .collect())
+    })
 }
 
 /// One namespace's adapter in a cluster of servers sharing a Redis through sharded pub/sub.
@@ -132,16 +148,7 @@ impl<M: Member> ShardedAdapter<M> {
 
     /// The other servers' sockets that `selector` selects.
     fn remote(&self, selector: &Selector) -> BoxFuture<Result<Vec<NodeSocket>, ClusterError>> {
-        let shard = self.shard.clone();
-        let targets = Targets::from_selector(selector);
-        Box::pin(async move {
-            let sockets = shard.try_fetch(targets).await?;
-            let nsp = shard.names().1;
-            Ok(sockets
-                .iter()
-                .filter_map(|s| from_stamped(s, nsp))
-                .collect())
-        })
+        remote_of(self.shard.clone(), selector)
     }
 
     fn publish_rooms(&self, selector: &Selector, join: bool, rooms: &[Room]) {

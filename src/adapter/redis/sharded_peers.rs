@@ -5,8 +5,9 @@
 //! SERVER_SIDE_EMIT with one ([`Shard::server_side_emit_with_ack`]). Its answers to the other
 //! servers' messages are in [`super::sharded_answers`].
 //!
-//! Servers are counted with `PUBSUB SHARDNUMSUB <key>#<nsp>#` (every server `SSUBSCRIBE`s it, as
-//! Node's `serverCount`); a request waits for every other server's answers on this server's
+//! The pub/sub is a [`Bus`]: sharded for the sharded adapter, classic for the Redis Streams
+//! adapter. Servers are counted with `PUBSUB SHARDNUMSUB <key>#<nsp>#` (`NUMSUB` on the classic
+//! bus; every server subscribes it, as Node's `serverCount`); a request waits for every other server's answers on this server's
 //! response channel `<key>#<nsp>#<uid>#`, or for the request timeout, then ends with what
 //! arrived. While the link to Redis is down nothing is asked: the cluster view fails at once
 //! with [`ClusterError::Unavailable`], the rest counts no other server.
@@ -22,11 +23,11 @@ use tokio::sync::mpsc;
 use crate::adapter::acks::{AckReplies, ServerReplies};
 use crate::adapter::redis::ack_exchange::{gather_acks, RemoteTally};
 use crate::adapter::redis::answers::HandlerSlot;
+use crate::adapter::redis::bus::Bus;
 use crate::adapter::redis::channel::{sharded_channel, sharded_sub_channel, SubscriptionMode};
 use crate::adapter::redis::cluster_wire::{ClusterBody, ClusterMessage};
 use crate::adapter::redis::link::Handler;
 use crate::adapter::redis::requests::{unavailable, RESPONSE_QUEUE};
-use crate::adapter::redis::shard_link::ShardedLink;
 use crate::adapter::redis::wire::{Flags, Targets, WirePacket};
 use crate::adapter::{BoxFuture, ClusterError};
 use crate::room::Room;
@@ -52,7 +53,7 @@ pub struct ShardSettings {
 
 /// One namespace's place in the sharded cluster.
 pub struct Shard {
-    link: Arc<ShardedLink>,
+    link: Arc<dyn Bus>,
     settings: ShardSettings,
     nsp: String,
     uid: String,
@@ -81,7 +82,7 @@ impl Drop for Open<'_> {
 
 impl Shard {
     /// The shard of namespace `nsp` on `link`, with a fresh uid.
-    pub fn new(link: Arc<ShardedLink>, settings: &ShardSettings, nsp: &str) -> Self {
+    pub fn new(link: Arc<dyn Bus>, settings: &ShardSettings, nsp: &str) -> Self {
         Shard {
             link,
             settings: settings.clone(),
@@ -137,7 +138,7 @@ impl Shard {
             binary,
         };
         let channel = to.unwrap_or_else(|| self.channel());
-        self.link.publish(channel, message.encode());
+        self.link.publish(channel, self.link.encode(&message));
     }
 
     /// The subscription mode.
@@ -182,7 +183,7 @@ impl Shard {
         if !self.link.is_connected() {
             return Err(unavailable());
         }
-        let count = self.link.shard_numsub(&self.channel()).await;
+        let count = self.link.clone().subscribers(self.channel()).await;
         count.ok_or_else(unavailable)
     }
 

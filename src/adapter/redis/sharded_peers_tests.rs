@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::*;
 use crate::adapter::acks::AckReply;
+use crate::adapter::redis::shard_link::ShardedLink;
 use crate::metrics::Metrics;
 use crate::payload::Payload;
 use crate::protocol::ids::Sid;
