@@ -31,7 +31,6 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::adapter::local::{ArbiterPool, LocalAdapter};
-use crate::adapter::redis::adapter::event_data;
 use crate::adapter::redis::channel::{sharded_broadcast_channel, SubscriptionMode};
 use crate::adapter::redis::cluster_wire::ClusterBody;
 use crate::adapter::redis::link::shed_counter;
@@ -246,19 +245,12 @@ impl<M: Member> Adapter<M> for ShardedAdapter<M> {
         message: BroadcastMessage,
         timeout: Duration,
     ) -> BoxFuture<AckReplies> {
-        let parts = wire_parts(&message, Some(timeout));
-        let local = self.local.broadcast_with_ack(message, timeout);
-        let shard = self.shard.clone();
-        Box::pin(async move { shard.broadcast_with_ack(parts, local, timeout).await })
+        let local = |message| self.local.broadcast_with_ack(message, timeout);
+        self.shard.acked_broadcast(message, local, timeout)
     }
 
     fn server_side_emit(&self, event: &str, args: Vec<Value>) {
-        let packet = event_data(event, args);
-        let body = ClusterBody::ServerSideEmit {
-            packet,
-            request_id: None,
-        };
-        self.shard.publish(body, None);
+        self.shard.emit_event(event, args);
     }
 
     fn server_side_emit_with_ack(
@@ -267,8 +259,7 @@ impl<M: Member> Adapter<M> for ShardedAdapter<M> {
         args: Vec<Value>,
         timeout: Duration,
     ) -> BoxFuture<ServerReplies> {
-        let (shard, data) = (self.shard.clone(), event_data(event, args));
-        Box::pin(async move { shard.server_side_emit_with_ack(data, timeout).await })
+        self.shard.ask_event(event, args, timeout)
     }
 
     fn on_server_event(&self, handler: ServerEventHandler) {

@@ -22,14 +22,16 @@ use tokio::sync::mpsc;
 
 use crate::adapter::acks::{AckReplies, ServerReplies};
 use crate::adapter::redis::ack_exchange::{gather_acks, RemoteTally};
+use crate::adapter::redis::adapter::event_data;
 use crate::adapter::redis::answers::HandlerSlot;
 use crate::adapter::redis::bus::Bus;
 use crate::adapter::redis::channel::{sharded_channel, sharded_sub_channel, SubscriptionMode};
 use crate::adapter::redis::cluster_wire::{ClusterBody, ClusterMessage};
 use crate::adapter::redis::link::Handler;
 use crate::adapter::redis::requests::{unavailable, RESPONSE_QUEUE};
+use crate::adapter::redis::sharded::wire_parts;
 use crate::adapter::redis::wire::{Flags, Targets, WirePacket};
-use crate::adapter::{BoxFuture, ClusterError};
+use crate::adapter::{BoxFuture, BroadcastMessage, ClusterError};
 use crate::room::Room;
 
 /// A server uid as socket.io-adapter's `ClusterAdapter` makes them: 8 random bytes as 16 hex
@@ -313,6 +315,43 @@ impl Shard {
             expected,
             replies: replies.collect(),
         }
+    }
+}
+
+/// What the adapters that speak the ClusterAdapter format (sharded, streams) do the same way.
+impl Shard {
+    /// `Adapter::broadcast_with_ack` of `message` over this shard, `local` delivering it to this
+    /// server's own recipients and collecting their replies.
+    pub fn acked_broadcast(
+        self: &Arc<Self>,
+        message: BroadcastMessage,
+        local: impl FnOnce(BroadcastMessage) -> BoxFuture<AckReplies>,
+        timeout: Duration,
+    ) -> BoxFuture<AckReplies> {
+        let (shard, parts) = (self.clone(), wire_parts(&message, Some(timeout)));
+        let local = local(message);
+        Box::pin(async move { shard.broadcast_with_ack(parts, local, timeout).await })
+    }
+
+    /// `Adapter::server_side_emit`: the event goes to the other servers, no reply asked.
+    pub fn emit_event(&self, event: &str, args: Vec<Value>) {
+        let packet = event_data(event, args);
+        let body = ClusterBody::ServerSideEmit {
+            packet,
+            request_id: None,
+        };
+        self.publish(body, None);
+    }
+
+    /// `Adapter::server_side_emit_with_ack`: the other servers' replies within `timeout`.
+    pub fn ask_event(
+        self: &Arc<Self>,
+        event: &str,
+        args: Vec<Value>,
+        timeout: Duration,
+    ) -> BoxFuture<ServerReplies> {
+        let (shard, data) = (self.clone(), event_data(event, args));
+        Box::pin(async move { shard.server_side_emit_with_ack(data, timeout).await })
     }
 }
 

@@ -23,10 +23,9 @@ use serde_json::Value;
 
 use crate::adapter::local::{ArbiterPool, LocalAdapter};
 use crate::adapter::recovery::store::{Restored, SessionState};
-use crate::adapter::redis::adapter::event_data;
 use crate::adapter::redis::cluster_wire::{ClusterBody, ClusterMessage};
 use crate::adapter::redis::link::shed_counter;
-use crate::adapter::redis::sharded::{remote_of, summary, wire_parts};
+use crate::adapter::redis::sharded::{remote_of, summary};
 use crate::adapter::redis::sharded_answers::message_handler;
 use crate::adapter::redis::sharded_peers::Shard;
 use crate::adapter::redis::stream_entries::{
@@ -254,19 +253,12 @@ impl<M: Member> Adapter<M> for StreamsAdapter<M> {
         message: BroadcastMessage,
         timeout: Duration,
     ) -> BoxFuture<AckReplies> {
-        let parts = wire_parts(&message, Some(timeout));
-        let local = self.local.broadcast_with_ack(message, timeout);
-        let shard = self.shard.clone();
-        Box::pin(async move { shard.broadcast_with_ack(parts, local, timeout).await })
+        let local = |message| self.local.broadcast_with_ack(message, timeout);
+        self.shard.acked_broadcast(message, local, timeout)
     }
 
     fn server_side_emit(&self, event: &str, args: Vec<Value>) {
-        let packet = event_data(event, args);
-        let body = ClusterBody::ServerSideEmit {
-            packet,
-            request_id: None,
-        };
-        self.shard.publish(body, None);
+        self.shard.emit_event(event, args);
     }
 
     fn server_side_emit_with_ack(
@@ -275,8 +267,7 @@ impl<M: Member> Adapter<M> for StreamsAdapter<M> {
         args: Vec<Value>,
         timeout: Duration,
     ) -> BoxFuture<ServerReplies> {
-        let (shard, data) = (self.shard.clone(), event_data(event, args));
-        Box::pin(async move { shard.server_side_emit_with_ack(data, timeout).await })
+        self.shard.ask_event(event, args, timeout)
     }
 
     fn on_server_event(&self, handler: ServerEventHandler) {
