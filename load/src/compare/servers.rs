@@ -142,8 +142,10 @@ impl Env {
             .stderr(Stdio::from(logf2))
             .spawn()
             .map_err(|e| format!("cannot start {program}: {e}"))?;
-        let mut command = vec![program];
-        command.extend(argv);
+        let command = std::iter::once(program)
+            .chain(argv)
+            .map(|a| portable(&a))
+            .collect();
         Ok(ServerProc {
             child,
             port,
@@ -254,4 +256,41 @@ pub(super) async fn preflight(ctx: &Ctx) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// `arg` as the results record it, naming nothing of the machine: a path under the working
+/// directory relative to it, one under the temporary directory as `<tmp>/...`.
+pub(super) fn portable(arg: &str) -> String {
+    let under = |dir: std::path::PathBuf| {
+        let dir = dir.display().to_string();
+        let prefix = format!("{}/", dir.trim_end_matches('/'));
+        arg.strip_prefix(&prefix).map(str::to_owned)
+    };
+    if let Some(rest) = std::env::current_dir().ok().and_then(under) {
+        return rest;
+    }
+    if let Some(rest) = under(std::env::temp_dir()) {
+        return format!("<tmp>/{rest}");
+    }
+    arg.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::portable;
+
+    #[test]
+    fn recorded_commands_name_no_path_of_the_machine() {
+        let cwd = std::env::current_dir().expect("a working directory");
+        let binary = format!("{}/target/release/roomcast", cwd.display());
+        assert_eq!(portable(&binary), "target/release/roomcast");
+        let tmp = std::env::temp_dir();
+        let config = format!("{}/roomcast-load-compare-1/roomcast-1.toml", tmp.display());
+        if !config.starts_with(&format!("{}/", cwd.display())) {
+            let shown = portable(&config);
+            assert_eq!(shown, "<tmp>/roomcast-load-compare-1/roomcast-1.toml");
+        }
+        assert_eq!(portable("--port"), "--port");
+        assert_eq!(portable("node"), "node");
+    }
 }
