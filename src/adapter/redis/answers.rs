@@ -26,7 +26,7 @@ use crate::adapter::redis::options::MAX_ACK_WAIT;
 use crate::adapter::redis::request::{LegacyOp, Request};
 use crate::adapter::redis::response::Response;
 use crate::adapter::redis::wire::{Flags, Targets, WirePacket};
-use crate::adapter::Adapter;
+use crate::adapter::{Adapter, BoxFuture};
 use crate::room::{Member, Room, Selector};
 
 /// Where a namespace's handler of the other servers' events is kept (set when the namespace
@@ -125,6 +125,22 @@ pub fn request_handler<M: Member>(
 fn stamp_node(response: &mut Response, node: &str) {
     if let Response::Fetch { sockets, .. } = response {
         stamp(sockets, node);
+    }
+}
+
+/// Another server's socketsJoin (`join`) or socketsLeave of `rooms`, applied to `local`'s sockets
+/// that `targets` selects; resolves to how many were selected (the operation starts at once).
+pub fn apply_rooms<M: Member>(
+    local: &LocalAdapter<M>,
+    join: bool,
+    targets: &Targets,
+    rooms: Vec<Room>,
+) -> BoxFuture<usize> {
+    let selector = Arc::new(targets.selector());
+    if join {
+        local.sockets_join(selector, rooms)
+    } else {
+        local.sockets_leave(selector, rooms)
     }
 }
 
@@ -260,12 +276,7 @@ pub async fn answer<M: Member>(local: &LocalAdapter<M>, request: Request) -> Opt
             rooms,
             ..
         } => {
-            let selector = Arc::new(targets.selector());
-            if join {
-                local.sockets_join(selector, rooms).await;
-            } else {
-                local.sockets_leave(selector, rooms).await;
-            }
+            apply_rooms(local, join, &targets, rooms).await;
             None
         }
         Request::Disconnect { targets, close, .. } => {

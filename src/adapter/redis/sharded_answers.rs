@@ -18,7 +18,7 @@ use crate::adapter::acks::ServerAck;
 use crate::adapter::local::LocalAdapter;
 use crate::adapter::redis::ack_exchange::{answer_broadcast, AckAnswer};
 use crate::adapter::redis::adapter::admits_remote;
-use crate::adapter::redis::answers::{ack_wait, hand_event};
+use crate::adapter::redis::answers::{ack_wait, apply_rooms, hand_event};
 use crate::adapter::redis::cluster_wire::{ClusterBody, ClusterMessage};
 use crate::adapter::redis::link::{self, Handler};
 use crate::adapter::redis::node_socket::{stamp, to_node};
@@ -99,12 +99,7 @@ fn handle<M: Member>(
             targets,
             rooms,
         } => {
-            let selector = Arc::new(targets.selector());
-            let _count = if join {
-                local.sockets_join(selector, rooms)
-            } else {
-                local.sockets_leave(selector, rooms)
-            };
+            let _count = apply_rooms(local, join, &targets, rooms);
         }
         ClusterBody::DisconnectSockets { targets, close } => {
             let _count = local.disconnect_sockets(Arc::new(targets.selector()), close);

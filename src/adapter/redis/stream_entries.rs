@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::adapter::local::LocalAdapter;
 use crate::adapter::redis::adapter::admits_remote;
+use crate::adapter::redis::answers::apply_rooms;
 use crate::adapter::redis::cluster_wire::{ClusterBody, ClusterMessage};
 use crate::adapter::redis::link;
 use crate::adapter::redis::stream_link::EntryHandler;
@@ -104,12 +105,7 @@ pub fn entry_handler<M: Member>(
                 targets,
                 rooms,
             } => {
-                let selector = Arc::new(targets.selector());
-                let _count = if join {
-                    local.sockets_join(selector, rooms)
-                } else {
-                    local.sockets_leave(selector, rooms)
-                };
+                let _count = apply_rooms(&local, join, &targets, rooms);
             }
             ClusterBody::DisconnectSockets { targets, close } => {
                 let _count = local.disconnect_sockets(Arc::new(targets.selector()), close);
