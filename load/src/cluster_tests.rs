@@ -4,25 +4,13 @@
 //! reference's packages (`npm ci --prefix benches/reference`) and `target/debug/roomcast`
 //! (`cargo build -p roomcast`; `scripts/test.sh` provides all of them); a missing one fails.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::Parser;
 use serde_json::Value;
 
+use crate::test_paths::{repo_root, roomcast_bin};
 use crate::{Cli, Cmd};
-
-fn repo_root() -> PathBuf {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.parent().unwrap_or(here).to_path_buf()
-}
-
-/// `target/debug/roomcast` (or under `CARGO_TARGET_DIR`).
-fn roomcast_bin(root: &Path) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(|d| root.join(d))
-        .unwrap_or_else(|| root.join("target"));
-    target.join("debug").join("roomcast")
-}
 
 /// The saved result document in `dir` (the only compare-*.json there).
 fn saved(dir: &Path) -> Value {

@@ -9,19 +9,8 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 use serde_json::Value;
 
+use crate::test_paths::{repo_root, roomcast_bin};
 use crate::{Cli, Cmd};
-
-fn repo_root() -> PathBuf {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.parent().unwrap_or(here).to_path_buf()
-}
-
-fn roomcast_bin(root: &Path) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(|d| root.join(d))
-        .unwrap_or_else(|| root.join("target"));
-    target.join("debug").join("roomcast")
-}
 
 /// The files `compare` saved in `dir`: the document and whether the curves chart is there.
 fn saved(dir: &Path) -> (Value, bool) {

@@ -27,6 +27,8 @@ mod smoke;
 mod stats;
 mod sys;
 mod target;
+#[cfg(test)]
+mod test_paths;
 mod ws;
 
 use std::rc::Rc;

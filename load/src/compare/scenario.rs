@@ -39,6 +39,22 @@ pub(super) async fn run(
     }
 }
 
+/// The ceiling search the `--ceiling-*` flags describe.
+pub(super) fn ceiling_search(a: &CompareArgs) -> CeilingParams {
+    CeilingParams {
+        start_deliveries_per_s: a.ceiling_start,
+        max_deliveries_per_s: a.ceiling_max,
+        factor: a.ceiling_factor.max(1.05),
+        refine_steps: a.ceiling_refine,
+        step_s: a.ceiling_step,
+        warmup_s: 0.5,
+        drain_s: a.phase.drain,
+        p99_budget_ms: a.budget.p99_budget_ms,
+        max_total_s: a.ceiling_max_total,
+        retries: a.ceiling_retries,
+    }
+}
+
 fn fanout_params(a: &CompareArgs) -> FanoutParams {
     a.fleet.params(16 * 1024)
 }
@@ -143,18 +159,7 @@ async fn ceiling(
     ctx: Rc<Ctx>,
     deadline: Instant,
 ) -> Result<(Value, Metrics), String> {
-    let search = CeilingParams {
-        start_deliveries_per_s: a.ceiling_start,
-        max_deliveries_per_s: a.ceiling_max,
-        factor: a.ceiling_factor.max(1.05),
-        refine_steps: a.ceiling_refine,
-        step_s: a.ceiling_step,
-        warmup_s: 0.5,
-        drain_s: a.phase.drain,
-        p99_budget_ms: a.budget.p99_budget_ms,
-        max_total_s: a.ceiling_max_total,
-        retries: a.ceiling_retries,
-    };
+    let search = ceiling_search(a);
     let r = run_ceiling(ctx, fanout_params(a), search, deadline).await?;
     let mut m = Metrics::new();
     m.insert(

@@ -10,10 +10,10 @@ use serde_json::{json, Value};
 
 use super::redis;
 use crate::common::Ctx;
-use crate::compare::scenario::Metrics;
+use crate::compare::scenario::{ceiling_search, Metrics};
 use crate::compare::CompareArgs;
 use crate::connect::{run_connect, ConnectParams};
-use crate::fanout::{run_ceiling, CeilingParams, FanoutParams, Fleet, PhaseReport, PhaseSpec};
+use crate::fanout::{run_ceiling, FanoutParams, Fleet, PhaseReport, PhaseSpec};
 use crate::stats::Usage;
 use crate::sys;
 
@@ -229,18 +229,7 @@ async fn room_size(
 
 /// The `cluster-ceiling` scenario: the ceiling search over the cluster.
 pub(super) async fn ceiling(a: &CompareArgs, ctx: Rc<Ctx>) -> Result<(Value, Metrics), String> {
-    let search = CeilingParams {
-        start_deliveries_per_s: a.ceiling_start,
-        max_deliveries_per_s: a.ceiling_max,
-        factor: a.ceiling_factor.max(1.05),
-        refine_steps: a.ceiling_refine,
-        step_s: a.ceiling_step,
-        warmup_s: 0.5,
-        drain_s: a.phase.drain,
-        p99_budget_ms: a.budget.p99_budget_ms,
-        max_total_s: a.ceiling_max_total,
-        retries: a.ceiling_retries,
-    };
+    let search = ceiling_search(a);
     let f = &a.fleet;
     let p = params(a, f.subscribers, f.rooms, f.publishers);
     let r = run_ceiling(ctx, p, search, setup_deadline()).await?;
