@@ -10,12 +10,10 @@
 
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import { Server } from "socket.io";
-import { io as ioc } from "socket.io-client";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { createClient } from "redis";
 import { startBroker, once } from "../broker/lib/broker.mjs";
+import { startNodePeer, answering, serverSideEventsReceived as received } from "./node-peer.mjs";
 import { startRedis, numsub, subscribeRaw, until } from "./redis.mjs";
 
 const REQUEST_TIMEOUT_MS = 1500;
@@ -23,13 +21,8 @@ const REQUEST_CHANNEL = "socket.io-request#/#";
 
 let redis;
 let brokers = [];
+let node;
 let io;
-let httpServer;
-let nodeUrl;
-const redisClients = [];
-let nodeClients = [];
-// Events the Node server received from other servers: [event, ...args].
-const nodeServerEvents = [];
 
 function brokerConfig() {
   return {
@@ -38,42 +31,17 @@ function brokerConfig() {
   };
 }
 
-/** A client of the Node server, connected. */
-async function nodeClient() {
-  const client = ioc(nodeUrl, { forceNew: true, reconnection: false, transports: ["websocket"] });
-  nodeClients.push(client);
-  await once(client, "connect");
-  return client;
-}
-
-/** Each of `sockets` answers event `ev` with `answer(...args)`. */
-function answering(sockets, ev, answer) {
-  for (const s of sockets) {
-    s.on(ev, (...args) => {
-      const ack = args.pop();
-      ack(answer(s, ...args));
-    });
-  }
-}
-
 before(async () => {
   redis = await startRedis();
   brokers = [await startBroker(brokerConfig()), await startBroker(brokerConfig())];
-  const pub = createClient({ url: redis.url });
-  const sub = pub.duplicate();
-  redisClients.push(pub, sub);
-  await Promise.all([pub.connect(), sub.connect()]);
-  httpServer = createServer();
-  io = new Server(httpServer, { adapter: createAdapter(pub, sub, { requestsTimeout: 3000 }) });
-  io.on("ping-servers", (...args) => {
-    const cb = typeof args.at(-1) === "function" ? args.pop() : null;
-    nodeServerEvents.push(["ping-servers", ...args]);
-    cb?.({ from: "node", got: args });
+  node = await startNodePeer({
+    pub: createClient({ url: redis.url }),
+    adapter: (pub, sub) => createAdapter(pub, sub, { requestsTimeout: 3000 }),
+    serverEvents: ["ping-servers"],
   });
+  io = node.io;
   // A Node server whose handler never calls back: its senders wait until their timeout.
   io.on("never-answered", () => {});
-  await new Promise((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
-  nodeUrl = `http://127.0.0.1:${httpServer.address().port}`;
   for (const b of brokers) {
     // roomcast makes "/"'s adapter (and its subscriptions) on first use.
     (await b.connect("/")).disconnect();
@@ -83,9 +51,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of nodeClients) c.disconnect();
-  io?.close();
-  await Promise.all(redisClients.map((c) => c.quit().catch(() => {})));
+  await node?.stop();
   const results = await Promise.all(brokers.map((b) => b.stop()));
   await redis?.stop();
   for (const result of results) assert.deepEqual(result, { code: 0, signal: null }, "each broker exits 0 on SIGTERM");
@@ -93,14 +59,13 @@ after(async () => {
 
 afterEach(() => {
   for (const b of brokers) b.closeClients();
-  for (const c of nodeClients) c.disconnect();
-  nodeClients = [];
+  node.closeClients();
 });
 
 describe("broadcasts with acknowledgements across nodes", () => {
   it("Node's io.timeout(2000).emit gets the acks of clients on both roomcast nodes, without error", async () => {
     const [a, b] = [await brokers[0].connect("/"), await brokers[1].connect("/")];
-    const n = await nodeClient();
+    const n = await node.client();
     answering([a, b, n], "ask", (s, q) => ({ id: s.id, q }));
     const [err, replies] = await new Promise((resolve) => io.timeout(2000).emit("ask", "q1", (...r) => resolve(r)));
     assert.equal(err, null, "every server said how many clients it has, and each of them replied");
@@ -124,7 +89,7 @@ describe("broadcasts with acknowledgements across nodes", () => {
   it("the admin emit with ack_timeout_ms collects the acks of every node and counts every node", async () => {
     // node B's client on HTTP long-polling: its ack comes back through a POST.
     const [a, b] = [await brokers[0].connect("/"), await brokers[1].connect("/", { transports: ["polling"] })];
-    const n = await nodeClient();
+    const n = await node.client();
     answering([a, b, n], "ask", (s, x) => ({ id: s.id, x }));
     const started = Date.now();
     const res = await brokers[0].ok("/api/v1/emit", { event: "ask", args: [7], ack_timeout_ms: 4000 });
@@ -142,7 +107,7 @@ describe("broadcasts with acknowledgements across nodes", () => {
   it("the admin emit without acks counts the recipients of every node", async () => {
     const a = await brokers[0].connect("/");
     const b = await brokers[1].connect("/");
-    const n = await nodeClient();
+    const n = await node.client();
     const got = Promise.all([once(a, "hello"), once(b, "hello"), once(n, "hello")]);
     const res = await brokers[0].ok("/api/v1/emit", { event: "hello", args: ["x"] });
     assert.equal(res.recipients, 3);
@@ -151,7 +116,7 @@ describe("broadcasts with acknowledgements across nodes", () => {
 
   it("binary acknowledgements cross both ways", async () => {
     const a = await brokers[0].connect("/");
-    const n = await nodeClient();
+    const n = await node.client();
     // roomcast's client gets Node's binary argument as binary and acks with binary.
     a.on("bin", (data, ack) => ack(Buffer.concat([Buffer.from(data), Buffer.from([9])])));
     n.on("bin", (data, ack) => ack(Buffer.from([7, 7])));
@@ -186,10 +151,10 @@ describe("serverSideEmit across nodes", () => {
     assert.equal(res.timed_out, 0);
     const sorted = res.responses.map((r) => JSON.stringify(r)).sort();
     assert.deepEqual(sorted, [JSON.stringify({ from: "node", got: ["hi", 2] }), JSON.stringify({ ok: true, server: "roomcast" })].sort());
-    const count = nodeServerEvents.length;
+    const count = node.serverEvents.length;
     assert.deepEqual(await brokers[0].ok("/api/v1/server-side-emit", { event: "ping-servers", args: ["plain"] }), { ok: true });
-    await until(async () => nodeServerEvents.length === count + 1, "the Node server's handler");
-    assert.deepEqual(nodeServerEvents.at(-1), ["ping-servers", "plain"]);
+    await until(async () => node.serverEvents.length === count + 1, "the Node server's handler");
+    assert.deepEqual(node.serverEvents.at(-1), ["ping-servers", "plain"]);
   });
 
   it("a Node handler that never calls back: the request ends at ack_timeout_ms with the replies that came", async () => {
@@ -266,9 +231,3 @@ describe("publish_on_specific_response_channel and redis_url_env", () => {
     }
   });
 });
-
-/** The broker's count of events from other servers on "/". */
-async function received(broker) {
-  const { values } = await broker.metrics();
-  return values.get('roomcast_cluster_server_side_events_total{namespace="/"}') ?? 0;
-}

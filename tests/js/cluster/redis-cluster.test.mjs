@@ -13,24 +13,18 @@
 
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import { Server } from "socket.io";
-import { io as ioc } from "socket.io-client";
 import { createShardedAdapter } from "@socket.io/redis-adapter";
 import { createCluster } from "redis";
-import { startBroker, ask, record, once } from "../broker/lib/broker.mjs";
+import { startBroker, ask, record } from "../broker/lib/broker.mjs";
+import { startNodePeer, crossBarrier } from "./node-peer.mjs";
 import { until } from "./redis.mjs";
 import { startRedisCluster, shardNumsubAt } from "./redis-cluster.mjs";
 
 let cluster;
 let nodeA;
 let nodeB;
+let peer;
 let io;
-let httpServer;
-let nodeUrl;
-let redisClients = [];
-let nodeClients = [];
-let barrierSeq = 0;
 
 const NAMESPACES = ["/", "/chat"];
 
@@ -50,30 +44,14 @@ async function owned(channel) {
   return shardNumsubAt(await cluster.ownerOf(channel), channel);
 }
 
-async function startNodeServer() {
-  const rootNodes = cluster.urls.map((url) => ({ url }));
-  const pub = createCluster({ rootNodes });
-  const sub = pub.duplicate();
-  for (const c of [pub, sub]) c.on("error", () => {}); // reconnects by itself while a master restarts
-  redisClients = [pub, sub];
-  await Promise.all([pub.connect(), sub.connect()]);
-  httpServer = createServer();
-  io = new Server(httpServer, { adapter: createShardedAdapter(pub, sub) });
-  for (const nsp of NAMESPACES) {
-    io.of(nsp).on("connection", (socket) => {
-      socket.on("join", (room, cb) => {
-        socket.join(room);
-        cb?.({ ok: true });
-      });
-    });
-  }
-  await new Promise((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
-  nodeUrl = `http://127.0.0.1:${httpServer.address().port}`;
-}
-
 before(async () => {
   cluster = await startRedisCluster();
-  await startNodeServer();
+  peer = await startNodePeer({
+    pub: createCluster({ rootNodes: cluster.urls.map((url) => ({ url })) }),
+    adapter: createShardedAdapter,
+    namespaces: NAMESPACES,
+  });
+  io = peer.io;
   nodeA = await startBroker(brokerConfig());
   nodeB = await startBroker(brokerConfig());
   // A namespace's adapter (and its subscriptions) is made on first use.
@@ -88,18 +66,10 @@ before(async () => {
   nodeB.closeClients();
 });
 
-/** Resolves when `promise` settles or after `ms`, whichever comes first. */
-const bounded = (promise, ms) => Promise.race([promise.catch(() => {}), new Promise((r) => setTimeout(r, ms).unref())]);
-
 after(async () => {
   let results;
   try {
-    for (const c of nodeClients) c.disconnect();
-    await bounded(io?.close() ?? Promise.resolve(), 3000);
-    // node-redis 4.7's cluster client may never settle a QUIT after a master restarted: then it is
-    // disconnected without waiting (its pending commands rejected, those rejections ignored).
-    await Promise.all(redisClients.map((c) => bounded(c.quit(), 3000)));
-    for (const c of redisClients) if (c.isOpen) await c.disconnect().catch(() => {});
+    await peer?.stop();
     results = [await nodeA?.stop(), await nodeB?.stop()];
   } finally {
     await cluster?.stop();
@@ -110,8 +80,7 @@ after(async () => {
 afterEach(() => {
   nodeA?.closeClients();
   nodeB?.closeClients();
-  for (const c of nodeClients) c.disconnect();
-  nodeClients = [];
+  peer?.closeClients();
 });
 
 /** A client of roomcast `node` on `nsp` recording `events` (and barriers). */
@@ -121,24 +90,13 @@ async function rcClient(node, events, nsp = "/") {
 }
 
 /** A client of the Node server on `nsp` recording `events` (and barriers). */
-async function nodeClient(events, nsp = "/") {
-  const socket = ioc(nodeUrl + (nsp === "/" ? "" : nsp), { forceNew: true, reconnection: false, transports: ["websocket"] });
-  nodeClients.push(socket);
-  const inbox = record(socket, [...events, "barrier"]);
-  await once(socket, "connect");
-  return { socket, inbox };
-}
+const nodeClient = (events, nsp = "/") => peer.recordingClient(events, nsp);
 
 /**
  * Emits a tagged barrier from `from` (a broker or "node") on `nsp`, to `room` if given (the room's channel)
  * or to everyone (the namespace's channel), and waits for it in every inbox.
  */
-async function barrier(from, inboxes, { nsp = "/", room } = {}) {
-  const tag = `barrier-${++barrierSeq}`;
-  if (from === "node") (room ? io.of(nsp).to(room) : io.of(nsp)).emit("barrier", tag);
-  else await from.ok("/api/v1/emit", { namespace: nsp, event: "barrier", args: [tag], ...(room ? { rooms: [room] } : {}) });
-  await Promise.all(inboxes.map((inbox) => inbox.wait((i) => i.event === "barrier" && i.args[0] === tag, 5000, tag)));
-}
+const barrier = (from, inboxes, opts) => crossBarrier(from === "node" ? peer : from, inboxes, opts);
 
 /** Rooms of "/" whose channels live on two different masters: [{ room, channel, owner }, ...]. */
 async function roomsOnTwoMasters() {
@@ -184,7 +142,7 @@ describe("sharded pub/sub on a Redis Cluster", () => {
       assert.deepEqual(b.inbox.of("msg").slice(1), [["from-node"]], `Node's broadcast once on broker B (${room})`);
       nodeA.closeClients();
       nodeB.closeClients();
-      for (const c of nodeClients) c.disconnect();
+      peer.closeClients();
     }
   });
 

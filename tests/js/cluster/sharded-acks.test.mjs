@@ -12,12 +12,10 @@
 
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import { Server } from "socket.io";
-import { io as ioc } from "socket.io-client";
 import { createShardedAdapter } from "@socket.io/redis-adapter";
 import { createClient } from "redis";
 import { startBroker, ask, once, sorted } from "../broker/lib/broker.mjs";
+import { startNodePeer, answering, serverSideEventsReceived as received, shardNumsub as shardNumsubAt } from "./node-peer.mjs";
 import { startRedis, until } from "./redis.mjs";
 
 const REQUEST_TIMEOUT_MS = 1500;
@@ -25,72 +23,25 @@ const CHANNEL = "socket.io#/#";
 
 let redis;
 let brokers = [];
+let node;
 let io;
-let httpServer;
-let nodeUrl;
-const redisClients = [];
-let nodeClients = [];
-// Events the Node server received from other servers: [event, ...args].
-const nodeServerEvents = [];
 
 const brokerConfig = () => ({
   cluster: { adapter: "redis-sharded", redis_url: redis.url, key: "socket.io", request_timeout_ms: REQUEST_TIMEOUT_MS },
   namespaces: [{ name: "/", client_join: true, client_publish: "joined" }],
 });
 
-/** `PUBSUB SHARDNUMSUB channel` on a connection of its own (how the sharded adapters count servers). */
-async function shardNumsub(channel) {
-  const client = createClient({ url: redis.url });
-  client.on("error", () => {});
-  try {
-    await client.connect();
-    const [, count] = await client.sendCommand(["PUBSUB", "SHARDNUMSUB", channel]);
-    return Number(count);
-  } finally {
-    await client.disconnect().catch(() => {});
-  }
-}
-
-/** A client of the Node server, connected. */
-async function nodeClient() {
-  const client = ioc(nodeUrl, { forceNew: true, reconnection: false, transports: ["websocket"] });
-  nodeClients.push(client);
-  await once(client, "connect");
-  return client;
-}
-
-/** Each of `sockets` answers event `ev` with `answer(socket, ...args)`. */
-function answering(sockets, ev, answer) {
-  for (const s of sockets) {
-    s.on(ev, (...args) => {
-      const ack = args.pop();
-      ack(answer(s, ...args));
-    });
-  }
-}
-
-/** The broker's count of events from other servers on "/". */
-async function received(broker) {
-  const { values } = await broker.metrics();
-  return values.get('roomcast_cluster_server_side_events_total{namespace="/"}') ?? 0;
-}
+/** `PUBSUB SHARDNUMSUB channel` (how the sharded adapters count servers). */
+const shardNumsub = (channel) => shardNumsubAt(redis.url, channel);
 
 before(async () => {
   redis = await startRedis();
-  const pub = createClient({ url: redis.url });
-  const sub = pub.duplicate();
-  redisClients.push(pub, sub);
-  await Promise.all([pub.connect(), sub.connect()]);
-  httpServer = createServer();
-  io = new Server(httpServer, { adapter: createShardedAdapter(pub, sub) });
-  io.on("connection", (socket) => socket.on("join", (room, cb) => (socket.join(room), cb?.({ ok: true }))));
-  io.on("ping-servers", (...args) => {
-    const cb = typeof args.at(-1) === "function" ? args.pop() : null;
-    nodeServerEvents.push(["ping-servers", ...args]);
-    cb?.({ from: "node", got: args });
+  node = await startNodePeer({
+    pub: createClient({ url: redis.url }),
+    adapter: (pub, sub) => createShardedAdapter(pub, sub),
+    serverEvents: ["ping-servers"],
   });
-  await new Promise((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
-  nodeUrl = `http://127.0.0.1:${httpServer.address().port}`;
+  io = node.io;
   brokers = [await startBroker(brokerConfig()), await startBroker(brokerConfig())];
   for (const b of brokers) {
     // roomcast makes "/"'s adapter (and its subscriptions) on first use.
@@ -101,9 +52,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of nodeClients) c.disconnect();
-  await io?.close();
-  await Promise.all(redisClients.map((c) => c.quit().catch(() => {})));
+  await node?.stop();
   const results = await Promise.all(brokers.map((b) => b.stop()));
   await redis?.stop();
   for (const result of results) assert.deepEqual(result, { code: 0, signal: null }, "each broker exits 0 on SIGTERM");
@@ -111,14 +60,13 @@ after(async () => {
 
 afterEach(() => {
   for (const b of brokers) b.closeClients();
-  for (const c of nodeClients) c.disconnect();
-  nodeClients = [];
+  node.closeClients();
 });
 
 describe("broadcasts with acknowledgements over sharded pub/sub", () => {
   it("Node's io.timeout(2000).emit gets the acks of clients on both roomcast nodes, without error", async () => {
     const [a, b] = [await brokers[0].connect("/"), await brokers[1].connect("/", { transports: ["polling"] })];
-    const n = await nodeClient();
+    const n = await node.client();
     answering([a, b, n], "ask", (s, q) => ({ id: s.id, q }));
     const started = Date.now();
     const [err, replies] = await new Promise((resolve) => io.timeout(2000).emit("ask", "q1", (...r) => resolve(r)));
@@ -139,7 +87,7 @@ describe("broadcasts with acknowledgements over sharded pub/sub", () => {
 
   it("the admin emit with ack_timeout_ms collects the acks of every node, binary ones too", async () => {
     const [a, b] = [await brokers[0].connect("/"), await brokers[1].connect("/")];
-    const n = await nodeClient();
+    const n = await node.client();
     answering([a, b], "ask", (s, x) => ({ id: s.id, x }));
     n.on("ask", (x, ack) => ack(Buffer.from([7, x])));
     const started = Date.now();
@@ -157,7 +105,7 @@ describe("broadcasts with acknowledgements over sharded pub/sub", () => {
 
   it("the admin emit without acks counts the recipients of every node, rooms applied", async () => {
     const [a, b] = [await brokers[0].connect("/"), await brokers[1].connect("/")];
-    const [n, outsider] = [await nodeClient(), await nodeClient()];
+    const [n, outsider] = [await node.client(), await node.client()];
     await ask(b, "join", "counted");
     assert.deepEqual(await n.timeout(5000).emitWithAck("join", "counted"), { ok: true });
     const got = Promise.all([once(a, "hello"), once(b, "hello"), once(n, "hello"), once(outsider, "hello")]);
@@ -175,10 +123,10 @@ describe("serverSideEmit over sharded pub/sub", () => {
     assert.equal(res.timed_out, 0);
     const replies = sorted(res.responses.map((r) => JSON.stringify(r)));
     assert.deepEqual(replies, sorted([JSON.stringify({ from: "node", got: ["hi", 2] }), JSON.stringify({ ok: true, server: "roomcast" })]));
-    const count = nodeServerEvents.length;
+    const count = node.serverEvents.length;
     assert.deepEqual(await brokers[0].ok("/api/v1/server-side-emit", { event: "ping-servers", args: ["plain"] }), { ok: true });
-    await until(async () => nodeServerEvents.length === count + 1, "the Node server's handler");
-    assert.deepEqual(nodeServerEvents.at(-1), ["ping-servers", "plain"]);
+    await until(async () => node.serverEvents.length === count + 1, "the Node server's handler");
+    assert.deepEqual(node.serverEvents.at(-1), ["ping-servers", "plain"]);
   });
 
   it("Node's serverSideEmitWithAck gets both roomcast nodes' replies, and both count its events", async () => {
@@ -197,7 +145,7 @@ describe("serverSideEmit over sharded pub/sub", () => {
 describe("the admin API's cluster view in sharded mode", () => {
   it("/sockets lists every node's sockets with the node holding each; /stats counts the nodes; /health the link", async () => {
     const [a, b] = [await brokers[0].connect("/"), await brokers[1].connect("/")];
-    const n = await nodeClient();
+    const n = await node.client();
     await ask(b, "join", "b-room");
     const ids = await Promise.all(brokers.map(async (br) => (await br.ok("/api/v1/stats?local=true")).node_id));
     const all = await brokers[0].ok("/api/v1/sockets");

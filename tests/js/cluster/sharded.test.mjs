@@ -13,67 +13,30 @@
 
 import { describe, it, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import { Server } from "socket.io";
-import { io as ioc } from "socket.io-client";
 import { createShardedAdapter } from "@socket.io/redis-adapter";
 import { createClient } from "redis";
 import { startBroker, ask, record, once } from "../broker/lib/broker.mjs";
+import { startNodePeer, crossBarrier, shardNumsub as shardNumsubAt } from "./node-peer.mjs";
 import { startRedis, until } from "./redis.mjs";
 
 let redis;
 let nodeA;
 let nodeB;
+let peer;
 let io;
-let httpServer;
-let nodeUrl;
-let redisClients = [];
-let nodeClients = [];
-let barrierSeq = 0;
 
 const brokerConfig = () => ({
   cluster: { adapter: "redis-sharded", redis_url: redis.url, key: "socket.io", sharded_subscription_mode: "dynamic" },
   namespaces: [{ name: "/", client_join: true, client_publish: "joined" }],
 });
 
-/** `PUBSUB SHARDNUMSUB channel` on a connection of its own (how the sharded adapters count servers). */
-async function shardNumsub(channel) {
-  const client = createClient({ url: redis.url });
-  client.on("error", () => {});
-  try {
-    await client.connect();
-    const [, count] = await client.sendCommand(["PUBSUB", "SHARDNUMSUB", channel]);
-    return Number(count);
-  } finally {
-    await client.disconnect().catch(() => {});
-  }
-}
-
-async function startNodeServer() {
-  const pub = createClient({ url: redis.url });
-  const sub = pub.duplicate();
-  for (const c of [pub, sub]) c.on("error", () => {}); // reconnects by itself during the restart test
-  redisClients = [pub, sub];
-  await Promise.all([pub.connect(), sub.connect()]);
-  httpServer = createServer();
-  io = new Server(httpServer, { adapter: createShardedAdapter(pub, sub) });
-  io.on("connection", (socket) => {
-    socket.on("join", (room, cb) => {
-      socket.join(room);
-      cb?.({ ok: true });
-    });
-    socket.on("leave", (room, cb) => {
-      socket.leave(room);
-      cb?.({ ok: true });
-    });
-  });
-  await new Promise((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
-  nodeUrl = `http://127.0.0.1:${httpServer.address().port}`;
-}
+/** `PUBSUB SHARDNUMSUB channel` (how the sharded adapters count servers). */
+const shardNumsub = (channel) => shardNumsubAt(redis.url, channel);
 
 before(async () => {
   redis = await startRedis();
-  await startNodeServer();
+  peer = await startNodePeer({ pub: createClient({ url: redis.url }), adapter: createShardedAdapter });
+  io = peer.io;
   nodeA = await startBroker(brokerConfig());
   nodeB = await startBroker(brokerConfig());
   // A namespace's adapter (and its subscriptions) is made on first use.
@@ -86,9 +49,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of nodeClients) c.disconnect();
-  await io?.close();
-  await Promise.all(redisClients.map((c) => c.quit().catch(() => {})));
+  await peer?.stop();
   const results = [await nodeA?.stop(), await nodeB?.stop()];
   await redis?.stop();
   for (const r of results) assert.deepEqual(r, { code: 0, signal: null }, "the broker exits 0 on SIGTERM");
@@ -97,8 +58,7 @@ after(async () => {
 afterEach(() => {
   nodeA.closeClients();
   nodeB.closeClients();
-  for (const c of nodeClients) c.disconnect();
-  nodeClients = [];
+  peer.closeClients();
 });
 
 /** A client of roomcast `node` recording `events` (and barriers); WebSocket unless `opts` say otherwise. */
@@ -108,21 +68,10 @@ async function rcClient(node, events, opts = {}) {
 }
 
 /** A client of the Node server recording `events` (and barriers). */
-async function nodeClient(events) {
-  const socket = ioc(nodeUrl, { forceNew: true, reconnection: false, transports: ["websocket"] });
-  nodeClients.push(socket);
-  const inbox = record(socket, [...events, "barrier"]);
-  await once(socket, "connect");
-  return { socket, inbox };
-}
+const nodeClient = (events) => peer.recordingClient(events);
 
 /** Emits a tagged barrier to everyone from `from` (a broker or "node") and waits for it in every inbox. */
-async function barrier(from, inboxes) {
-  const tag = `barrier-${++barrierSeq}`;
-  if (from === "node") io.emit("barrier", tag);
-  else await from.ok("/api/v1/emit", { event: "barrier", args: [tag] });
-  await Promise.all(inboxes.map((inbox) => inbox.wait((i) => i.event === "barrier" && i.args[0] === tag, 5000, tag)));
-}
+const barrier = (from, inboxes) => crossBarrier(from === "node" ? peer : from, inboxes);
 
 describe("broadcasts across roomcast and Node over sharded pub/sub", () => {
   it("a roomcast publish to a room reaches its members on the other broker and the Node server once, not the publisher", async () => {
