@@ -9,7 +9,7 @@ use std::time::Instant;
 use actix_web::web;
 
 use crate::adapter::local::{ArbiterPool, LocalAdapterFactory};
-use crate::adapter::recovery::SessionAwareFactory;
+use crate::adapter::recovery::{Recovery, SessionAwareFactory};
 use crate::adapter::AdapterFactory;
 use crate::broadcast::BroadcastOperator;
 use crate::engine::{CloseReason, Engine, EngineOptions, HandlerFactory, QueueBounds};
@@ -35,6 +35,8 @@ pub struct ServerInner {
     pub(crate) namespaces: Arc<Namespaces>,
     pool: Arc<ArbiterPool>,
     pub(crate) metrics: Arc<Metrics>,
+    /// The node-local recovery store, when recovery is on without a cluster adapter.
+    recovery: Option<Arc<Recovery>>,
     started: Instant,
 }
 
@@ -121,7 +123,10 @@ impl Server {
         raw: Option<Arc<dyn HandlerFactory>>,
     ) -> Self {
         let options = Arc::new(options.normalised());
-        let factory = SessionAwareFactory::wrap(factory, &options, &metrics);
+        let (factory, recovery) = SessionAwareFactory::wrap(factory, &options, &metrics);
+        if let Some(recovery) = &recovery {
+            recovery.load_state_file(); // before the first connection can be served
+        }
         let namespaces = Namespaces::new(factory, options.clone(), metrics.clone());
         let handlers = raw.unwrap_or_else(|| {
             Arc::new(ClientFactory(Arc::new(ClientConfig {
@@ -138,6 +143,7 @@ impl Server {
                 namespaces,
                 metrics,
                 started: Instant::now(),
+                recovery,
                 options,
                 engine: Arc::new(engine),
                 pool,
@@ -376,6 +382,27 @@ impl Server {
     /// Whether [`Server::start_draining`] was called.
     pub fn is_draining(&self) -> bool {
         self.inner.engine.is_draining()
+    }
+
+    /// Writes the node-local recovery store to `recovery.state_file`, if one is configured, for
+    /// the next server started with it: (sessions, packets) written. Call it when draining, once
+    /// the sockets have left with "server shutting down" (their sessions kept, see
+    /// [`Server::socket_count`]) and nothing more is broadcast.
+    pub fn save_recovery_state(&self) -> std::io::Result<Option<(usize, usize)>> {
+        match &self.inner.recovery {
+            Some(recovery) => recovery.save_state_file(),
+            None => Ok(None),
+        }
+    }
+
+    /// Sockets connected now, all namespaces together.
+    pub fn socket_count(&self) -> usize {
+        self.inner
+            .namespaces
+            .all()
+            .iter()
+            .map(|ns| ns.socket_count())
+            .sum()
     }
 
     /// Stops the room supervisors' arbiters (after [`Server::close`], when shutting down).
