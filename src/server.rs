@@ -12,7 +12,7 @@ use crate::adapter::local::{ArbiterPool, LocalAdapterFactory};
 use crate::adapter::recovery::{Recovery, SessionAwareFactory};
 use crate::adapter::AdapterFactory;
 use crate::broadcast::BroadcastOperator;
-use crate::engine::{CloseReason, Engine, EngineOptions, HandlerFactory, QueueBounds};
+use crate::engine::{Engine, EngineOptions, HandlerFactory, QueueBounds};
 use crate::metrics::Metrics;
 pub use crate::namespace::reference::NamespaceRef;
 use crate::namespace::Namespaces;
@@ -350,72 +350,7 @@ impl Server {
             .count();
         (open.len() - ws, ws)
     }
-
-    /// Whether a drain still has work: an open connection, or a closed polling session whose client
-    /// has yet to fetch its last packets.
-    pub fn drain_pending(&self) -> bool {
-        if self.inner.engine.ws_tasks_running() {
-            return true; // a WebSocket is still flushing its queue or closing
-        }
-        self.inner
-            .engine
-            .registry
-            .all()
-            .iter()
-            .any(|c| match c.state() {
-                crate::engine::EngineState::Closed { reason } => reason.flushes(),
-                _ => true,
-            })
-    }
-
-    /// Stops accepting new connections (handshakes get 503); existing ones continue.
-    pub fn start_draining(&self) {
-        self.inner.engine.start_draining(None);
-    }
-
-    /// [`Server::start_draining`], and lets closing connections take until `deadline` to flush
-    /// what is queued for their clients.
-    pub fn drain_until(&self, deadline: Instant) {
-        self.inner.engine.start_draining(Some(deadline));
-    }
-
-    /// Whether [`Server::start_draining`] was called.
-    pub fn is_draining(&self) -> bool {
-        self.inner.engine.is_draining()
-    }
-
-    /// Writes the node-local recovery store to `recovery.state_file`, if one is configured, for
-    /// the next server started with it: (sessions, packets) written. Call it when draining, once
-    /// the sockets have left with "server shutting down" (their sessions kept, see
-    /// [`Server::socket_count`]) and nothing more is broadcast.
-    pub fn save_recovery_state(&self) -> std::io::Result<Option<(usize, usize)>> {
-        match &self.inner.recovery {
-            Some(recovery) => recovery.save_state_file(),
-            None => Ok(None),
-        }
-    }
-
-    /// Sockets connected now, all namespaces together.
-    pub fn socket_count(&self) -> usize {
-        self.inner
-            .namespaces
-            .all()
-            .iter()
-            .map(|ns| ns.socket_count())
-            .sum()
-    }
-
-    /// Stops the room supervisors' arbiters (after [`Server::close`], when shutting down).
-    pub fn stop_supervisors(&self) {
-        self.inner.pool.stop();
-    }
-
-    /// Closes every connection at the transport level after flushing what is queued (no
-    /// DISCONNECT packet: clients see "transport close" and reconnect elsewhere); their sockets
-    /// leave with "server shutting down".
-    pub fn close(&self) {
-        for conn in self.inner.engine.registry.all() {
-            conn.request_close(CloseReason::ServerShuttingDown);
-        }
-    }
 }
+
+#[path = "server_drain.rs"]
+mod drain;
