@@ -167,6 +167,9 @@ fn the_importing_store_applies_its_own_bounds() {
     assert_eq!(new.next_seq("/"), 5);
 }
 
+/// A change that makes a snapshot bad.
+type Spoil = fn(&mut Snapshot);
+
 #[test]
 fn a_bad_snapshot_is_refused_and_the_store_stays_as_it_was() {
     let now = Instant::now();
@@ -174,7 +177,7 @@ fn a_bad_snapshot_is_refused_and_the_store_stays_as_it_was() {
     old.push("/", to(&[]), text("0"), now);
     old.persist(session("/", &[]), now);
     let good = old.export(now, WALL);
-    let cases: Vec<(fn(&mut Snapshot), &str)> = vec![
+    let cases: Vec<(Spoil, &str)> = vec![
         (|s| s.format = "other".into(), "format \"other\""),
         (|s| s.version = 2, "version 2"),
         (|s| s.instance = "no spaces".into(), "bad instance"),

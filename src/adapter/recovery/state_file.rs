@@ -77,8 +77,9 @@ pub fn write(path: &Path, snap: &Snapshot) -> std::io::Result<u64> {
 }
 
 /// Reads the snapshot at `path` (at most `max` bytes) and removes the file: `Ok(None)` when
-/// there is none. A file that cannot be used is renamed to `<path>.rejected`.
-pub fn take(path: &Path, max: u64) -> Result<Option<Snapshot>, StateFileError> {
+/// there is none; with the snapshot, the file's bytes (to set them aside should the snapshot's
+/// content be refused). A file that cannot be used is renamed to `<path>.rejected`.
+pub fn take(path: &Path, max: u64) -> Result<Option<(Snapshot, Vec<u8>)>, StateFileError> {
     let bytes = match read_bounded(path, max) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => return Ok(None),
@@ -94,7 +95,7 @@ pub fn take(path: &Path, max: u64) -> Result<Option<Snapshot>, StateFileError> {
         Ok(_) => std::fs::remove_file(path)?,
         Err(_) => std::fs::rename(path, sibling(path, "rejected"))?,
     }
-    parsed.map(Some)
+    parsed.map(|snap| Some((snap, bytes)))
 }
 
 fn read_bounded(path: &Path, max: u64) -> Result<Option<Vec<u8>>, StateFileError> {
@@ -148,11 +149,16 @@ impl Recovery {
     pub fn load_state_file(&self) -> Option<Imported> {
         let path = self.state_file.as_deref()?;
         let file = path.display();
-        let loaded = take(path, self.max_file_bytes).and_then(|snap| {
-            let Some(snap) = snap else { return Ok(None) };
+        let loaded = take(path, self.max_file_bytes).and_then(|taken| {
+            let Some((snap, bytes)) = taken else {
+                return Ok(None);
+            };
             let wall = wall_ms();
             let imported = self.with(|store, now| store.import(snap, now, wall));
-            imported.map(Some).map_err(StateFileError::Corrupt)
+            imported.map(Some).map_err(|why| {
+                let _ = std::fs::write(sibling(path, "rejected"), bytes);
+                StateFileError::Corrupt(why)
+            })
         });
         match loaded {
             Ok(None) => {
@@ -228,11 +234,12 @@ mod tests {
         let d = dir("once");
         let path = d.join("state.json");
         let snap = snapshot();
-        let bytes = write(&path, &snap).expect("written");
-        assert!(bytes > 0);
+        let written = write(&path, &snap).expect("written");
+        assert!(written > 0);
         let names: Vec<_> = std::fs::read_dir(&d).expect("dir").flatten().collect();
         assert_eq!(names.len(), 1, "no temporary file left behind");
-        assert_eq!(take(&path, 1 << 20).expect("read"), Some(snap));
+        let (read, bytes) = take(&path, 1 << 20).expect("read").expect("there");
+        assert_eq!((read, bytes.len() as u64), (snap, written));
         assert!(!path.exists(), "removed once read");
         assert!(take(&path, 1 << 20).expect("no file").is_none());
         let _ = std::fs::remove_dir_all(&d);
