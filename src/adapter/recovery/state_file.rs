@@ -58,7 +58,7 @@ pub fn wall_ms() -> u64 {
 pub fn write(path: &Path, snap: &Snapshot) -> std::io::Result<u64> {
     let tmp = sibling(path, &format!("tmp-{}", std::process::id()));
     let written = (|| {
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        let mut out = std::io::BufWriter::new(create_private(&tmp)?);
         serde_json::to_writer(&mut out, snap)?;
         out.flush()?;
         let file = out.into_inner().map_err(|e| e.into_error())?;
@@ -74,6 +74,16 @@ pub fn write(path: &Path, snap: &Snapshot) -> std::io::Result<u64> {
         let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
     }
     written
+}
+
+/// A new file (replacing any) only its owner may read: it holds private session ids, with which
+/// a client takes a session over.
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 /// Reads the snapshot at `path` (at most `max` bytes) and removes the file: `Ok(None)` when
@@ -238,10 +248,64 @@ mod tests {
         assert!(written > 0);
         let names: Vec<_> = std::fs::read_dir(&d).expect("dir").flatten().collect();
         assert_eq!(names.len(), 1, "no temporary file left behind");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path)
+                .expect("there")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "private session ids: owner only");
+        }
         let (read, bytes) = take(&path, 1 << 20).expect("read").expect("there");
         assert_eq!((read, bytes.len() as u64), (snap, written));
         assert!(!path.exists(), "removed once read");
         assert!(take(&path, 1 << 20).expect("no file").is_none());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_recovery_saved_by_one_server_is_loaded_by_the_next_one() {
+        use crate::adapter::recovery::store::SessionState;
+        let d = dir("servers");
+        let options = crate::options::RecoveryOptions {
+            enabled: true,
+            state_file: Some(d.join("state.json")),
+            ..Default::default()
+        };
+        let metrics = || std::sync::Arc::new(crate::metrics::Metrics::new());
+        let parser = crate::protocol::socketio::Parser::Default;
+        let first = Recovery::new(&options, parser, metrics());
+        let pid = crate::protocol::ids::Sid::new();
+        let offset = first.with(|store, now| {
+            let sel = std::sync::Arc::new(crate::room::Selector::default());
+            let frames = vec![crate::protocol::engineio::Frame::Text("42[\"m\"]".into())];
+            let seq = store.push("/", sel, frames.into(), now);
+            let sid = crate::protocol::ids::Sid::new();
+            let data = serde_json::Value::Null;
+            let nsp = "/".to_owned();
+            let rooms = Vec::new();
+            store.persist(
+                SessionState {
+                    sid,
+                    pid,
+                    nsp,
+                    rooms,
+                    data,
+                },
+                now,
+            );
+            store.offset(seq)
+        });
+        assert_eq!(first.save_state_file().expect("written"), Some((1, 1)));
+        let next = Recovery::new(&options, parser, metrics());
+        let loaded = next.load_state_file().expect("loaded");
+        assert_eq!((loaded.sessions, loaded.packets), (1, 1));
+        assert_eq!(next.sizes().2, 1);
+        let restored = next.with(|store, now| store.restore("/", pid.as_str(), &offset, now));
+        assert!(restored.is_ok(), "{restored:?}");
+        let again = Recovery::new(&options, parser, metrics());
+        assert!(again.load_state_file().is_none(), "loaded once");
         let _ = std::fs::remove_dir_all(&d);
     }
 
