@@ -9,6 +9,9 @@
 //! A cluster adapter that stores packets itself (Redis streams, `redis::streams`) implements the
 //! same [`Adapter`] methods (`persist_session`, `restore_session`, `add_recovered_socket`)
 //! instead, and its factory says so ([`AdapterFactory::keeps_sessions`]): it is not wrapped.
+//!
+//! Across a restart of the node, the store goes to a file and back ([`state_file`], the value it
+//! writes being a [`snapshot::Snapshot`]).
 
 pub mod session;
 pub mod state_file;
