@@ -279,7 +279,24 @@ pub async fn run(
     admin_handle.stop(true).await;
     let _ = sio_task.await;
     let _ = admin_task.await;
+    save_recovery_state(&server).await;
     server.stop_supervisors();
     tracing::info!("roomcast stopped");
     Ok(())
+}
+
+/// With `[recovery] state_file`: once the sockets have left (each keeping its session, bounded by
+/// a second after the drain), writes the recovery store for the next start. A failure is logged;
+/// the broker still exits.
+async fn save_recovery_state(server: &Server) {
+    if server.options().recovery.state_file.is_none() {
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while server.socket_count() > 0 && Instant::now() < deadline {
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    if let Err(error) = server.save_recovery_state() {
+        tracing::error!(%error, "cannot write the recovery state file: sessions are lost");
+    }
 }

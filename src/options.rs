@@ -122,7 +122,7 @@ pub struct ServerOptions {
 /// for acknowledgements. Node-local, except with a cluster adapter that keeps sessions itself
 /// (the Redis Streams adapter's `StreamsAdapterFactory::with_recovery`); with another cluster
 /// adapter it stays off (with a warning).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveryOptions {
     /// Whether sessions are kept and packets stored.
     pub enabled: bool,
@@ -130,6 +130,11 @@ pub struct RecoveryOptions {
     pub skip_middlewares: bool,
     /// How much is kept, and for how long.
     pub bounds: RecoveryBounds,
+    /// Node-local recovery across a restart of the node: where
+    /// [`crate::Server::save_recovery_state`] writes the store (the broker calls it when it
+    /// drains) and where a new server loads it from, once, at start. `None`: sessions live as
+    /// long as the process. Ignored with a cluster adapter that keeps sessions itself.
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 impl Default for RecoveryOptions {
@@ -139,6 +144,7 @@ impl Default for RecoveryOptions {
             enabled: false,
             skip_middlewares: true,
             bounds: RecoveryBounds::default(),
+            state_file: None,
         }
     }
 }

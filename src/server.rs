@@ -9,10 +9,10 @@ use std::time::Instant;
 use actix_web::web;
 
 use crate::adapter::local::{ArbiterPool, LocalAdapterFactory};
-use crate::adapter::recovery::SessionAwareFactory;
+use crate::adapter::recovery::{Recovery, SessionAwareFactory};
 use crate::adapter::AdapterFactory;
 use crate::broadcast::BroadcastOperator;
-use crate::engine::{CloseReason, Engine, EngineOptions, HandlerFactory, QueueBounds};
+use crate::engine::{Engine, EngineOptions, HandlerFactory, QueueBounds};
 use crate::metrics::Metrics;
 pub use crate::namespace::reference::NamespaceRef;
 use crate::namespace::Namespaces;
@@ -35,6 +35,8 @@ pub struct ServerInner {
     pub(crate) namespaces: Arc<Namespaces>,
     pool: Arc<ArbiterPool>,
     pub(crate) metrics: Arc<Metrics>,
+    /// The node-local recovery store, when recovery is on without a cluster adapter.
+    recovery: Option<Arc<Recovery>>,
     started: Instant,
 }
 
@@ -121,7 +123,10 @@ impl Server {
         raw: Option<Arc<dyn HandlerFactory>>,
     ) -> Self {
         let options = Arc::new(options.normalised());
-        let factory = SessionAwareFactory::wrap(factory, &options, &metrics);
+        let (factory, recovery) = SessionAwareFactory::wrap(factory, &options, &metrics);
+        if let Some(recovery) = &recovery {
+            recovery.load_state_file(); // before the first connection can be served
+        }
         let namespaces = Namespaces::new(factory, options.clone(), metrics.clone());
         let handlers = raw.unwrap_or_else(|| {
             Arc::new(ClientFactory(Arc::new(ClientConfig {
@@ -138,6 +143,7 @@ impl Server {
                 namespaces,
                 metrics,
                 started: Instant::now(),
+                recovery,
                 options,
                 engine: Arc::new(engine),
                 pool,
@@ -344,51 +350,7 @@ impl Server {
             .count();
         (open.len() - ws, ws)
     }
-
-    /// Whether a drain still has work: an open connection, or a closed polling session whose client
-    /// has yet to fetch its last packets.
-    pub fn drain_pending(&self) -> bool {
-        if self.inner.engine.ws_tasks_running() {
-            return true; // a WebSocket is still flushing its queue or closing
-        }
-        self.inner
-            .engine
-            .registry
-            .all()
-            .iter()
-            .any(|c| match c.state() {
-                crate::engine::EngineState::Closed { reason } => reason.flushes(),
-                _ => true,
-            })
-    }
-
-    /// Stops accepting new connections (handshakes get 503); existing ones continue.
-    pub fn start_draining(&self) {
-        self.inner.engine.start_draining(None);
-    }
-
-    /// [`Server::start_draining`], and lets closing connections take until `deadline` to flush
-    /// what is queued for their clients.
-    pub fn drain_until(&self, deadline: Instant) {
-        self.inner.engine.start_draining(Some(deadline));
-    }
-
-    /// Whether [`Server::start_draining`] was called.
-    pub fn is_draining(&self) -> bool {
-        self.inner.engine.is_draining()
-    }
-
-    /// Stops the room supervisors' arbiters (after [`Server::close`], when shutting down).
-    pub fn stop_supervisors(&self) {
-        self.inner.pool.stop();
-    }
-
-    /// Closes every connection at the transport level after flushing what is queued (no
-    /// DISCONNECT packet: clients see "transport close" and reconnect elsewhere); their sockets
-    /// leave with "server shutting down".
-    pub fn close(&self) {
-        for conn in self.inner.engine.registry.all() {
-            conn.request_close(CloseReason::ServerShuttingDown);
-        }
-    }
 }
+
+#[path = "server_drain.rs"]
+mod drain;

@@ -186,7 +186,7 @@ impl Config {
             max_memberships: self.limits.max_memberships,
             max_dynamic_namespaces: self.limits.max_dynamic_namespaces,
             max_namespaces_per_connection: self.limits.max_namespaces_per_connection,
-            recovery: self.recovery,
+            recovery: self.recovery.clone(),
         }
     }
 }

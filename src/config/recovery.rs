@@ -34,6 +34,8 @@ pub struct RawRecovery {
     pub max_sessions_per_namespace: u64,
     /// Most bytes of sessions kept, all namespaces.
     pub max_session_bytes: u64,
+    /// Where the store is written on a drain and read back at start; "" = nowhere.
+    pub state_file: String,
 }
 
 impl Default for RawRecovery {
@@ -51,6 +53,7 @@ impl Default for RawRecovery {
             max_sessions: b.max_sessions as u64,
             max_sessions_per_namespace: b.max_sessions_per_namespace as u64,
             max_session_bytes: b.max_session_bytes as u64,
+            state_file: String::new(),
         }
     }
 }
@@ -130,7 +133,46 @@ pub(crate) fn validate(
         enabled: raw.enabled,
         skip_middlewares: raw.skip_middlewares,
         bounds,
+        state_file: state_file(raw, across, ctx)?,
     })
+}
+
+/// `recovery.state_file`: `None` when empty; else a file (not a directory) in a directory that
+/// exists, with node-local recovery on.
+fn state_file(
+    raw: &RawRecovery,
+    across: bool,
+    ctx: &Ctx<'_>,
+) -> Result<Option<std::path::PathBuf>, ConfigError> {
+    const KEY: &str = "recovery.state_file";
+    if raw.state_file.is_empty() {
+        return Ok(None);
+    }
+    if !raw.enabled {
+        return Err(ctx.invalid(KEY, "needs recovery.enabled = true"));
+    }
+    if across {
+        return Err(ctx.invalid(
+            KEY,
+            "only with [cluster] adapter = \"local\": with \"redis-streams\" the sessions are \
+             kept in Redis",
+        ));
+    }
+    let path = std::path::PathBuf::from(&raw.state_file);
+    if path.is_dir() || raw.state_file.ends_with('/') {
+        return Err(ctx.invalid(KEY, "names a directory; give a file in it"));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(ctx.invalid(
+            KEY,
+            format!("its directory {} does not exist", dir.display()),
+        ));
+    }
+    Ok(Some(path))
 }
 
 #[cfg(test)]
@@ -185,5 +227,44 @@ mod tests {
         assert_eq!(err(text, &no_env), want);
         let env = |k: &str| (k == "ROOMCAST_RECOVERY_MAX_PACKETS").then(|| "0".to_owned());
         assert!(err("", &env).ends_with("(set by ROOMCAST_RECOVERY_MAX_PACKETS)"));
+    }
+
+    #[test]
+    fn state_file_is_off_when_empty_and_checked_when_set() {
+        assert_eq!(
+            parse("", "t.toml", &no_env)
+                .expect("valid")
+                .recovery
+                .state_file,
+            None
+        );
+        let dir = std::env::temp_dir();
+        let file = dir.join("roomcast-state.json");
+        let on = |f: &str| format!("[recovery]\nenabled = true\nstate_file = {f:?}");
+        let c = parse(&on(&file.display().to_string()), "t.toml", &no_env).expect("valid");
+        assert_eq!(c.server_options().recovery.state_file, Some(file.clone()));
+        let var = file.display().to_string();
+        let env = |k: &str| match k {
+            "ROOMCAST_RECOVERY_ENABLED" => Some("true".to_owned()),
+            "ROOMCAST_RECOVERY_STATE_FILE" => Some(var.clone()),
+            _ => None,
+        };
+        assert_eq!(
+            parse("", "t.toml", &env)
+                .expect("valid")
+                .recovery
+                .state_file,
+            Some(file)
+        );
+        let key = "config: recovery.state_file:";
+        let missing = dir.join("roomcast-no-such-dir").join("s.json");
+        for (text, want) in [
+            ("[recovery]\nstate_file = \"s.json\"".to_owned(), "needs recovery.enabled = true".to_owned()),
+            (on(&dir.display().to_string()), "names a directory; give a file in it".to_owned()),
+            (on(&missing.display().to_string()), format!("its directory {} does not exist", missing.parent().expect("has one").display())),
+            (format!("{}\n[cluster]\nadapter = \"redis-streams\"", on("s.json")), "only with [cluster] adapter = \"local\": with \"redis-streams\" the sessions are kept in Redis".to_owned()),
+        ] {
+            assert_eq!(err(&text, &no_env), format!("{key} {want}"), "{text}");
+        }
     }
 }

@@ -49,6 +49,8 @@ pub(super) struct Inner {
     pub(super) active_ws: Option<u64>,
     /// When the pong to the last ping is due, while one is awaited.
     pub(super) pong_deadline: Option<Instant>,
+    /// When a polling GET last began or ended (the session's start before any).
+    pub(super) last_poll: Instant,
     /// Where WebSocket writes must end, as counts of frames from the head of the queue, in
     /// increasing order (empty: no boundary). Set by [`Conn::push_alone`].
     pub(super) write_boundaries: VecDeque<usize>,
@@ -90,6 +92,7 @@ impl Conn {
                 post_active: false,
                 overflowed: false,
                 pong_deadline: None,
+                last_poll: Instant::now(),
                 write_boundaries: VecDeque::new(),
                 queued_bytes: 0,
                 active_ws: match state {
@@ -232,12 +235,22 @@ impl Conn {
     /// Marks a polling GET as in flight. Returns false if one already is (an overlapping poll).
     pub fn begin_poll(&self) -> bool {
         let mut inner = self.inner.lock();
+        inner.last_poll = Instant::now();
         !std::mem::replace(&mut inner.poll_active, true)
     }
 
     /// The polling GET finished.
     pub fn end_poll(&self) {
-        self.inner.lock().poll_active = false;
+        let mut inner = self.inner.lock();
+        inner.poll_active = false;
+        inner.last_poll = Instant::now();
+    }
+
+    /// Whether a polling client has left its session: no GET in flight, and none began or ended
+    /// within `quiet` before `now` (a live client polls again as soon as a GET is answered).
+    pub fn poll_abandoned(&self, quiet: std::time::Duration, now: Instant) -> bool {
+        let inner = self.inner.lock();
+        !inner.poll_active && now.saturating_duration_since(inner.last_poll) >= quiet
     }
 
     /// Marks a polling POST as in flight. Returns false if one already is.

@@ -220,3 +220,27 @@ fn pong_deadline_expires_at_and_after_it() {
         "the pong came"
     );
 }
+
+#[test]
+fn a_polling_client_is_gone_once_no_get_began_or_ended_within_the_quiet_time() {
+    let c = polling(8, 1 << 20);
+    let quiet = Duration::from_secs(5);
+    let now = Instant::now();
+    assert!(
+        !c.poll_abandoned(quiet, now),
+        "a new session is not abandoned"
+    );
+    assert!(
+        c.poll_abandoned(quiet, now + quiet),
+        "no GET for the quiet time"
+    );
+    assert!(c.begin_poll());
+    assert!(
+        !c.poll_abandoned(quiet, now + quiet * 10),
+        "a GET in flight"
+    );
+    c.end_poll();
+    let ended = Instant::now();
+    assert!(!c.poll_abandoned(quiet, ended + quiet / 2));
+    assert!(c.poll_abandoned(quiet, ended + quiet));
+}

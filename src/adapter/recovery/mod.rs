@@ -9,9 +9,15 @@
 //! A cluster adapter that stores packets itself (Redis streams, `redis::streams`) implements the
 //! same [`Adapter`] methods (`persist_session`, `restore_session`, `add_recovered_socket`)
 //! instead, and its factory says so ([`AdapterFactory::keeps_sessions`]): it is not wrapped.
+//!
+//! Across a restart of the node, the store goes to a file and back ([`state_file`], the value it
+//! writes being a [`snapshot::Snapshot`]).
 
 pub mod session;
+pub mod state_file;
 pub mod store;
+
+pub use store::snapshot;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,7 +30,7 @@ use crate::adapter::{
     NodeSocket, RemoteSummary, ServerEventHandler, ServerReplies,
 };
 use crate::metrics::Metrics;
-use crate::options::{RecoveryBounds, ServerOptions};
+use crate::options::{RecoveryOptions, ServerOptions};
 use crate::payload::encode_frames;
 use crate::protocol::ids::Sid;
 use crate::protocol::socketio::Parser;
@@ -39,16 +45,26 @@ pub struct Recovery {
     store: Mutex<(RecoveryStore, Instant)>,
     metrics: Arc<Metrics>,
     parser: Parser,
+    /// Where the store outlives the process (`state_file`), if anywhere.
+    state_file: Option<std::path::PathBuf>,
+    /// The largest state file read: four times the bytes the store may hold (JSON escapes and
+    /// base64 make a file larger than what it holds), and a MiB.
+    max_file_bytes: u64,
 }
 
 impl Recovery {
-    /// A store with `bounds`, encoding packets with `parser`, counting in `metrics`.
-    pub fn new(bounds: RecoveryBounds, parser: Parser, metrics: Arc<Metrics>) -> Arc<Self> {
+    /// A store with the bounds and state file of `options`, encoding packets with `parser`,
+    /// counting in `metrics`.
+    pub fn new(options: &RecoveryOptions, parser: Parser, metrics: Arc<Metrics>) -> Arc<Self> {
         let instance = Sid::new().as_str()[..8].to_owned();
+        let b = options.bounds;
+        let held = b.max_packet_bytes.saturating_add(b.max_session_bytes) as u64;
         Arc::new(Recovery {
-            store: Mutex::new((RecoveryStore::new(bounds, instance), Instant::now())),
+            store: Mutex::new((RecoveryStore::new(b, instance), Instant::now())),
             metrics,
             parser,
+            state_file: options.state_file.clone(),
+            max_file_bytes: held.saturating_mul(4).saturating_add(1 << 20),
         })
     }
 
@@ -113,25 +129,29 @@ impl<M: Member> SessionAwareFactory<M> {
 }
 
 impl<M: Member> SessionAwareFactory<M> {
-    /// `inner` wrapped when `options` turn recovery on, else `inner` itself.
+    /// `inner` wrapped when `options` turn recovery on, with its store; else `inner` itself.
     pub fn wrap(
         inner: Arc<dyn AdapterFactory<M>>,
         options: &ServerOptions,
         metrics: &Arc<Metrics>,
-    ) -> Arc<dyn AdapterFactory<M>> {
+    ) -> (Arc<dyn AdapterFactory<M>>, Option<Arc<Recovery>>) {
         if !options.recovery.enabled {
-            return inner;
+            return (inner, None);
         }
         if inner.keeps_sessions() {
-            return inner; // a cluster adapter with recovery of its own (Redis streams)
+            if options.recovery.state_file.is_some() {
+                tracing::warn!("recovery state_file ignored: the cluster adapter keeps sessions");
+            }
+            return (inner, None); // a cluster adapter with recovery of its own (Redis streams)
         }
         if inner.link_state() != LinkState::Alone {
             // Offsets would travel to other nodes inside the packets, as extra arguments.
             tracing::warn!("connection state recovery is node-local: off with a cluster adapter");
-            return inner;
+            return (inner, None);
         }
-        let recovery = Recovery::new(options.recovery.bounds, options.parser, metrics.clone());
-        Arc::new(SessionAwareFactory::new(inner, recovery))
+        let recovery = Recovery::new(&options.recovery, options.parser, metrics.clone());
+        let factory = Arc::new(SessionAwareFactory::new(inner, recovery.clone()));
+        (factory, Some(recovery))
     }
 }
 

@@ -388,6 +388,9 @@ fn frame_len(f: &Frame) -> usize {
     }
 }
 
+#[path = "snapshot.rs"]
+pub mod snapshot;
+
 #[cfg(test)]
 #[path = "store_tests.rs"]
 mod tests;

@@ -227,6 +227,29 @@ describe("graceful drain", () => {
       await broker.stop();
     }
   });
+  it("a polling client that is gone holds the drain no longer than ping_timeout_ms; a live one still gets its close", async () => {
+    const [TIMEOUT, PING_TIMEOUT] = [8000, 1000];
+    const broker = await startBroker({
+      server: { shutdown_timeout_ms: TIMEOUT },
+      engine: { ping_interval_ms: 20000, ping_timeout_ms: PING_TIMEOUT },
+    });
+    // one client stops polling (its process went away without a word), one polls on
+    const raw = await rawPollingSession(broker);
+    const live = await broker.connect("/", { transports: ["polling"] });
+    const liveGone = once(live, "disconnect", TIMEOUT);
+    try {
+      const t0 = Date.now();
+      process.kill(broker.pid, "SIGTERM");
+      assert.equal((await liveGone)[0], "transport close", "the live client fetched its close packet");
+      const exit = await exitOf(broker, t0, TIMEOUT + 5000);
+      assert.deepEqual([exit.code, exit.signal], [0, null], broker.logs.slice(-3000));
+      assert.ok(exit.elapsed < PING_TIMEOUT + 1500, `exited after ${exit.elapsed} ms (ping_timeout_ms ${PING_TIMEOUT}, shutdown_timeout_ms ${TIMEOUT})`);
+      assert.doesNotMatch(broker.logs, /shutdown timeout: closing the remaining connections/);
+    } finally {
+      raw.close();
+      await broker.stop();
+    }
+  });
 });
 
 describe("graceful drain flushes every queued packet", () => {

@@ -185,11 +185,13 @@ function spawnOnce(config, env, openFiles, shipped) {
  * the bearer token api() sends when it does not come from admin.token (e.g. ROOMCAST_ADMIN_TOKEN).
  * `openFiles` runs it under that open-files limit (soft and hard). `file` runs that configuration file
  * instead of one made from `config` (whose other keys then do not apply): the listeners and the admin
- * token are given as ROOMCAST_SERVER_BIND, ROOMCAST_ADMIN_BIND and ROOMCAST_ADMIN_TOKEN.
+ * token are given as ROOMCAST_SERVER_BIND, ROOMCAST_ADMIN_BIND and ROOMCAST_ADMIN_TOKEN. `ports`
+ * ({ port, adminPort }, e.g. those of a broker that exited) are used instead of free ones, to restart
+ * a broker where its clients look for it.
  */
-export async function startBroker(config = {}, { env = {}, token, openFiles, file } = {}) {
+export async function startBroker(config = {}, { env = {}, token, openFiles, file, ports } = {}) {
   for (let attempt = 0; ; attempt++) {
-    const [port, adminPort] = [await freePort(), await freePort()];
+    const [port, adminPort] = ports ? [ports.port, ports.adminPort] : [await freePort(), await freePort()];
     if (port === adminPort) continue;
     const full = {
       ...config,
@@ -201,7 +203,7 @@ export async function startBroker(config = {}, { env = {}, token, openFiles, fil
     try {
       await proc.ready;
     } catch (err) {
-      if (err.addressInUse && attempt === 0) continue;
+      if (err.addressInUse && attempt === 0 && !ports) continue;
       throw err;
     }
     const broker = new Broker(proc, port, adminPort, full);
