@@ -8,6 +8,7 @@ pub mod polling;
 pub mod tcp;
 pub mod websocket;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
@@ -79,27 +80,59 @@ impl EngineError {
     }
 }
 
-/// CORS headers computed once per request.
+/// CORS headers computed once per request, as ready header values (the usual `*` is static:
+/// no allocation per request).
 pub(crate) struct CorsHeaders {
-    origin: Option<String>,
+    origin: Option<HeaderValue>,
     credentials: bool,
     vary: bool,
 }
 
 impl CorsHeaders {
     pub(crate) fn new(options: &EngineOptions, headers: &HeaderMap) -> Self {
-        let request_origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-        let origin = options.cors.allow_origin(request_origin);
+        let cors = &options.cors;
+        let request_origin = headers.get(header::ORIGIN).filter(|v| v.to_str().is_ok());
+        let any = cors.origins.iter().any(|o| o == "*");
+        // As `Cors::allow_origin`: any origin is `*` unless credentials reflect it; a listed one is
+        // reflected.
+        let origin = match request_origin {
+            Some(o) if any && cors.credentials => Some(o.clone()),
+            _ if any => Some(HeaderValue::from_static("*")),
+            Some(o)
+                if cors
+                    .origins
+                    .iter()
+                    .any(|allowed| allowed.as_bytes() == o.as_bytes()) =>
+            {
+                Some(o.clone())
+            }
+            _ => None,
+        };
         CorsHeaders {
-            vary: origin.as_deref().is_some_and(|o| o != "*"),
+            vary: origin.as_ref().is_some_and(|o| o.as_bytes() != b"*"),
             origin,
-            credentials: options.cors.credentials,
+            credentials: cors.credentials,
         }
     }
 
     /// The headers to add to a response, as name and value.
+    fn values(&self) -> impl Iterator<Item = (header::HeaderName, HeaderValue)> + '_ {
+        let origin = self.origin.as_ref();
+        let credentials =
+            (origin.is_some() && self.credentials).then(|| HeaderValue::from_static("true"));
+        let vary = (origin.is_some() && self.vary).then(|| HeaderValue::from_static("Origin"));
+        [
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.cloned()),
+            (header::ACCESS_CONTROL_ALLOW_CREDENTIALS, credentials),
+            (header::VARY, vary),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+    }
+
+    /// The headers to add to a response, as name and value.
     pub(crate) fn pairs(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        let origin = self.origin.as_deref();
+        let origin = self.origin.as_ref().and_then(|o| o.to_str().ok());
         let credentials = (origin.is_some() && self.credentials).then_some("true");
         let vary = (origin.is_some() && self.vary).then_some("Origin");
         [
@@ -112,8 +145,15 @@ impl CorsHeaders {
     }
 
     pub(crate) fn apply(&self, resp: &mut actix_web::HttpResponseBuilder) {
-        for (name, value) in self.pairs() {
-            resp.insert_header((name, value));
+        for pair in self.values() {
+            resp.insert_header(pair);
+        }
+    }
+
+    /// Adds the headers to a response's header map.
+    pub(crate) fn insert_into(&self, headers: &mut HeaderMap) {
+        for (name, value) in self.values() {
+            headers.insert(name, value);
         }
     }
 }
@@ -142,19 +182,52 @@ pub(crate) enum Route {
     PollOpen,
 }
 
+/// The query parameters the endpoint reads (the first of each name, percent-decoded, as
+/// [`query_param`] gives them), found in one pass over the query.
+#[derive(Default)]
+struct EngineQuery<'a> {
+    transport: Option<Cow<'a, str>>,
+    sid: Option<Cow<'a, str>>,
+    eio: Option<Cow<'a, str>>,
+}
+
+impl<'a> EngineQuery<'a> {
+    fn parse(query: &'a str) -> Self {
+        let mut q = EngineQuery::default();
+        for pair in query.split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let slot = match key {
+                "transport" => &mut q.transport,
+                "sid" => &mut q.sid,
+                "EIO" => &mut q.eio,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(if value.contains(['%', '+']) {
+                    // Rare: let the one decoder do it (it finds this same first pair).
+                    query_param(query, key).unwrap_or_default()
+                } else {
+                    Cow::Borrowed(value)
+                });
+            }
+        }
+        q
+    }
+}
+
 /// Verifies a request: transport, session id, method, protocol version, capacity.
 pub(crate) fn route(engine: &Engine, method: &Method, headers: &HeaderMap, query: &str) -> Route {
     if method == Method::OPTIONS {
         return Route::Preflight;
     }
-    let transport = query_param(query, "transport").unwrap_or_default();
-    let transport = transport.as_ref();
+    let query = EngineQuery::parse(query);
+    let transport = query.transport.as_deref().unwrap_or_default();
     if !engine.options.transports.allows(transport) {
         return Route::Refuse(EngineError::UnknownTransport);
     }
     let upgrade = is_websocket_upgrade(headers);
-    if let Some(sid) = query_param(query, "sid") {
-        let Some(conn) = Sid::parse(&sid).and_then(|sid| engine.registry.get(&sid)) else {
+    if let Some(sid) = &query.sid {
+        let Some(conn) = Sid::parse(sid).and_then(|sid| engine.registry.get(&sid)) else {
             return Route::Refuse(EngineError::UnknownSid);
         };
         if conn.is_expired(std::time::Instant::now()) {
@@ -178,7 +251,7 @@ pub(crate) fn route(engine: &Engine, method: &Method, headers: &HeaderMap, query
     if transport == "websocket" && !upgrade {
         return Route::Refuse(EngineError::BadRequest);
     }
-    if query_param(query, "EIO").as_deref() != Some("4") {
+    if query.eio.as_deref() != Some("4") {
         return Route::Refuse(EngineError::UnsupportedProtocolVersion);
     }
     if engine.is_draining() {
