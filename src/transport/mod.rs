@@ -11,9 +11,10 @@ pub mod websocket;
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use actix_web::dev::{fn_service, HttpServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use crate::engine::{CloseReason, Conn, Engine, EngineOptions};
@@ -194,8 +195,17 @@ struct EngineQuery<'a> {
 impl<'a> EngineQuery<'a> {
     fn parse(query: &'a str) -> Self {
         let mut q = EngineQuery::default();
-        for pair in query.split('&') {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        // Scanned as bytes: `&` and `=` are ASCII, so every cut falls on a character boundary.
+        let bytes = query.as_bytes();
+        let mut start = 0;
+        while start <= bytes.len() {
+            let end = find_byte(&bytes[start..], b'&').map_or(bytes.len(), |i| start + i);
+            let pair = &query[start..end];
+            start = end + 1;
+            let (key, value) = match find_byte(pair.as_bytes(), b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, ""),
+            };
             let slot = match key {
                 "transport" => &mut q.transport,
                 "sid" => &mut q.sid,
@@ -203,7 +213,7 @@ impl<'a> EngineQuery<'a> {
                 _ => continue,
             };
             if slot.is_none() {
-                *slot = Some(if value.contains(['%', '+']) {
+                *slot = Some(if value.bytes().any(|b| b == b'%' || b == b'+') {
                     // Rare: let the one decoder do it (it finds this same first pair).
                     query_param(query, key).unwrap_or_default()
                 } else {
@@ -213,6 +223,10 @@ impl<'a> EngineQuery<'a> {
         }
         q
     }
+}
+
+fn find_byte(bytes: &[u8], byte: u8) -> Option<usize> {
+    bytes.iter().position(|&b| b == byte)
 }
 
 /// Verifies a request: transport, session id, method, protocol version, capacity.
@@ -269,29 +283,48 @@ pub(crate) fn route(engine: &Engine, method: &Method, headers: &HeaderMap, query
     }
 }
 
-/// The Engine.IO endpoint: every request under the configured path comes here.
+/// The Engine.IO endpoint as an actix-web handler (for apps that route to it themselves).
 pub async fn endpoint(
     req: HttpRequest,
     body: web::Payload,
     engine: web::Data<Arc<Engine>>,
 ) -> HttpResponse {
-    let engine = engine.get_ref();
+    serve(engine.get_ref(), &req, body).await
+}
+
+/// The Engine.IO endpoint mounted at `path` as a bare service: every request matching the path
+/// comes straight here, without the route, extractor and handler layers of a resource (per
+/// request, a polling client pays for those on every poll).
+pub(crate) fn service(engine: Arc<Engine>, path: String) -> impl HttpServiceFactory {
+    web::service(path).finish(fn_service(move |req: ServiceRequest| {
+        let engine = engine.clone();
+        async move {
+            let (req, mut payload) = req.into_parts();
+            let body = web::Payload::from_request(&req, &mut payload).await?;
+            let resp = serve(&engine, &req, body).await;
+            Ok::<_, actix_web::Error>(ServiceResponse::new(req, resp))
+        }
+    }))
+}
+
+/// Every request under the configured path comes here.
+async fn serve(engine: &Arc<Engine>, req: &HttpRequest, body: web::Payload) -> HttpResponse {
     let cors = CorsHeaders::new(&engine.options, req.headers());
     match route(engine, req.method(), req.headers(), req.query_string()) {
-        Route::Preflight => preflight(&req, &cors),
+        Route::Preflight => preflight(req, &cors),
         Route::Refuse(e) => e.response(&cors),
         Route::Poll(conn) => match *req.method() {
             Method::GET => polling::get(engine, conn, &cors).await,
-            Method::POST => polling::post(&req, body, engine, conn, &cors).await,
+            Method::POST => polling::post(req, body, engine, conn, &cors).await,
             _ => {
                 let mut resp = HttpResponse::InternalServerError();
                 cors.apply(&mut resp);
                 resp.finish()
             }
         },
-        Route::WsUpgrade(conn) => websocket::upgrade(&req, body, engine, conn).await,
-        Route::WsOpen => websocket::handshake(&req, body, engine, request_info(&req)).await,
-        Route::PollOpen => polling::handshake(engine, request_info(&req), &cors),
+        Route::WsUpgrade(conn) => websocket::upgrade(req, body, engine, conn).await,
+        Route::WsOpen => websocket::handshake(req, body, engine, request_info(req)).await,
+        Route::PollOpen => polling::handshake(engine, request_info(req), &cors),
     }
 }
 
