@@ -195,38 +195,39 @@ struct EngineQuery<'a> {
 impl<'a> EngineQuery<'a> {
     fn parse(query: &'a str) -> Self {
         let mut q = EngineQuery::default();
-        // Scanned as bytes: `&` and `=` are ASCII, so every cut falls on a character boundary.
+        // Cut with memchr: `&` and `=` are ASCII, so every cut falls on a character boundary.
         let bytes = query.as_bytes();
         let mut start = 0;
         while start <= bytes.len() {
-            let end = find_byte(&bytes[start..], b'&').map_or(bytes.len(), |i| start + i);
+            let end = memchr::memchr(b'&', &bytes[start..]).map_or(bytes.len(), |i| start + i);
             let pair = &query[start..end];
             start = end + 1;
-            let (key, value) = match find_byte(pair.as_bytes(), b'=') {
+            let (key, value) = match memchr::memchr(b'=', pair.as_bytes()) {
                 Some(i) => (&pair[..i], &pair[i + 1..]),
                 None => (pair, ""),
             };
-            let slot = match key {
-                "transport" => &mut q.transport,
-                "sid" => &mut q.sid,
-                "EIO" => &mut q.eio,
-                _ => continue,
-            };
-            if slot.is_none() {
-                *slot = Some(if value.bytes().any(|b| b == b'%' || b == b'+') {
-                    // Rare: let the one decoder do it (it finds this same first pair).
-                    query_param(query, key).unwrap_or_default()
-                } else {
-                    Cow::Borrowed(value)
-                });
-            }
+            q.take(query, key, value);
         }
         q
     }
-}
 
-fn find_byte(bytes: &[u8], byte: u8) -> Option<usize> {
-    bytes.iter().position(|&b| b == byte)
+    /// Keeps `value` if `key` is one of ours and not seen yet.
+    fn take(&mut self, query: &'a str, key: &'a str, value: &'a str) {
+        let slot = match key {
+            "transport" => &mut self.transport,
+            "sid" => &mut self.sid,
+            "EIO" => &mut self.eio,
+            _ => return,
+        };
+        if slot.is_none() {
+            *slot = Some(if memchr::memchr2(b'%', b'+', value.as_bytes()).is_some() {
+                // Rare: let the one decoder do it (it finds this same first pair).
+                query_param(query, key).unwrap_or_default()
+            } else {
+                Cow::Borrowed(value)
+            });
+        }
+    }
 }
 
 /// Verifies a request: transport, session id, method, protocol version, capacity.
@@ -365,3 +366,7 @@ pub(crate) fn conn_info(
     let url = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
     Arc::new(ConnInfo::new(headers, url, peer, secure))
 }
+
+#[cfg(test)]
+#[path = "query_tests.rs"]
+mod query_tests;
