@@ -263,13 +263,9 @@ impl Server {
             if !bare.is_empty() {
                 paths.push(bare);
             }
-            // One static resource per path: a resource with several patterns matches by regex.
+            // One static service per path: a service with several patterns matches by regex.
             for p in paths {
-                cfg.service(
-                    web::resource(p)
-                        .app_data(web::Data::new(engine.clone()))
-                        .route(web::route().to(crate::transport::endpoint)),
-                );
+                cfg.service(crate::transport::service(engine.clone(), p));
             }
         }
     }

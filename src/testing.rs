@@ -50,7 +50,7 @@ impl FanoutFixture {
         fixture
     }
 
-    async fn drain(conn: &Conn) -> String {
+    async fn drain(conn: &Conn) -> bytestring::ByteString {
         conn.wait_for(|c| match c.take_poll() {
             PollTake::Payload(p) => Some(p),
             _ => None,

@@ -6,17 +6,19 @@ use std::collections::VecDeque;
 
 use crate::engine::conn::Conn;
 use crate::engine::{CloseReason, EngineState};
-use crate::protocol::engineio::{encode_payload, Frame};
+use bytestring::ByteString;
+
+use crate::protocol::engineio::{payload_buffer, Frame};
 
 /// What a polling GET should answer now.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PollTake {
-    /// Send this payload.
-    Payload(String),
+    /// Send this payload (a single text frame's own shared buffer, no copy).
+    Payload(ByteString),
     /// Nothing to send yet: park.
     Wait,
     /// The session is gone: answer with this payload (queued packets plus `1`, or a noop).
-    Closed(String),
+    Closed(ByteString),
     /// An upgrade is under way: the poll is to be released with a noop.
     Upgrading,
     /// The WebSocket took over: this poll is a transport mismatch.
@@ -47,7 +49,7 @@ impl Conn {
                 // response of its own, since clients act on it before on packets that precede it.
                 inner.write_boundaries.clear();
                 if reason.flushes() && !inner.queue.is_empty() {
-                    let payload = encode_payload(inner.queue.iter());
+                    let payload = payload_buffer(&inner.queue);
                     inner.queue.clear();
                     inner.queued_bytes = 0;
                     return PollTake::Payload(payload);
@@ -59,7 +61,7 @@ impl Conn {
                 } else {
                     Frame::noop()
                 };
-                PollTake::Closed(encode_payload([last].iter()))
+                PollTake::Closed(payload_buffer([&last]))
             }
             EngineState::Upgrading { .. } => PollTake::Upgrading,
             EngineState::WebSocket { .. } => PollTake::Upgraded,
@@ -69,7 +71,7 @@ impl Conn {
                 } else {
                     self.metrics.packets_out.increment(inner.queue.len() as u64);
                     self.observe_out(inner.queue.iter());
-                    let payload = encode_payload(inner.queue.iter());
+                    let payload = payload_buffer(&inner.queue);
                     inner.queue.clear();
                     inner.queued_bytes = 0;
                     inner.write_boundaries.clear();

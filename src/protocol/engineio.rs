@@ -17,7 +17,7 @@ mod payload;
 
 pub use close::CloseReason;
 pub use handshake::OpenPacket;
-pub use payload::{decode_payload, encode_payload, Frame, SEPARATOR};
+pub use payload::{decode_payload, encode_payload, payload_buffer, Frame, SEPARATOR};
 
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;

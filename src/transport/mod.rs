@@ -8,11 +8,13 @@ pub mod polling;
 pub mod tcp;
 pub mod websocket;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
+use actix_web::dev::{fn_service, HttpServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use crate::engine::{CloseReason, Conn, Engine, EngineOptions};
@@ -79,27 +81,59 @@ impl EngineError {
     }
 }
 
-/// CORS headers computed once per request.
+/// CORS headers computed once per request, as ready header values (the usual `*` is static:
+/// no allocation per request).
 pub(crate) struct CorsHeaders {
-    origin: Option<String>,
+    origin: Option<HeaderValue>,
     credentials: bool,
     vary: bool,
 }
 
 impl CorsHeaders {
     pub(crate) fn new(options: &EngineOptions, headers: &HeaderMap) -> Self {
-        let request_origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-        let origin = options.cors.allow_origin(request_origin);
+        let cors = &options.cors;
+        let request_origin = headers.get(header::ORIGIN).filter(|v| v.to_str().is_ok());
+        let any = cors.origins.iter().any(|o| o == "*");
+        // As `Cors::allow_origin`: any origin is `*` unless credentials reflect it; a listed one is
+        // reflected.
+        let origin = match request_origin {
+            Some(o) if any && cors.credentials => Some(o.clone()),
+            _ if any => Some(HeaderValue::from_static("*")),
+            Some(o)
+                if cors
+                    .origins
+                    .iter()
+                    .any(|allowed| allowed.as_bytes() == o.as_bytes()) =>
+            {
+                Some(o.clone())
+            }
+            _ => None,
+        };
         CorsHeaders {
-            vary: origin.as_deref().is_some_and(|o| o != "*"),
+            vary: origin.as_ref().is_some_and(|o| o.as_bytes() != b"*"),
             origin,
-            credentials: options.cors.credentials,
+            credentials: cors.credentials,
         }
     }
 
     /// The headers to add to a response, as name and value.
+    fn values(&self) -> impl Iterator<Item = (header::HeaderName, HeaderValue)> + '_ {
+        let origin = self.origin.as_ref();
+        let credentials =
+            (origin.is_some() && self.credentials).then(|| HeaderValue::from_static("true"));
+        let vary = (origin.is_some() && self.vary).then(|| HeaderValue::from_static("Origin"));
+        [
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.cloned()),
+            (header::ACCESS_CONTROL_ALLOW_CREDENTIALS, credentials),
+            (header::VARY, vary),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+    }
+
+    /// The headers to add to a response, as name and value.
     pub(crate) fn pairs(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        let origin = self.origin.as_deref();
+        let origin = self.origin.as_ref().and_then(|o| o.to_str().ok());
         let credentials = (origin.is_some() && self.credentials).then_some("true");
         let vary = (origin.is_some() && self.vary).then_some("Origin");
         [
@@ -112,8 +146,15 @@ impl CorsHeaders {
     }
 
     pub(crate) fn apply(&self, resp: &mut actix_web::HttpResponseBuilder) {
-        for (name, value) in self.pairs() {
-            resp.insert_header((name, value));
+        for pair in self.values() {
+            resp.insert_header(pair);
+        }
+    }
+
+    /// Adds the headers to a response's header map.
+    pub(crate) fn insert_into(&self, headers: &mut HeaderMap) {
+        for (name, value) in self.values() {
+            headers.insert(name, value);
         }
     }
 }
@@ -142,19 +183,66 @@ pub(crate) enum Route {
     PollOpen,
 }
 
+/// The query parameters the endpoint reads (the first of each name, percent-decoded, as
+/// [`query_param`] gives them), found in one pass over the query.
+#[derive(Default)]
+struct EngineQuery<'a> {
+    transport: Option<Cow<'a, str>>,
+    sid: Option<Cow<'a, str>>,
+    eio: Option<Cow<'a, str>>,
+}
+
+impl<'a> EngineQuery<'a> {
+    fn parse(query: &'a str) -> Self {
+        let mut q = EngineQuery::default();
+        // Cut with memchr: `&` and `=` are ASCII, so every cut falls on a character boundary.
+        let bytes = query.as_bytes();
+        let mut start = 0;
+        while start <= bytes.len() {
+            let end = memchr::memchr(b'&', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+            let pair = &query[start..end];
+            start = end + 1;
+            let (key, value) = match memchr::memchr(b'=', pair.as_bytes()) {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, ""),
+            };
+            q.take(query, key, value);
+        }
+        q
+    }
+
+    /// Keeps `value` if `key` is one of ours and not seen yet.
+    fn take(&mut self, query: &'a str, key: &'a str, value: &'a str) {
+        let slot = match key {
+            "transport" => &mut self.transport,
+            "sid" => &mut self.sid,
+            "EIO" => &mut self.eio,
+            _ => return,
+        };
+        if slot.is_none() {
+            *slot = Some(if memchr::memchr2(b'%', b'+', value.as_bytes()).is_some() {
+                // Rare: let the one decoder do it (it finds this same first pair).
+                query_param(query, key).unwrap_or_default()
+            } else {
+                Cow::Borrowed(value)
+            });
+        }
+    }
+}
+
 /// Verifies a request: transport, session id, method, protocol version, capacity.
 pub(crate) fn route(engine: &Engine, method: &Method, headers: &HeaderMap, query: &str) -> Route {
     if method == Method::OPTIONS {
         return Route::Preflight;
     }
-    let transport = query_param(query, "transport").unwrap_or_default();
-    let transport = transport.as_ref();
+    let query = EngineQuery::parse(query);
+    let transport = query.transport.as_deref().unwrap_or_default();
     if !engine.options.transports.allows(transport) {
         return Route::Refuse(EngineError::UnknownTransport);
     }
     let upgrade = is_websocket_upgrade(headers);
-    if let Some(sid) = query_param(query, "sid") {
-        let Some(conn) = Sid::parse(&sid).and_then(|sid| engine.registry.get(&sid)) else {
+    if let Some(sid) = &query.sid {
+        let Some(conn) = Sid::parse(sid).and_then(|sid| engine.registry.get(&sid)) else {
             return Route::Refuse(EngineError::UnknownSid);
         };
         if conn.is_expired(std::time::Instant::now()) {
@@ -178,7 +266,7 @@ pub(crate) fn route(engine: &Engine, method: &Method, headers: &HeaderMap, query
     if transport == "websocket" && !upgrade {
         return Route::Refuse(EngineError::BadRequest);
     }
-    if query_param(query, "EIO").as_deref() != Some("4") {
+    if query.eio.as_deref() != Some("4") {
         return Route::Refuse(EngineError::UnsupportedProtocolVersion);
     }
     if engine.is_draining() {
@@ -196,29 +284,48 @@ pub(crate) fn route(engine: &Engine, method: &Method, headers: &HeaderMap, query
     }
 }
 
-/// The Engine.IO endpoint: every request under the configured path comes here.
+/// The Engine.IO endpoint as an actix-web handler (for apps that route to it themselves).
 pub async fn endpoint(
     req: HttpRequest,
     body: web::Payload,
     engine: web::Data<Arc<Engine>>,
 ) -> HttpResponse {
-    let engine = engine.get_ref();
+    serve(engine.get_ref(), &req, body).await
+}
+
+/// The Engine.IO endpoint mounted at `path` as a bare service: every request matching the path
+/// comes straight here, without the route, extractor and handler layers of a resource (per
+/// request, a polling client pays for those on every poll).
+pub(crate) fn service(engine: Arc<Engine>, path: String) -> impl HttpServiceFactory {
+    web::service(path).finish(fn_service(move |req: ServiceRequest| {
+        let engine = engine.clone();
+        async move {
+            let (req, mut payload) = req.into_parts();
+            let body = web::Payload::from_request(&req, &mut payload).await?;
+            let resp = serve(&engine, &req, body).await;
+            Ok::<_, actix_web::Error>(ServiceResponse::new(req, resp))
+        }
+    }))
+}
+
+/// Every request under the configured path comes here.
+async fn serve(engine: &Arc<Engine>, req: &HttpRequest, body: web::Payload) -> HttpResponse {
     let cors = CorsHeaders::new(&engine.options, req.headers());
     match route(engine, req.method(), req.headers(), req.query_string()) {
-        Route::Preflight => preflight(&req, &cors),
+        Route::Preflight => preflight(req, &cors),
         Route::Refuse(e) => e.response(&cors),
         Route::Poll(conn) => match *req.method() {
             Method::GET => polling::get(engine, conn, &cors).await,
-            Method::POST => polling::post(&req, body, engine, conn, &cors).await,
+            Method::POST => polling::post(req, body, engine, conn, &cors).await,
             _ => {
                 let mut resp = HttpResponse::InternalServerError();
                 cors.apply(&mut resp);
                 resp.finish()
             }
         },
-        Route::WsUpgrade(conn) => websocket::upgrade(&req, body, engine, conn).await,
-        Route::WsOpen => websocket::handshake(&req, body, engine, request_info(&req)).await,
-        Route::PollOpen => polling::handshake(engine, request_info(&req), &cors),
+        Route::WsUpgrade(conn) => websocket::upgrade(req, body, engine, conn).await,
+        Route::WsOpen => websocket::handshake(req, body, engine, request_info(req)).await,
+        Route::PollOpen => polling::handshake(engine, request_info(req), &cors),
     }
 }
 
@@ -259,3 +366,7 @@ pub(crate) fn conn_info(
     let url = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
     Arc::new(ConnInfo::new(headers, url, peer, secure))
 }
+
+#[cfg(test)]
+#[path = "query_tests.rs"]
+mod query_tests;

@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use bytestring::ByteString;
 use futures_util::StreamExt;
 
 use crate::engine::conn::PollTake;
@@ -12,15 +14,21 @@ use crate::engine::session::Received;
 use crate::engine::Engine;
 use crate::engine::{CloseReason, Conn, EngineState};
 use crate::handshake::ConnInfo;
-use crate::protocol::engineio::{decode_text, encode_payload, Frame, SEPARATOR};
+use crate::protocol::engineio::{decode_text, SEPARATOR};
 use crate::transport::{CorsHeaders, EngineError};
 
-fn text_response(cors: &CorsHeaders, body: String) -> HttpResponse {
-    let mut resp = HttpResponse::Ok();
-    cors.apply(&mut resp);
-    resp.content_type("text/plain; charset=UTF-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body)
+/// A payload's answer. Its headers are static values (no parsing, no copy) and its body is the
+/// payload's own buffer.
+fn text_response(cors: &CorsHeaders, body: ByteString) -> HttpResponse {
+    let mut resp = HttpResponse::with_body(StatusCode::OK, body.into_bytes()).map_into_boxed_body();
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=UTF-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    cors.insert_into(headers);
+    resp
 }
 
 /// A polling handshake: the open packet is the response body.
@@ -78,7 +86,7 @@ pub(crate) async fn get(engine: &Arc<Engine>, conn: Arc<Conn>, cors: &CorsHeader
                 // the transport mismatch it would get a moment later, others their noop.
                 let settled = conn.wait_for(|c| (!c.state().polls_get_noop()).then_some(()));
                 if actix_rt::time::timeout(NOOP_DELAY, settled).await.is_err() {
-                    return text_response(cors, encode_payload([Frame::noop()].iter()));
+                    return text_response(cors, ByteString::from_static("6"));
                 }
             }
             PollTake::Wait => unreachable!("wait_for only returns a decision"),

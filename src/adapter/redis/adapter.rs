@@ -184,9 +184,10 @@ impl<M: Member> RedisAdapter<M> {
     }
 
     fn publish(&self, message: &BroadcastMessage) {
-        let broadcast = Broadcast::from_message(&self.uid, message);
-        let channel = publish_channel(&self.key, &self.nsp, &broadcast.targets.rooms);
-        self.link.publish(channel, broadcast.encode());
+        let targets = Targets::from_selector(&message.options.selector);
+        let channel = publish_channel(&self.key, &self.nsp, &targets.rooms);
+        let bytes = Broadcast::encode_message(&self.uid, message, &targets);
+        self.link.publish(channel, bytes);
     }
 }
 

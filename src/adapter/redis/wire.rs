@@ -112,7 +112,7 @@ impl WirePacket {
     /// `{type: 2, data, nsp}`, as Node's adapter sets it before publishing (no ack id: each
     /// receiving server assigns its own). Its placeholders name [`WirePacket::binary`].
     pub fn to_value(&self) -> Value {
-        json!({"type": 2, "data": self.packet.data.clone().unwrap_or_else(|| json!([])), "nsp": self.packet.nsp})
+        packet_value(&self.packet)
     }
 
     /// The event in `value` (`{type: 2, data: [name, ...args], nsp?}`), whose placeholders name
@@ -162,6 +162,11 @@ impl WirePacket {
         };
         WirePacket { packet, binary }
     }
+}
+
+/// `{type: 2, data, nsp}` of `packet` (see [`WirePacket::to_value`]): the one copy of its data.
+fn packet_value(packet: &Packet) -> Value {
+    json!({"type": 2, "data": packet.data.clone().unwrap_or_else(|| json!([])), "nsp": packet.nsp})
 }
 
 /// A broadcast's flags as Node writes them (`BroadcastFlags`); only those set are on the wire.
@@ -312,6 +317,23 @@ impl Broadcast {
             options,
             frames,
         }
+    }
+
+    /// The bytes of `message`'s broadcast by server `uid` to `targets` (its selector's), as
+    /// `Broadcast::from_message(uid, message).encode()` writes them, built from the message
+    /// itself: the event's data is copied once, into the encoded value, not also into a
+    /// `Broadcast` first (a deep copy of the JSON per publish).
+    pub fn encode_message(uid: &str, message: &BroadcastMessage, targets: &Targets) -> Vec<u8> {
+        let flags = Flags {
+            volatile: message.options.volatile,
+            ..Flags::default()
+        };
+        let value = json!([
+            uid,
+            packet_value(&message.packet),
+            targets.with_flags(&flags)
+        ]);
+        encode_msgpack(&value, &message.binary)
     }
 
     /// The message's bytes, as notepack writes them.

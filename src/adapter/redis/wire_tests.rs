@@ -153,6 +153,9 @@ fn broadcasts_convert_from_and_to_roomcast_messages() {
     let wire = Broadcast::from_message("me", &message);
     assert_eq!(wire.targets.except, rooms(&["b", sender.as_str()]));
     assert!(wire.flags.volatile);
+    let targets = Targets::from_selector(&message.options.selector);
+    let direct = Broadcast::encode_message("me", &message, &targets);
+    assert_eq!(direct, wire.encode(), "the same bytes without the copy");
     let back = Broadcast::decode(&Bytes::from(wire.encode())).unwrap();
     assert_eq!(back, wire);
     let delivered = back.into_message(Parser::Default);

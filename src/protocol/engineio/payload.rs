@@ -97,6 +97,40 @@ impl Frame {
 /// padding, joined with `'\x1e'`.
 pub fn encode_payload<'a>(frames: impl IntoIterator<Item = &'a Frame>) -> String {
     let mut out = String::new();
+    write_payload(&mut out, frames);
+    out
+}
+
+/// The payload of `frames` (as [`encode_payload`]) as a shared buffer, built without a copy for
+/// the common answer to a poll, one text frame: that frame's own buffer (a broadcast's one
+/// encoding) is the payload. Otherwise one buffer of the exact size is written.
+pub fn payload_buffer<'a, I>(frames: I) -> ByteString
+where
+    I: IntoIterator<Item = &'a Frame>,
+    I::IntoIter: Clone,
+{
+    let frames = frames.into_iter();
+    let mut probe = frames.clone();
+    if let (Some(Frame::Text(only)), None) = (probe.next(), probe.next()) {
+        return only.clone();
+    }
+    let mut out = String::with_capacity(payload_len(frames.clone()));
+    write_payload(&mut out, frames);
+    ByteString::from(out)
+}
+
+/// Bytes of the payload of `frames`.
+fn payload_len<'a>(frames: impl Iterator<Item = &'a Frame>) -> usize {
+    frames
+        .map(|f| match f {
+            Frame::Text(s) => s.len() + 1,
+            Frame::Binary(b) => 2 + b.len().div_ceil(3) * 4,
+        })
+        .sum::<usize>()
+        .saturating_sub(1)
+}
+
+fn write_payload<'a>(out: &mut String, frames: impl IntoIterator<Item = &'a Frame>) {
     for (i, frame) in frames.into_iter().enumerate() {
         if i > 0 {
             out.push(SEPARATOR);
@@ -105,11 +139,10 @@ pub fn encode_payload<'a>(frames: impl IntoIterator<Item = &'a Frame>) -> String
             Frame::Text(s) => out.push_str(s),
             Frame::Binary(b) => {
                 out.push('b');
-                STANDARD.encode_string(b, &mut out);
+                STANDARD.encode_string(b, out);
             }
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -224,7 +257,19 @@ mod tests {
         ];
         for (frames, wire) in cases {
             assert_eq!(encode_payload(&frames), wire);
+            assert_eq!(&*payload_buffer(&frames), wire);
+            assert_eq!(payload_len(frames.iter()), wire.len(), "{wire:?}");
         }
+    }
+
+    #[test]
+    fn one_text_frame_is_its_own_payload() {
+        let frame = Frame::message("2[\"tick\",1]");
+        let Frame::Text(text) = &frame else {
+            unreachable!("a message is text")
+        };
+        let payload = payload_buffer([&frame]);
+        assert_eq!(payload.as_ptr(), text.as_ptr(), "shared, not copied");
     }
 
     #[test]
