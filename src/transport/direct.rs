@@ -11,6 +11,7 @@
 //! [`super::websocket`].
 
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
 use std::time::Duration;
@@ -180,7 +181,9 @@ impl DirectWs {
         while end.is_none() {
             tokio::select! {
                 biased;
-                ready = self.io.readable() => {
+                // Polled readiness keeps one waker slot in the socket's registration, where
+                // `readable()` linked and unlinked a waiter on every pass of the loop.
+                ready = poll_fn(|cx| self.io.poll_read_ready(cx)) => {
                     if ready.is_err() {
                         end = Some(End::Gone(CloseReason::TransportError, None));
                         continue;
@@ -192,7 +195,7 @@ impl DirectWs {
                         Err(_) => end = Some(End::Gone(CloseReason::TransportClose, None)),
                     }
                 }
-                ready = self.io.writable(), if !self.out.is_empty() => {
+                ready = poll_fn(|cx| self.io.poll_write_ready(cx)), if !self.out.is_empty() => {
                     if ready.is_err() || self.flush().is_err() {
                         end = Some(End::Gone(CloseReason::TransportClose, None));
                     }
@@ -288,6 +291,29 @@ impl DirectWs {
     /// payloads. What the socket does not take is copied to `out` and written when it is
     /// writable again.
     fn write_frames(&mut self, frames: &mut VecDeque<Frame>) -> io::Result<()> {
+        if let [frame] = frames.make_contiguous() {
+            // The usual batch: one packet, two slices, no arrays to fill.
+            let (opcode, payload) = frame_parts(frame);
+            let mut head = [0u8; 10];
+            let n = frame_header(opcode, payload.len(), &mut head);
+            if self.out.is_empty() {
+                let slices = [IoSlice::new(&head[..n]), IoSlice::new(payload)];
+                let written = match self.io.try_write_vectored(&slices) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                    Err(e) => return Err(e),
+                };
+                let mut skip = written;
+                for slice in &slices {
+                    if skip < slice.len() {
+                        self.out.extend_from_slice(&slice[skip..]);
+                    }
+                    skip = skip.saturating_sub(slice.len());
+                }
+                frames.clear();
+                return Ok(());
+            }
+        }
         while !frames.is_empty() {
             if !self.out.is_empty() {
                 for frame in frames.drain(..) {
