@@ -251,6 +251,12 @@ impl Conn {
                     (PushOutcome::Overflow, None)
                 }
             } else {
+                let wanted = inner.queue.len() + frames.len();
+                if wanted <= 2 && wanted > inner.queue.capacity() {
+                    // A queue grows to 4 frames (160 bytes) at least; one or two is what most
+                    // pushes need, and every idle connection keeps what its queue once held.
+                    inner.queue.reserve_exact(frames.len());
+                }
                 inner.queue.extend(frames.iter().cloned());
                 inner.queued_bytes += bytes;
                 // Consumers only wait on an empty queue (they check under the lock before

@@ -173,8 +173,9 @@ impl DirectWs {
     /// Runs the connection until it ends; `task` counts it as running until then.
     async fn run(mut self, task: WsTask, conn: Arc<Conn>, ws: u64) {
         let mut batch: VecDeque<Frame> = VecDeque::new();
-        let gone = conn.ws_gone(ws);
-        tokio::pin!(gone);
+        // Made (boxed) only while written bytes wait for the client: an idle connection's task
+        // does not carry the wait's state.
+        let mut gone = None;
         // Frames that came with the upgrade request. (`process` and `close` are boxed: their
         // futures are large and rarely alive, and this task lives as long as the connection.)
         let mut end = Box::pin(self.process(&conn, ws)).await;
@@ -198,6 +199,8 @@ impl DirectWs {
                 ready = poll_fn(|cx| self.io.poll_write_ready(cx)), if !self.out.is_empty() => {
                     if ready.is_err() || self.flush().is_err() {
                         end = Some(End::Gone(CloseReason::TransportClose, None));
+                    } else if self.out.is_empty() {
+                        gone = None;
                     }
                 }
                 take = next_batch(&conn, ws, &mut batch, &mut self.pacing), if self.out.is_empty() => {
@@ -208,7 +211,9 @@ impl DirectWs {
                     }
                 }
                 // The session ended while the client is not taking what was written.
-                _ = &mut gone, if !self.out.is_empty() => end = Some(End::Finish),
+                // (`select!` builds every branch's future each pass, so the box is made inside.)
+                _ = async { gone.get_or_insert_with(|| Box::pin(conn.ws_gone(ws))).await },
+                    if !self.out.is_empty() => end = Some(End::Finish),
             }
         }
         match end {
