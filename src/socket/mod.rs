@@ -4,6 +4,7 @@
 
 pub mod ack;
 pub mod actor;
+mod by_nsp;
 pub mod client;
 mod emit;
 mod errors;
