@@ -39,14 +39,19 @@ pub enum PushOutcome {
     Closed,
 }
 
+/// What a push touches comes first (with `repr(C)` here and in [`Conn`]), next to the lock and the
+/// epoch: a push from another thread then misses on two cache lines rather than on four or five.
+#[repr(C)]
 pub(super) struct Inner {
     pub(super) state: EngineState,
-    pub(super) queue: VecDeque<Frame>,
-    pub(super) poll_active: bool,
-    pub(super) post_active: bool,
     pub(super) overflowed: bool,
+    pub(super) queue: VecDeque<Frame>,
     /// Bytes of the frames in `queue`.
     pub(super) queued_bytes: usize,
+    /// The tasks in [`Conn::wait_for`], woken by the next push into an empty queue or state change.
+    pub(super) waiters: Waiters,
+    pub(super) poll_active: bool,
+    pub(super) post_active: bool,
     /// The WebSocket generation that last carried packets, so that only it flushes on close.
     pub(super) active_ws: Option<u64>,
     /// When the pong to the last ping is due, while one is awaited.
@@ -54,8 +59,6 @@ pub(super) struct Inner {
     /// Where WebSocket writes must end, as counts of frames from the head of the queue, in
     /// increasing order (empty: no boundary). Set by [`Conn::push_alone`].
     pub(super) write_boundaries: VecDeque<usize>,
-    /// The tasks in [`Conn::wait_for`], woken by the next push into an empty queue or state change.
-    pub(super) waiters: Waiters,
 }
 
 /// The wakers of the tasks waiting for a connection's next change: usually one (its transport),
@@ -114,18 +117,19 @@ impl Woken {
 }
 
 /// The shared half of an Engine.IO session.
+#[repr(C)]
 pub struct Conn {
-    sid: Sid,
-    pub(super) inner: Mutex<Inner>,
     /// Counts the wakes of [`Inner::waiters`] (changed under the lock), so a waiter that checked
     /// before a push but registers after it sees the push.
     epoch: AtomicU64,
+    pub(super) inner: Mutex<Inner>,
+    capacity: usize,
+    byte_capacity: usize,
+    sid: Sid,
     /// Signalled on state changes only (not on pushes), for tasks that wait for the end.
     state_changed: Notify,
     /// The session actor that owns the connection; `None` for a connection built alone (tests).
     session: Option<Addr<EngineSession>>,
-    capacity: usize,
-    byte_capacity: usize,
     pub(super) metrics: Arc<Metrics>,
 }
 
@@ -229,7 +233,9 @@ impl Conn {
 
     /// Marks a change for [`Conn::wait_for`] (under the lock) and takes the wakers to wake.
     fn wake_waiters(&self, inner: &mut Inner) -> Woken {
-        self.epoch.fetch_add(1, Ordering::Release);
+        // Only ever changed under the lock: a plain store, not a locked read-modify-write.
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        self.epoch.store(epoch.wrapping_add(1), Ordering::Release);
         inner.waiters.take()
     }
 
