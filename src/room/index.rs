@@ -297,6 +297,10 @@ mod tests {
         let hashes: HashSet<u64> = (0..10_000)
             .map(|_| SidState::default().hash_one(Sid::new()) & 0xfff)
             .collect();
-        assert!(hashes.len() > 3_500, "{} of 4096 low-bit buckets", hashes.len());
+        assert!(
+            hashes.len() > 3_500,
+            "{} of 4096 low-bit buckets",
+            hashes.len()
+        );
     }
 }
