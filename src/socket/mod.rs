@@ -46,7 +46,7 @@ pub type AckCallback = Box<dyn FnOnce(Result<Payload, AckError>) + Send>;
 struct Handlers {
     /// The socket's own event handlers, made by the first (a broker's handlers are its
     /// namespace's, so most sockets never have one: an empty map cost 48 bytes per socket).
-    events: Option<Box<HashMap<String, (EventHandler, bool)>>>,
+    events: Option<Box<EventHandlers>>,
     fallback: Option<EventHandler>,
     disconnecting: Vec<DisconnectHandler>,
     disconnect: Vec<DisconnectHandler>,
@@ -63,6 +63,8 @@ pub(crate) struct Identity {
 }
 
 type Extensions = HashMap<TypeId, Box<dyn Any + Send + Sync>>;
+/// A thin pointer where the map would be 48 bytes in every socket.
+type EventHandlers = HashMap<String, (EventHandler, bool)>;
 
 pub(crate) struct SocketShared {
     id: Sid,

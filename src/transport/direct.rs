@@ -25,7 +25,7 @@ use bytestring::ByteString;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::frames::{frame_header, frame_parts, Event, FrameReader};
+use super::frames::{frame_header, frame_parts, keep_unwritten, Event, FrameReader};
 use super::websocket::{deliver, ended, next_batch, Next, WritePacing};
 use super::{conn_info, route, CorsHeaders, EngineError, Route};
 use crate::engine::conn::WsTake;
@@ -173,8 +173,7 @@ impl DirectWs {
     /// Runs the connection until it ends; `task` counts it as running until then.
     async fn run(mut self, task: WsTask, conn: Arc<Conn>, ws: u64) {
         let mut batch: VecDeque<Frame> = VecDeque::new();
-        // Made (boxed) only while written bytes wait for the client: an idle connection's task
-        // does not carry the wait's state.
+        // Made (boxed) only while written bytes wait: an idle task does not carry its state.
         let mut gone = None;
         // Frames that came with the upgrade request. (`process` and `close` are boxed: their
         // futures are large and rarely alive, and this task lives as long as the connection.)
@@ -182,8 +181,7 @@ impl DirectWs {
         while end.is_none() {
             tokio::select! {
                 biased;
-                // Polled readiness keeps one waker slot in the socket's registration, where
-                // `readable()` linked and unlinked a waiter on every pass of the loop.
+                // (One waker slot; `readable()` linked and unlinked a waiter every pass.)
                 ready = poll_fn(|cx| self.io.poll_read_ready(cx)) => {
                     if ready.is_err() {
                         end = Some(End::Gone(CloseReason::TransportError, None));
@@ -210,8 +208,8 @@ impl DirectWs {
                         end = Some(End::Gone(CloseReason::TransportClose, None));
                     }
                 }
-                // The session ended while the client is not taking what was written.
-                // (`select!` builds every branch's future each pass, so the box is made inside.)
+                // The session ended while the client is not taking what was written. (`select!`
+                // builds every branch's future each pass, so the box is made inside.)
                 _ = async { gone.get_or_insert_with(|| Box::pin(conn.ws_gone(ws))).await },
                     if !self.out.is_empty() => end = Some(End::Finish),
             }
@@ -302,19 +300,7 @@ impl DirectWs {
             let mut head = [0u8; 10];
             let n = frame_header(opcode, payload.len(), &mut head);
             if self.out.is_empty() {
-                let slices = [IoSlice::new(&head[..n]), IoSlice::new(payload)];
-                let written = match self.io.try_write_vectored(&slices) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-                    Err(e) => return Err(e),
-                };
-                let mut skip = written;
-                for slice in &slices {
-                    if skip < slice.len() {
-                        self.out.extend_from_slice(&slice[skip..]);
-                    }
-                    skip = skip.saturating_sub(slice.len());
-                }
+                self.write_slices(&[IoSlice::new(&head[..n]), IoSlice::new(payload)])?;
                 frames.clear();
                 return Ok(());
             }
@@ -335,32 +321,24 @@ impl DirectWs {
                 head_lens[i] = frame_header(opcode, payload.len(), &mut heads[i]);
             }
             let mut slices = [IoSlice::new(&[]); FRAMES_PER_WRITE * 2];
-            let mut total = 0;
             for (i, frame) in frames.iter().take(count).enumerate() {
-                let payload = frame_parts(frame).1;
                 slices[2 * i] = IoSlice::new(&heads[i][..head_lens[i]]);
-                slices[2 * i + 1] = IoSlice::new(payload);
-                total += head_lens[i] + payload.len();
+                slices[2 * i + 1] = IoSlice::new(frame_parts(frame).1);
             }
-            let written = match self.io.try_write_vectored(&slices[..count * 2]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-                Err(e) => return Err(e),
-            };
-            if written < total {
-                // Keep the rest, in order, for when the socket is writable.
-                let mut skip = written;
-                for slice in &slices[..count * 2] {
-                    if skip >= slice.len() {
-                        skip -= slice.len();
-                        continue;
-                    }
-                    self.out.extend_from_slice(&slice[skip..]);
-                    skip = 0;
-                }
-            }
+            self.write_slices(&slices[..count * 2])?;
             frames.drain(..count);
         }
+        Ok(())
+    }
+
+    /// Writes `slices` with one vectored write; what the socket does not take waits in `out`.
+    fn write_slices(&mut self, slices: &[IoSlice<'_>]) -> io::Result<()> {
+        let written = match self.io.try_write_vectored(slices) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(e) => return Err(e),
+        };
+        keep_unwritten(slices, written, &mut self.out);
         Ok(())
     }
 
@@ -387,10 +365,8 @@ impl DirectWs {
         Ok(())
     }
 
-    /// Flushes what is left (bounded), sends a close frame, closes our side and waits a little
-    /// for the client to close its side, so the close is orderly rather than a reset.
-    /// Writes the close frame after what is buffered, within `flush_for`, then lingers a little
-    /// for the client's side to close.
+    /// Writes the close frame after what is buffered, within `flush_for`, closes our side and
+    /// lingers a little for the client to close its side (an orderly close, not a reset).
     async fn close(mut self, code: Option<u16>, flush_for: Duration) {
         match code {
             Some(code) => self.buffer(0x8, &code.to_be_bytes()),
