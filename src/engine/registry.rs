@@ -10,12 +10,13 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::engine::Conn;
-use crate::protocol::ids::Sid;
+use crate::protocol::ids::{Sid, SidBuildHasher};
 
 /// Session id -> connection.
 #[derive(Default)]
 pub struct Registry {
-    map: Mutex<HashMap<Sid, Arc<Conn>>>,
+    /// Sids made by this server only (a client's sid is only looked up): the cheap hash is safe.
+    map: Mutex<HashMap<Sid, Arc<Conn>, SidBuildHasher>>,
     open: AtomicUsize,
 }
 

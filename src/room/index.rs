@@ -3,10 +3,9 @@
 //! and deleted when their last member leaves.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use crate::protocol::ids::Sid;
+use crate::protocol::ids::{Sid, SidBuildHasher};
 
 /// A room name.
 pub type Room = Arc<str>;
@@ -27,32 +26,7 @@ struct Entry<M> {
     rooms: HashSet<Room>,
 }
 
-/// Hashes a [`Sid`] by folding its bytes with a multiply: a fan-out looks each recipient up, and
-/// SipHash cost more than the rest of the lookup. Safe from flooding because every sid stored in
-/// the index was made by a server from random bytes; a client can only ask for sids, which costs
-/// it one probe each.
-#[derive(Default)]
-struct SidHasher(u64);
-
-impl Hasher for SidHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(23) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-
-    /// The length prefix of a sid's bytes, always the same: nothing to mix in.
-    fn write_usize(&mut self, _: usize) {}
-
-    fn finish(&self) -> u64 {
-        self.0 ^ (self.0 >> 29)
-    }
-}
-
-type SidState = BuildHasherDefault<SidHasher>;
+type SidState = SidBuildHasher;
 type SidSet = HashSet<Sid, SidState>;
 
 /// Rooms and members.
