@@ -35,11 +35,17 @@ impl ConnInfo {
         peer: Option<SocketAddr>,
         secure: bool,
     ) -> Self {
-        let mut text = String::new();
+        // One buffer of a typical request's size, names lower-cased in place: a header cost an
+        // allocation for its lower-case name and the text grew by copying.
+        let mut text = String::with_capacity(512);
         let mut xdomain = false;
         for (name, value) in headers {
             xdomain |= name.eq_ignore_ascii_case("origin");
-            text.push_str(&name.to_ascii_lowercase());
+            if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                text.extend(name.chars().map(|c| c.to_ascii_lowercase()));
+            } else {
+                text.push_str(name);
+            }
             text.push_str(": ");
             text.push_str(value);
             text.push('\n');

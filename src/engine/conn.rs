@@ -9,7 +9,9 @@
 //! close it. Nothing is dropped silently.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Poll, Waker};
 use std::time::Instant;
 
 use actix::Addr;
@@ -37,14 +39,19 @@ pub enum PushOutcome {
     Closed,
 }
 
+/// What a push touches comes first (with `repr(C)` here and in [`Conn`]), next to the lock and the
+/// epoch: a push from another thread then misses on two cache lines rather than on four or five.
+#[repr(C)]
 pub(super) struct Inner {
     pub(super) state: EngineState,
-    pub(super) queue: VecDeque<Frame>,
-    pub(super) poll_active: bool,
-    pub(super) post_active: bool,
     pub(super) overflowed: bool,
+    pub(super) queue: VecDeque<Frame>,
     /// Bytes of the frames in `queue`.
     pub(super) queued_bytes: usize,
+    /// The tasks in [`Conn::wait_for`], woken by the next push into an empty queue or state change.
+    pub(super) waiters: Waiters,
+    pub(super) poll_active: bool,
+    pub(super) post_active: bool,
     /// The WebSocket generation that last carried packets, so that only it flushes on close.
     pub(super) active_ws: Option<u64>,
     /// When the pong to the last ping is due, while one is awaited.
@@ -56,17 +63,75 @@ pub(super) struct Inner {
     pub(super) write_boundaries: VecDeque<usize>,
 }
 
+/// The wakers of the tasks waiting for a connection's next change: usually one (its transport),
+/// two while an upgrade overlaps a poll. Kept under the connection's lock, so a push that wakes
+/// them takes no second lock and allocates nothing (tokio's `Notify` cost a lock and a waiter
+/// list walk per push, and two more locks per wait).
+#[derive(Default)]
+pub(super) struct Waiters {
+    first: Option<Waker>,
+    more: Vec<Waker>,
+}
+
+/// More distinct waiting tasks than this and the oldest are woken early (a spurious wake is
+/// harmless: the waiter checks again), so wakers of abandoned waits cannot pile up.
+const MORE_WAITERS: usize = 8;
+
+impl Waiters {
+    /// Registers `waker` (replacing one of the same task).
+    fn register(&mut self, waker: &Waker) {
+        match &mut self.first {
+            Some(first) if !first.will_wake(waker) => {
+                if let Some(same) = self.more.iter_mut().find(|w| w.will_wake(waker)) {
+                    same.clone_from(waker);
+                    return;
+                }
+                if self.more.len() >= MORE_WAITERS {
+                    self.more.drain(..).for_each(Waker::wake);
+                }
+                self.more.push(waker.clone());
+            }
+            slot => *slot = Some(waker.clone()),
+        }
+    }
+
+    /// Takes the wakers to wake once the lock is released.
+    fn take(&mut self) -> Woken {
+        let more = if self.more.is_empty() {
+            Vec::new()
+        } else {
+            std::mem::take(&mut self.more)
+        };
+        Woken(self.first.take(), more)
+    }
+}
+
+/// Wakers taken from [`Waiters`]; woken by [`Woken::wake`] outside the lock.
+struct Woken(Option<Waker>, Vec<Waker>);
+
+impl Woken {
+    fn wake(self) {
+        if let Some(w) = self.0 {
+            w.wake();
+        }
+        self.1.into_iter().for_each(Waker::wake);
+    }
+}
+
 /// The shared half of an Engine.IO session.
+#[repr(C)]
 pub struct Conn {
-    sid: Sid,
+    /// Counts the wakes of [`Inner::waiters`] (changed under the lock), so a waiter that checked
+    /// before a push but registers after it sees the push.
+    epoch: AtomicU64,
     pub(super) inner: Mutex<Inner>,
-    notify: Notify,
+    capacity: usize,
+    byte_capacity: usize,
+    sid: Sid,
     /// Signalled on state changes only (not on pushes), for tasks that wait for the end.
     state_changed: Notify,
     /// The session actor that owns the connection; `None` for a connection built alone (tests).
     session: Option<Addr<EngineSession>>,
-    capacity: usize,
-    byte_capacity: usize,
     pub(super) metrics: Arc<Metrics>,
 }
 
@@ -94,13 +159,14 @@ impl Conn {
                 pong_deadline: None,
                 last_poll: Instant::now(),
                 write_boundaries: VecDeque::new(),
+                waiters: Waiters::default(),
                 queued_bytes: 0,
                 active_ws: match state {
                     EngineState::WebSocket { ws } => Some(ws),
                     _ => None,
                 },
             }),
-            notify: Notify::new(),
+            epoch: AtomicU64::new(0),
             state_changed: Notify::new(),
             session: None,
             capacity: bounds.frames.max(1),
@@ -155,22 +221,30 @@ impl Conn {
 
     /// Runs `f` on the state under the lock and wakes every waiting transport afterwards.
     pub fn update_state<R>(&self, f: impl FnOnce(&mut EngineState) -> R) -> R {
-        let r = {
+        let (r, woken) = {
             let mut inner = self.inner.lock();
             let r = f(&mut inner.state);
             if let EngineState::WebSocket { ws } = inner.state {
                 inner.active_ws = Some(ws);
             }
-            r
+            (r, self.wake_waiters(&mut inner))
         };
-        self.notify.notify_waiters();
+        woken.wake();
         self.state_changed.notify_waiters();
         r
     }
 
+    /// Marks a change for [`Conn::wait_for`] (under the lock) and takes the wakers to wake.
+    fn wake_waiters(&self, inner: &mut Inner) -> Woken {
+        // Only ever changed under the lock: a plain store, not a locked read-modify-write.
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        self.epoch.store(epoch.wrapping_add(1), Ordering::Release);
+        inner.waiters.take()
+    }
+
     /// Queues `frames` as one unit (all or none), under the overflow policy described above.
     pub fn push(&self, frames: &[Frame], volatile: bool) -> PushOutcome {
-        let (outcome, was_empty) = {
+        let (outcome, woken) = {
             let mut inner = self.inner.lock();
             if inner.state.is_closed() || inner.overflowed {
                 return PushOutcome::Closed;
@@ -180,22 +254,32 @@ impl Conn {
             let over_bytes = !was_empty && inner.queued_bytes + bytes > self.byte_capacity;
             if inner.queue.len() + frames.len() > self.capacity || over_bytes {
                 if volatile {
-                    (PushOutcome::DroppedVolatile, was_empty)
+                    (PushOutcome::DroppedVolatile, None)
                 } else {
                     inner.overflowed = true;
-                    (PushOutcome::Overflow, was_empty)
+                    (PushOutcome::Overflow, None)
                 }
             } else {
+                let wanted = inner.queue.len() + frames.len();
+                if wanted <= 2 && wanted > inner.queue.capacity() {
+                    // A queue grows to 4 frames (160 bytes) at least; one or two is what most
+                    // pushes need, and every idle connection keeps what its queue once held.
+                    inner.queue.reserve_exact(frames.len());
+                }
                 inner.queue.extend(frames.iter().cloned());
                 inner.queued_bytes += bytes;
-                (PushOutcome::Queued, was_empty)
+                // Consumers only wait on an empty queue (they check under the lock before
+                // registering), so only the push that makes it non-empty needs to wake them.
+                let woken = was_empty.then(|| self.wake_waiters(&mut inner));
+                (PushOutcome::Queued, woken)
             }
         };
         match outcome {
-            // Consumers only wait on an empty queue (they check under the lock after registering),
-            // so only the push that makes it non-empty needs to wake them.
-            PushOutcome::Queued if was_empty => self.notify.notify_waiters(),
-            PushOutcome::Queued => {}
+            PushOutcome::Queued => {
+                if let Some(woken) = woken {
+                    woken.wake();
+                }
+            }
             PushOutcome::DroppedVolatile => self.metrics.dropped_volatile.increment(1),
             PushOutcome::Overflow => self.request_close(CloseReason::SlowConsumer),
             PushOutcome::Closed => {}
@@ -266,15 +350,19 @@ impl Conn {
 
     /// Waits until something changes (a push or a state change). Call it through [`Conn::wait_for`].
     pub async fn wait_for<T>(&self, mut check: impl FnMut(&Conn) -> Option<T>) -> T {
-        loop {
-            let notified = self.notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
+        std::future::poll_fn(|cx| loop {
+            let epoch = self.epoch.load(Ordering::Acquire);
             if let Some(v) = check(self) {
-                return v;
+                return Poll::Ready(v);
             }
-            notified.await;
-        }
+            let mut inner = self.inner.lock();
+            // A change between the check and this lock: check again rather than miss it.
+            if self.epoch.load(Ordering::Acquire) == epoch {
+                inner.waiters.register(cx.waker());
+                return Poll::Pending;
+            }
+        })
+        .await
     }
 
     /// Resolves once the WebSocket of generation `ws` no longer carries or is about to carry this

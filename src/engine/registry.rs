@@ -4,40 +4,19 @@
 //! open.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use crate::engine::Conn;
-use crate::protocol::ids::Sid;
-
-/// Hashes a [`Sid`] cheaply: its characters are already random (server-made, 118 random bits),
-/// so mixing their first bytes is enough, and a client's made-up sid can only miss. Every
-/// request of a polling client looks its session up, so SipHash over 20 bytes per request shows.
-#[derive(Default)]
-struct SidHasher(u64);
-
-impl Hasher for SidHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(26) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+use crate::protocol::ids::{Sid, SidBuildHasher};
 
 /// Session id -> connection.
 #[derive(Default)]
 pub struct Registry {
-    map: Mutex<HashMap<Sid, Arc<Conn>, BuildHasherDefault<SidHasher>>>,
+    /// Sids made by this server only (a client's sid is only looked up): the cheap hash is safe.
+    map: Mutex<HashMap<Sid, Arc<Conn>, SidBuildHasher>>,
     open: AtomicUsize,
 }
 

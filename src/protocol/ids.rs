@@ -6,6 +6,7 @@
 //! The id is stored inline as ASCII bytes, so it is `Copy` and cheap to hash and compare.
 
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::str::FromStr;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,6 +14,34 @@ use base64::Engine as _;
 
 /// Number of characters in a [`Sid`].
 pub const SID_LEN: usize = 20;
+
+/// Hashes a [`Sid`] by folding its bytes with a multiply, for maps keyed by sids (the room index,
+/// the session registry): a fan-out looks each recipient up, and SipHash cost more than the rest
+/// of the lookup. Safe from flooding only for maps whose sids were all made by a server from
+/// random bytes (a client can then only ask for sids, which costs it one probe each).
+#[derive(Default)]
+pub struct SidHasher(u64);
+
+impl Hasher for SidHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(23) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    /// The length prefix of a sid's bytes, always the same: nothing to mix in.
+    fn write_usize(&mut self, _: usize) {}
+
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+}
+
+/// The [`std::hash::BuildHasher`] of [`SidHasher`].
+pub type SidBuildHasher = BuildHasherDefault<SidHasher>;
 
 /// Engine.IO session id / Socket.IO socket id: 20 URL-safe base64 chars from 15 random bytes
 /// (uuid v4 randomness).

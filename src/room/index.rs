@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::protocol::ids::Sid;
+use crate::protocol::ids::{Sid, SidBuildHasher};
 
 /// A room name.
 pub type Room = Arc<str>;
@@ -26,17 +26,20 @@ struct Entry<M> {
     rooms: HashSet<Room>,
 }
 
+type SidState = SidBuildHasher;
+type SidSet = HashSet<Sid, SidState>;
+
 /// Rooms and members.
 pub struct RoomIndex<M> {
-    rooms: HashMap<Room, HashSet<Sid>>,
-    members: HashMap<Sid, Entry<M>>,
+    rooms: HashMap<Room, SidSet>,
+    members: HashMap<Sid, Entry<M>, SidState>,
 }
 
 impl<M> Default for RoomIndex<M> {
     fn default() -> Self {
         RoomIndex {
             rooms: HashMap::new(),
-            members: HashMap::new(),
+            members: HashMap::default(),
         }
     }
 }
@@ -117,7 +120,7 @@ impl<M> RoomIndex<M> {
             }
             return;
         }
-        let mut seen: HashSet<Sid> = HashSet::new();
+        let mut seen = SidSet::default();
         let single = sel.rooms.len() == 1;
         for room in &sel.rooms {
             let mut visit = |sid: &Sid| {
@@ -260,5 +263,18 @@ mod tests {
         let (v, rooms) = idx.remove(&a).expect("member");
         assert_eq!((v, rooms), (1, vec![room("s")]));
         assert_eq!((idx.room_count(), idx.len()), (0, 0));
+    }
+
+    #[test]
+    fn sid_hashes_spread_over_buckets() {
+        use std::hash::BuildHasher;
+        let hashes: HashSet<u64> = (0..10_000)
+            .map(|_| SidState::default().hash_one(Sid::new()) & 0xfff)
+            .collect();
+        assert!(
+            hashes.len() > 3_500,
+            "{} of 4096 low-bit buckets",
+            hashes.len()
+        );
     }
 }

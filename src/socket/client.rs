@@ -21,6 +21,7 @@ use crate::payload::frames_of;
 use crate::protocol::ids::Sid;
 use crate::protocol::socketio::{Decoded, Decoder, Packet, PacketType, Parser};
 use crate::socket::actor::{Disconnect, Incoming, SocketActor};
+use crate::socket::by_nsp::SocketsByNsp;
 use crate::socket::{recovery, DisconnectReason, Socket};
 
 /// What every connection's client shares: the server's namespaces and the Socket.IO settings.
@@ -46,7 +47,7 @@ impl HandlerFactory for ClientFactory {
             decoder: Decoder::new(self.0.parser),
             config: self.0.clone(),
             info: info.clone(),
-            sockets: HashMap::new(),
+            sockets: SocketsByNsp::default(),
             pending: HashMap::new(),
         })
     }
@@ -57,7 +58,7 @@ pub struct Client {
     config: Arc<ClientConfig>,
     info: Arc<ConnInfo>,
     decoder: Decoder,
-    sockets: HashMap<String, Socket>,
+    sockets: SocketsByNsp,
     /// CONNECTs waiting for their adapter to take a session back (from Redis), by namespace.
     pending: HashMap<String, Pending>,
 }

@@ -4,6 +4,7 @@
 
 pub mod ack;
 pub mod actor;
+mod by_nsp;
 pub mod client;
 mod emit;
 mod errors;
@@ -43,7 +44,9 @@ pub type AckCallback = Box<dyn FnOnce(Result<Payload, AckError>) + Send>;
 
 #[derive(Default)]
 struct Handlers {
-    events: HashMap<String, (EventHandler, bool)>,
+    /// The socket's own event handlers, made by the first (a broker's handlers are its
+    /// namespace's, so most sockets never have one: an empty map cost 48 bytes per socket).
+    events: Option<Box<EventHandlers>>,
     fallback: Option<EventHandler>,
     disconnecting: Vec<DisconnectHandler>,
     disconnect: Vec<DisconnectHandler>,
@@ -59,6 +62,10 @@ pub(crate) struct Identity {
     pub recovered: bool,
 }
 
+type Extensions = HashMap<TypeId, Box<dyn Any + Send + Sync>>;
+/// A thin pointer where the map would be 48 bytes in every socket.
+type EventHandlers = HashMap<String, (EventHandler, bool)>;
+
 pub(crate) struct SocketShared {
     id: Sid,
     pid: Option<Sid>,
@@ -70,7 +77,8 @@ pub(crate) struct SocketShared {
     connected: AtomicBool,
     connected_at: SystemTime,
     data: Mutex<Value>,
-    extensions: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
+    /// Made by the first extension (most sockets have none).
+    extensions: Mutex<Option<Box<Extensions>>>,
     rooms: Mutex<BTreeSet<Room>>,
     handlers: Mutex<Handlers>,
 }
@@ -107,7 +115,7 @@ impl Socket {
             connected: AtomicBool::new(false),
             connected_at: SystemTime::now(),
             data: Mutex::new(Value::Object(Default::default())),
-            extensions: Mutex::new(HashMap::new()),
+            extensions: Mutex::new(None),
             rooms: Mutex::new(BTreeSet::new()),
             handlers: Mutex::new(Handlers::default()),
         }))
@@ -196,6 +204,7 @@ impl Socket {
         self.0
             .extensions
             .lock()
+            .get_or_insert_with(Box::default)
             .insert(TypeId::of::<T>(), Box::new(value));
     }
 
@@ -204,6 +213,7 @@ impl Socket {
         self.0
             .extensions
             .lock()
+            .as_ref()?
             .get(&TypeId::of::<T>())
             .and_then(|b| b.downcast_ref::<T>())
             .cloned()
@@ -223,6 +233,7 @@ impl Socket {
             .handlers
             .lock()
             .events
+            .get_or_insert_with(Box::default)
             .insert(event.into(), (Arc::new(handler), false));
     }
 
@@ -235,12 +246,15 @@ impl Socket {
             .handlers
             .lock()
             .events
+            .get_or_insert_with(Box::default)
             .insert(event.into(), (Arc::new(handler), true));
     }
 
     /// Removes the handler of `event`.
     pub fn off(&self, event: &str) {
-        self.0.handlers.lock().events.remove(event);
+        if let Some(events) = self.0.handlers.lock().events.as_mut() {
+            events.remove(event);
+        }
     }
 
     /// Registers the handler of every event that has no handler of its own; it receives the event
@@ -272,12 +286,14 @@ impl Socket {
     /// fallback, else the namespace's (a fallback is flagged `true`: it wants the name).
     pub(crate) fn handler_for(&self, event: &str) -> Option<(EventHandler, bool)> {
         let mut h = self.0.handlers.lock();
-        if let Some((f, once)) = h.events.get(event) {
-            let f = f.clone();
-            if *once {
-                h.events.remove(event);
+        if let Some(events) = h.events.as_mut() {
+            if let Some((f, once)) = events.get(event) {
+                let f = f.clone();
+                if *once {
+                    events.remove(event);
+                }
+                return Some((f, false));
             }
-            return Some((f, false));
         }
         let own_fallback = h.fallback.clone();
         drop(h);
@@ -293,7 +309,7 @@ impl Socket {
 
     pub(crate) fn take_disconnect_handlers(&self) -> Vec<DisconnectHandler> {
         let mut h = self.0.handlers.lock();
-        h.events.clear();
+        h.events = None;
         h.fallback = None;
         h.disconnecting.clear();
         std::mem::take(&mut h.disconnect)

@@ -11,6 +11,7 @@
 //! [`super::websocket`].
 
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +25,7 @@ use bytestring::ByteString;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::frames::{frame_header, frame_parts, Event, FrameReader};
+use super::frames::{frame_header, frame_parts, keep_unwritten, Event, FrameReader};
 use super::websocket::{deliver, ended, next_batch, Next, WritePacing};
 use super::{conn_info, route, CorsHeaders, EngineError, Route};
 use crate::engine::conn::WsTake;
@@ -172,15 +173,16 @@ impl DirectWs {
     /// Runs the connection until it ends; `task` counts it as running until then.
     async fn run(mut self, task: WsTask, conn: Arc<Conn>, ws: u64) {
         let mut batch: VecDeque<Frame> = VecDeque::new();
-        let gone = conn.ws_gone(ws);
-        tokio::pin!(gone);
+        // Made (boxed) only while written bytes wait: an idle task does not carry its state.
+        let mut gone = None;
         // Frames that came with the upgrade request. (`process` and `close` are boxed: their
         // futures are large and rarely alive, and this task lives as long as the connection.)
         let mut end = Box::pin(self.process(&conn, ws)).await;
         while end.is_none() {
             tokio::select! {
                 biased;
-                ready = self.io.readable() => {
+                // (One waker slot; `readable()` linked and unlinked a waiter every pass.)
+                ready = poll_fn(|cx| self.io.poll_read_ready(cx)) => {
                     if ready.is_err() {
                         end = Some(End::Gone(CloseReason::TransportError, None));
                         continue;
@@ -192,9 +194,11 @@ impl DirectWs {
                         Err(_) => end = Some(End::Gone(CloseReason::TransportClose, None)),
                     }
                 }
-                ready = self.io.writable(), if !self.out.is_empty() => {
+                ready = poll_fn(|cx| self.io.poll_write_ready(cx)), if !self.out.is_empty() => {
                     if ready.is_err() || self.flush().is_err() {
                         end = Some(End::Gone(CloseReason::TransportClose, None));
+                    } else if self.out.is_empty() {
+                        gone = None;
                     }
                 }
                 take = next_batch(&conn, ws, &mut batch, &mut self.pacing), if self.out.is_empty() => {
@@ -204,8 +208,10 @@ impl DirectWs {
                         end = Some(End::Gone(CloseReason::TransportClose, None));
                     }
                 }
-                // The session ended while the client is not taking what was written.
-                _ = &mut gone, if !self.out.is_empty() => end = Some(End::Finish),
+                // The session ended while the client is not taking what was written. (`select!`
+                // builds every branch's future each pass, so the box is made inside.)
+                _ = async { gone.get_or_insert_with(|| Box::pin(conn.ws_gone(ws))).await },
+                    if !self.out.is_empty() => end = Some(End::Finish),
             }
         }
         match end {
@@ -288,6 +294,17 @@ impl DirectWs {
     /// payloads. What the socket does not take is copied to `out` and written when it is
     /// writable again.
     fn write_frames(&mut self, frames: &mut VecDeque<Frame>) -> io::Result<()> {
+        if let [frame] = frames.make_contiguous() {
+            // The usual batch: one packet, two slices, no arrays to fill.
+            let (opcode, payload) = frame_parts(frame);
+            let mut head = [0u8; 10];
+            let n = frame_header(opcode, payload.len(), &mut head);
+            if self.out.is_empty() {
+                self.write_slices(&[IoSlice::new(&head[..n]), IoSlice::new(payload)])?;
+                frames.clear();
+                return Ok(());
+            }
+        }
         while !frames.is_empty() {
             if !self.out.is_empty() {
                 for frame in frames.drain(..) {
@@ -304,32 +321,24 @@ impl DirectWs {
                 head_lens[i] = frame_header(opcode, payload.len(), &mut heads[i]);
             }
             let mut slices = [IoSlice::new(&[]); FRAMES_PER_WRITE * 2];
-            let mut total = 0;
             for (i, frame) in frames.iter().take(count).enumerate() {
-                let payload = frame_parts(frame).1;
                 slices[2 * i] = IoSlice::new(&heads[i][..head_lens[i]]);
-                slices[2 * i + 1] = IoSlice::new(payload);
-                total += head_lens[i] + payload.len();
+                slices[2 * i + 1] = IoSlice::new(frame_parts(frame).1);
             }
-            let written = match self.io.try_write_vectored(&slices[..count * 2]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-                Err(e) => return Err(e),
-            };
-            if written < total {
-                // Keep the rest, in order, for when the socket is writable.
-                let mut skip = written;
-                for slice in &slices[..count * 2] {
-                    if skip >= slice.len() {
-                        skip -= slice.len();
-                        continue;
-                    }
-                    self.out.extend_from_slice(&slice[skip..]);
-                    skip = 0;
-                }
-            }
+            self.write_slices(&slices[..count * 2])?;
             frames.drain(..count);
         }
+        Ok(())
+    }
+
+    /// Writes `slices` with one vectored write; what the socket does not take waits in `out`.
+    fn write_slices(&mut self, slices: &[IoSlice<'_>]) -> io::Result<()> {
+        let written = match self.io.try_write_vectored(slices) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(e) => return Err(e),
+        };
+        keep_unwritten(slices, written, &mut self.out);
         Ok(())
     }
 
@@ -356,10 +365,8 @@ impl DirectWs {
         Ok(())
     }
 
-    /// Flushes what is left (bounded), sends a close frame, closes our side and waits a little
-    /// for the client to close its side, so the close is orderly rather than a reset.
-    /// Writes the close frame after what is buffered, within `flush_for`, then lingers a little
-    /// for the client's side to close.
+    /// Writes the close frame after what is buffered, within `flush_for`, closes our side and
+    /// lingers a little for the client to close its side (an orderly close, not a reset).
     async fn close(mut self, code: Option<u16>, flush_for: Duration) {
         match code {
             Some(code) => self.buffer(0x8, &code.to_be_bytes()),

@@ -32,6 +32,18 @@ pub(crate) fn frame_header(opcode: u8, len: usize, out: &mut [u8; 10]) -> usize 
     }
 }
 
+/// Appends to `out`, in order, what a vectored write of `slices` left unwritten after `written`
+/// bytes.
+pub(crate) fn keep_unwritten(slices: &[std::io::IoSlice<'_>], written: usize, out: &mut BytesMut) {
+    let mut skip = written;
+    for slice in slices {
+        if skip < slice.len() {
+            out.extend_from_slice(&slice[skip..]);
+        }
+        skip = skip.saturating_sub(slice.len());
+    }
+}
+
 /// A queued frame's opcode and payload.
 pub(crate) fn frame_parts(frame: &Frame) -> (u8, &[u8]) {
     match frame {
@@ -173,6 +185,17 @@ mod tests {
         assert_eq!(frame_header(0x2, 70_000, &mut h), 10);
         assert_eq!(h[1], 127);
         assert_eq!(u64::from_be_bytes(h[2..10].try_into().unwrap()), 70_000);
+    }
+
+    #[test]
+    fn what_a_write_left_is_kept_in_order() {
+        use std::io::IoSlice;
+        let slices = [IoSlice::new(b"ab"), IoSlice::new(b""), IoSlice::new(b"cde")];
+        for (written, rest) in [(0, "abcde"), (1, "bcde"), (2, "cde"), (4, "e"), (5, "")] {
+            let mut out = BytesMut::from("x");
+            keep_unwritten(&slices, written, &mut out);
+            assert_eq!(&out[..], format!("x{rest}").as_bytes(), "{written} written");
+        }
     }
 
     #[test]

@@ -159,7 +159,9 @@ pub(crate) async fn next_batch(
             }
         }
         if let Some(until) = until {
-            tokio::time::sleep_until(until).await;
+            // Boxed: a timer is large and rarely needed (a write after a boundary, or write
+            // coalescing), and unboxed it would enlarge every connection's task for good.
+            Box::pin(tokio::time::sleep_until(until)).await;
         }
         pacing.hold = None;
         match conn.take_ws(ws, buf) {

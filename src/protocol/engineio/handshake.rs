@@ -27,11 +27,12 @@ pub struct OpenPacket {
 impl OpenPacket {
     /// `0` + the compact JSON object.
     pub fn encode(&self) -> String {
-        let mut out = String::from(PacketType::Open.as_char());
-        // Strings, string lists and integers always serialise to JSON.
-        let json = serde_json::to_string(self).expect("OpenPacket always serialises");
-        out.push_str(&json);
-        out
+        // One buffer of the packet's usual size, the JSON written after the type.
+        let mut out = Vec::with_capacity(128);
+        out.push(PacketType::Open.as_char() as u8);
+        // Strings, string lists and integers always serialise to JSON, which is UTF-8.
+        serde_json::to_writer(&mut out, self).expect("OpenPacket always serialises");
+        String::from_utf8(out).expect("JSON is UTF-8")
     }
 }
 
