@@ -78,6 +78,30 @@ impl Env {
         write_delay_ms: Option<u64>,
         redis_url: Option<&str>,
     ) -> Result<ServerProc, String> {
+        let mut envs = Vec::new();
+        let mut args = Vec::new();
+        if let Some(ms) = write_delay_ms {
+            envs.push(("ROOMCAST_ENGINE_WRITE_DELAY_MS", ms.to_string()));
+        }
+        if let Some(url) = redis_url {
+            if server == "roomcast" {
+                envs.push(("ROOMCAST_CLUSTER_ADAPTER", "redis".to_owned()));
+                envs.push(("ROOMCAST_CLUSTER_REDIS_URL", url.to_owned()));
+            } else {
+                args.extend(["--redis-url".to_owned(), url.to_owned()]);
+            }
+        }
+        self.start_with(server, &envs, args)
+    }
+
+    /// Starts `server` with `envs` (roomcast's config overrides) and `extra` arguments after its
+    /// own (the reference's options).
+    pub(super) fn start_with(
+        &mut self,
+        server: &str,
+        envs: &[(&str, String)],
+        extra: Vec<String>,
+    ) -> Result<ServerProc, String> {
         self.starts += 1;
         let port = free_port()?;
         let (program, mut argv) = match server {
@@ -102,19 +126,8 @@ impl Env {
                 ],
             ),
         };
-        let mut envs = Vec::new();
-        if let Some(ms) = write_delay_ms {
-            envs.push(("ROOMCAST_ENGINE_WRITE_DELAY_MS", ms.to_string()));
-        }
-        if let Some(url) = redis_url {
-            if server == "roomcast" {
-                envs.push(("ROOMCAST_CLUSTER_ADAPTER", "redis".to_owned()));
-                envs.push(("ROOMCAST_CLUSTER_REDIS_URL", url.to_owned()));
-            } else {
-                argv.extend(["--redis-url".to_owned(), url.to_owned()]);
-            }
-        }
-        self.spawn(server, port, program, argv, &envs)
+        argv.extend(extra);
+        self.spawn(server, port, program, argv, envs)
     }
 
     /// Starts `program` with `argv` and `envs`, its output into a log file; `port` is where it
