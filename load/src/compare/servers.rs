@@ -19,6 +19,8 @@ pub(super) struct ServerProc {
     pub(super) port: u16,
     log: PathBuf,
     pub(super) command: Vec<String>,
+    /// roomcast's admin listener (its `/metrics`).
+    pub(super) admin_port: Option<u16>,
 }
 
 impl ServerProc {
@@ -104,8 +106,13 @@ impl Env {
     ) -> Result<ServerProc, String> {
         self.starts += 1;
         let port = free_port()?;
+        let mut admin_port = None;
         let (program, mut argv) = match server {
-            "roomcast" => self.roomcast_command(port)?,
+            "roomcast" => {
+                let (program, argv, admin) = self.roomcast_command(port)?;
+                admin_port = Some(admin);
+                (program, argv)
+            }
             "floor" => {
                 let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
                 (
@@ -127,7 +134,9 @@ impl Env {
             ),
         };
         argv.extend(extra);
-        self.spawn(server, port, program, argv, envs)
+        let mut proc = self.spawn(server, port, program, argv, envs)?;
+        proc.admin_port = admin_port;
+        Ok(proc)
     }
 
     /// Starts `program` with `argv` and `envs`, its output into a log file; `port` is where it
@@ -164,12 +173,13 @@ impl Env {
             port,
             log,
             command,
+            admin_port: None,
         })
     }
 
-    /// roomcast's program and arguments, after writing its config (server on `port`, admin on
-    /// another free port, logs at warn, plus --roomcast-config-extra).
-    fn roomcast_command(&self, port: u16) -> Result<(String, Vec<String>), String> {
+    /// roomcast's program, arguments and admin port, after writing its config (server on
+    /// `port`, admin on another free port, logs at warn, plus --roomcast-config-extra).
+    fn roomcast_command(&self, port: u16) -> Result<(String, Vec<String>, u16), String> {
         let admin = free_port()?;
         let config = self.tmp.join(format!("roomcast-{}.toml", self.starts));
         let mut toml = format!(
@@ -191,7 +201,7 @@ impl Env {
                     .replace("{admin_port}", &admin.to_string())
             })
             .collect();
-        Ok((self.args.roomcast_bin.display().to_string(), argv))
+        Ok((self.args.roomcast_bin.display().to_string(), argv, admin))
     }
 
     pub(super) fn ctx(&self, port: u16, pid: u32) -> Result<Ctx, String> {

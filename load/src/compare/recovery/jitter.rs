@@ -65,7 +65,7 @@ pub(super) struct Totals {
     pub(super) publish_acks_refused: u64,
 }
 
-/// The totals of the board, subscribers `0..n` (`n`: all of them when `None`).
+/// The totals of the board over every subscriber (subscriber `i` in room `i % rooms`).
 pub(super) fn totals(board: &Board, rooms: usize) -> Totals {
     let published = board.published.borrow();
     let tallies = board.tallies.borrow();

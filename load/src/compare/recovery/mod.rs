@@ -203,9 +203,23 @@ async fn size_run(
             _ => jitter::run(r, bytes, ctx, v.nodes(), v.recovery).await,
         }
     };
-    let outcome = tokio::time::timeout(Duration::from_secs_f64(bound), run)
+    let mut outcome = tokio::time::timeout(Duration::from_secs_f64(bound), run)
         .await
         .unwrap_or_else(|_| Err(format!("{scen}: hard bound of {bound:.0}s reached")));
+    if let Ok((result, metrics)) = &mut outcome {
+        // Why sessions were not recovered, as roomcast counts it.
+        let counters = nodes.recovery_counters().await;
+        for (series, v) in &counters {
+            if let Some(reason) = series.strip_prefix("roomcast_recovery_refused_total{reason=\"") {
+                let reason = reason.trim_end_matches("\"}");
+                let key = format!("refused_{reason}");
+                metrics.insert(if n > 0 { format!("{key}@{n}") } else { key }, *v);
+            }
+        }
+        if !counters.is_empty() {
+            result["server_recovery_metrics"] = serde_json::json!(counters);
+        }
+    }
     let died = nodes.exited();
     nodes.stop();
     match died {

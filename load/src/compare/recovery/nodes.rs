@@ -4,7 +4,10 @@
 //! `redis-server`. Each is waited for and checked with a client; a cluster is checked in both
 //! directions with a message published on one node and received on the other.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::Variant;
 use crate::common::Ctx;
@@ -91,6 +94,26 @@ impl Nodes {
         Ok(ctx)
     }
 
+    /// roomcast's `roomcast_recovery_*` counters and gauges from every node's `/metrics`, summed
+    /// by series (`name{labels}`); empty for the reference.
+    pub(super) async fn recovery_counters(&self) -> BTreeMap<String, f64> {
+        let mut out = BTreeMap::new();
+        for port in self.procs.iter().filter_map(|p| p.admin_port) {
+            let Ok(text) = http_get(port, "/metrics").await else {
+                continue;
+            };
+            for line in text.lines().filter(|l| l.starts_with("roomcast_recovery_")) {
+                let Some((series, value)) = line.rsplit_once(' ') else {
+                    continue;
+                };
+                if let Ok(v) = value.trim().parse::<f64>() {
+                    *out.entry(series.to_owned()).or_insert(0.0) += v;
+                }
+            }
+        }
+        out
+    }
+
     /// A process that exited, with its log.
     pub(super) fn exited(&mut self) -> Option<String> {
         for p in self.procs.iter_mut().chain(self.redis.as_mut()) {
@@ -164,4 +187,29 @@ async fn crosses(ctx: &Ctx, from: usize, to: usize) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The body of `GET path` on the loopback `port` (HTTP/1.0: the server closes after it), within
+/// 3 s and 4 MiB.
+async fn http_get(port: u16, path: &str) -> Result<String, String> {
+    let get = async {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .map_err(|e| e.to_string())?;
+        let req = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+        s.write_all(req.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut buf = Vec::new();
+        s.take(4 << 20)
+            .read_to_end(&mut buf)
+            .await
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned());
+        body.ok_or_else(|| "no HTTP response".to_owned())
+    };
+    tokio::time::timeout(Duration::from_secs(3), get)
+        .await
+        .map_err(|_| "timed out".to_owned())?
 }

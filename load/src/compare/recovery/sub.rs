@@ -192,8 +192,8 @@ impl Sub {
             .await
             .map_err(|e| e.to_string())?;
         let answer = &conn.connect_answer;
-        let sid = json_str(answer, "sid").ok_or("a CONNECT answer without sid")?;
-        let new_pid = json_str(answer, "pid");
+        let sid = scan::json_str(answer, "sid").ok_or("a CONNECT answer without sid")?;
+        let new_pid = scan::json_str(answer, "pid");
         if self.spec.recovery && new_pid.is_none() {
             return Err("the server's CONNECT answer has no pid: recovery is off".into());
         }
@@ -302,7 +302,7 @@ impl Handler for Rx<'_> {
         };
         let (i, room, calm) = (self.spec.index, self.spec.room, self.spec.undisturbed);
         board.deliver(i, room, st.s, st.t, calm);
-        if let Some(off) = last_string_arg(args) {
+        if let Some(off) = scan::last_string_arg(args) {
             self.offset.clear();
             self.offset.extend_from_slice(off);
         }
@@ -351,45 +351,9 @@ fn reset(conn: Conn) {
     drop(conn);
 }
 
-/// The raw content of string field `key` of a flat JSON object (`{"sid":"…","pid":"…"}`).
-fn json_str<'a>(obj: &'a [u8], key: &str) -> Option<&'a [u8]> {
-    let pat = format!("\"{key}\":\"");
-    let start = scan::find(obj, pat.as_bytes())? + pat.len();
-    let rest = &obj[start..];
-    let end = rest.iter().position(|&c| c == b'"')?;
-    Some(&rest[..end])
-}
-
-/// The raw content of the last argument of an event when it is a string without escapes (the
-/// offset a server that keeps sessions appends), as in `{…},"offset"`.
-fn last_string_arg(args: &[u8]) -> Option<&[u8]> {
-    let inner = args.strip_suffix(b"\"")?;
-    let open = inner.iter().rposition(|&c| c == b'"')?;
-    if open == 0 || inner[open - 1] != b',' || inner[open + 1..].contains(&b'\\') {
-        return None;
-    }
-    Some(&inner[open + 1..])
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{backoff, json_str, last_string_arg};
-
-    #[test]
-    fn the_offset_is_the_last_string_argument() {
-        let args = br#"{"p":1,"s":2,"t":3,"d":"xx"},"1700000000000-0""#;
-        assert_eq!(last_string_arg(args), Some(&b"1700000000000-0"[..]));
-        assert_eq!(last_string_arg(br#"{"p":1,"d":"xx"}"#), None);
-        assert_eq!(last_string_arg(br#""only""#), None);
-    }
-
-    #[test]
-    fn the_connect_answer_gives_sid_and_pid() {
-        let answer = br#"{"sid":"abc","pid":"xyz"}"#;
-        assert_eq!(json_str(answer, "sid"), Some(&b"abc"[..]));
-        assert_eq!(json_str(answer, "pid"), Some(&b"xyz"[..]));
-        assert_eq!(json_str(br#"{"sid":"abc"}"#, "pid"), None);
-    }
+    use super::backoff;
 
     #[test]
     fn the_backoff_doubles_to_five_seconds_with_jitter() {
