@@ -29,7 +29,8 @@ pub struct RecoveryArgs {
     /// jitter: share of the subscribers dropped in each round (chosen at random).
     #[arg(long, default_value_t = 0.1)]
     pub jitter_drop_share: f64,
-    /// jitter: a dropped subscriber reconnects after a random delay of up to this (0: at once).
+    /// jitter: a dropped subscriber reconnects after this delay randomized by ±50%, as
+    /// socket.io-client's reconnectionDelay (default 1000) and randomizationFactor 0.5 (0: at once).
     #[arg(long, default_value_t = 0)]
     pub jitter_reconnect_delay_ms: u64,
     /// jitter: longest wait after the last publish for what is still in flight, seconds.

@@ -140,7 +140,7 @@ async fn phases(
     let chosen: Vec<bool> = (0..total).map(|i| i < n).collect();
     drops.send_replace(DropCmd {
         chosen: Arc::new(chosen),
-        delay_max: Duration::from_millis(a.avalanche_delay_ms),
+        delay_ms: (0, a.avalanche_delay_ms),
         stop: false,
     });
     ctx.progress(format_args!("avalanche: {n} subscribers dropped"));

@@ -189,6 +189,7 @@ async fn phases(
     let mark_a = ctx.probe.mark();
     let every = Duration::from_secs_f64(a.jitter_drop_every.max(0.05));
     let count = ((subs as f64 * a.jitter_drop_share).round() as usize).min(subs);
+    let delay = a.jitter_reconnect_delay_ms;
     let mut rounds = 0u32;
     while start + every * (rounds + 1) < end {
         tokio::time::sleep_until((start + every * (rounds + 1)).into()).await;
@@ -198,7 +199,7 @@ async fn phases(
         }
         drops.send_replace(DropCmd {
             chosen: Arc::new(chosen),
-            delay_max: Duration::from_millis(a.jitter_reconnect_delay_ms),
+            delay_ms: (delay / 2, delay + delay / 2),
             stop: false,
         });
         rounds += 1;

@@ -40,8 +40,8 @@ pub(super) struct SubSpec {
 pub(super) struct DropCmd {
     /// The subscribers to drop now, by index (empty: none).
     pub(super) chosen: Arc<Vec<bool>>,
-    /// Each dropped subscriber reconnects after a random delay of up to this.
-    pub(super) delay_max: Duration,
+    /// Each dropped subscriber reconnects after a random delay in this range (ms, inclusive).
+    pub(super) delay_ms: (u64, u64),
     /// The run is over: disconnect and end.
     pub(super) stop: bool,
 }
@@ -50,7 +50,7 @@ impl DropCmd {
     pub(super) fn none() -> DropCmd {
         DropCmd {
             chosen: Arc::new(Vec::new()),
-            delay_max: Duration::ZERO,
+            delay_ms: (0, 0),
             stop: false,
         }
     }
@@ -267,8 +267,8 @@ impl Sub {
                         return Outcome::Stop;
                     }
                     if cmd.chosen.get(self.spec.index).copied().unwrap_or(false) {
-                        let ms = cmd.delay_max.as_millis() as u64;
-                        let wait = rand::rng().random_range(0..=ms);
+                        let (lo, hi) = cmd.delay_ms;
+                        let wait = rand::rng().random_range(lo.min(hi)..=hi);
                         return Outcome::Dropped(Duration::from_millis(wait));
                     }
                     Ok(())
