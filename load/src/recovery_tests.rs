@@ -48,22 +48,8 @@ fn jitter_loses_nothing_with_recovery_and_loses_without() {
          --jitter-reconnect-delay-ms 100"
             .split_whitespace(),
     );
-    let Cmd::Compare(args) = Cli::try_parse_from(argv).expect("parses").cmd else {
-        panic!("not compare");
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let run = tokio::task::LocalSet::new().block_on(&rt, async {
-        // Three variants of about 5 s each, plus their servers' starts: bounded all the same.
-        let bound = std::time::Duration::from_secs(240);
-        tokio::time::timeout(bound, crate::compare::run(*args)).await
-    });
-    let doc = saved(&out);
-    let _ = std::fs::remove_dir_all(&out);
+    let doc = compare(argv, &out);
     let runs = doc["runs"].as_array().expect("runs");
-    assert_eq!(run.expect("within the bound"), Ok(0), "{runs:#?}");
     let metrics = |server: &str| {
         let run = runs
             .iter()
@@ -95,4 +81,24 @@ fn jitter_loses_nothing_with_recovery_and_loses_without() {
             .all(|t| t["met"] == true),
         "{met:#?}"
     );
+}
+
+/// Runs `compare` with `argv` (bounded: three variants of about 5 s each, plus their servers'
+/// starts), asserts it exits 0, and returns the document it saved in `out` (then removed).
+fn compare(argv: Vec<&str>, out: &std::path::Path) -> serde_json::Value {
+    let Cmd::Compare(args) = Cli::try_parse_from(argv).expect("parses").cmd else {
+        panic!("not compare");
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let run = tokio::task::LocalSet::new().block_on(&rt, async {
+        let bound = std::time::Duration::from_secs(240);
+        tokio::time::timeout(bound, crate::compare::run(*args)).await
+    });
+    let doc = saved(out);
+    let _ = std::fs::remove_dir_all(out);
+    assert_eq!(run.expect("within the bound"), Ok(0), "{:#}", doc["runs"]);
+    doc
 }
