@@ -59,6 +59,7 @@ pub(super) async fn run_all(args: &CompareArgs, env: &mut Env) -> Vec<RunRecord>
                 if server == "floor"
                     && !FLOOR_SCENARIOS.contains(&scen.as_str())
                     && !envelope::FLOOR_SCENARIOS.contains(&scen.as_str())
+                    && !recovery::SCENARIOS.contains(&scen.as_str())
                 {
                     continue;
                 }

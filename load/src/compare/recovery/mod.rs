@@ -13,8 +13,10 @@
 //! recovery off, `roomcast+csr` and `reference+csr` with it on (roomcast's `[recovery] enabled`,
 //! the reference's `connectionStateRecovery` with a 2 minute window and skipped middlewares), and
 //! for `jitter` the clusters `roomcast-cluster+csr` and `reference-cluster+csr` (two nodes over a
-//! Redis stream; a dropped subscriber reconnects to the other node). socketioxide and the floor
-//! server take no part.
+//! Redis stream; a dropped subscriber reconnects to the other node). The floor server (no
+//! recovery, no cluster) runs the plain variant as the generator's and the machine's own share of
+//! the numbers (its latency is what the generator and the machine add at that size).
+//! socketioxide takes no part.
 //!
 //! Its parts: `nodes` (the servers of a variant), `board` (what the clients count), `sub` (a
 //! subscriber that drops and reconnects), `publish` (the numbered messages), `jitter`,
@@ -85,13 +87,14 @@ impl Variant {
 }
 
 /// Every variant, in the order they run.
-pub(super) const VARIANTS: [Variant; 6] = [
+pub(super) const VARIANTS: [Variant; 7] = [
     Variant::new("roomcast", "roomcast", "plain"),
     Variant::new("roomcast+csr", "roomcast", "csr"),
     Variant::new("roomcast-cluster+csr", "roomcast", "cluster+csr"),
     Variant::new("reference", "reference", "plain"),
     Variant::new("reference+csr", "reference", "csr"),
     Variant::new("reference-cluster+csr", "reference", "cluster+csr"),
+    Variant::new("floor", "floor", "plain"),
 ];
 
 /// The variants of `server` that run `scen` (none for a server without recovery).
