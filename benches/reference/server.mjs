@@ -3,11 +3,17 @@
 //
 //   node benches/reference/server.mjs [--port N] [--host 127.0.0.1] [--publish-policy joined|any]
 //                                      [--redis-url redis://127.0.0.1:6379/0]
+//                                      [--redis-streams-url redis://127.0.0.1:6379/0] [--recovery]
 //
 // Prints exactly one line `LISTENING <port>` on stdout once it accepts connections; runs until killed.
 // With --redis-url it is one node of a cluster: @socket.io/redis-adapter 8.3 (the classic pub/sub
 // adapter, `createAdapter`) over two `redis` 4.7 clients, so a publish reaches the room's members on
-// every node that uses the same Redis (roomcast-load compare's cluster scenarios).
+// every node that uses the same Redis (roomcast-load compare's cluster scenarios). With
+// --redis-streams-url it is one node of a cluster over @socket.io/redis-streams-adapter 0.3 (one
+// `redis` 4.7 client): broadcasts go through a Redis stream, and with --recovery the sessions are
+// kept in Redis, so a client recovers on any node.
+// --recovery turns on Socket.IO's connection state recovery (off by default): sessions kept for
+// 2 minutes, middlewares skipped on recovery (roomcast's [recovery] defaults).
 //
 // Contract (namespace "/", path "/socket.io/"):
 //   join    (room | [rooms], ack)          -> ack {"ok":true,"rooms":[the socket's rooms, own id excluded]}
@@ -28,10 +34,18 @@
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient } from "redis";
 
 function parseArgs(argv) {
-  const opts = { port: 3300, host: "127.0.0.1", publishPolicy: "joined", redisUrl: null };
+  const opts = {
+    port: 3300,
+    host: "127.0.0.1",
+    publishPolicy: "joined",
+    redisUrl: null,
+    redisStreamsUrl: null,
+    recovery: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -60,9 +74,23 @@ function parseArgs(argv) {
         opts.redisUrl = value;
         i++;
         break;
+      case "--redis-streams-url":
+        if (typeof value !== "string" || !value.startsWith("redis://")) {
+          console.error(`--redis-streams-url must be a redis:// URL, got ${value}`);
+          process.exit(2);
+        }
+        opts.redisStreamsUrl = value;
+        i++;
+        break;
+      case "--recovery":
+        opts.recovery = true;
+        break;
       case "--help":
       case "-h":
-        console.log("node server.mjs [--port N] [--host ADDR] [--publish-policy joined|any] [--redis-url URL]");
+        console.log(
+          "node server.mjs [--port N] [--host ADDR] [--publish-policy joined|any] [--redis-url URL] " +
+            "[--redis-streams-url URL] [--recovery]",
+        );
         process.exit(0);
         break;
       default:
@@ -72,6 +100,10 @@ function parseArgs(argv) {
   }
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
     console.error("--port must be an integer between 0 and 65535");
+    process.exit(2);
+  }
+  if (opts.redisUrl && opts.redisStreamsUrl) {
+    console.error("--redis-url and --redis-streams-url exclude each other");
     process.exit(2);
   }
   return opts;
@@ -129,8 +161,25 @@ async function redisAdapter(url) {
   return createAdapter(pub, sub);
 }
 
+// The streams adapter's documented setup: one client (it duplicates it for its blocking reads).
+async function redisStreamsAdapter(url) {
+  const client = createClient({ url });
+  client.on("error", (err) => console.error(`redis: ${err.message}`));
+  await client.connect();
+  return createStreamsAdapter(client);
+}
+
+async function adapter() {
+  if (opts.redisUrl) return { adapter: await redisAdapter(opts.redisUrl) };
+  if (opts.redisStreamsUrl) return { adapter: await redisStreamsAdapter(opts.redisStreamsUrl) };
+  return {};
+}
+
 const io = new Server(httpServer, {
-  ...(opts.redisUrl ? { adapter: await redisAdapter(opts.redisUrl) } : {}),
+  ...(await adapter()),
+  ...(opts.recovery
+    ? { connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: true } }
+    : {}),
   path: "/socket.io/",
   serveClient: false,
   pingInterval: 25000,

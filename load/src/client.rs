@@ -55,6 +55,8 @@ async fn drive<C: Paced>(
     stagger: f64,
 ) -> io::Result<()> {
     let mut pacer = Pacer::idle();
+    // What arrived with the setup's last answer and is still in the buffer.
+    conn.process(client)?;
     loop {
         tokio::select! {
             biased;

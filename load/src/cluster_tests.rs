@@ -9,19 +9,8 @@ use std::path::Path;
 use clap::Parser;
 use serde_json::Value;
 
-use crate::test_paths::{repo_root, roomcast_bin};
+use crate::test_paths::{repo_root, roomcast_bin, saved};
 use crate::{Cli, Cmd};
-
-/// The saved result document in `dir` (the only compare-*.json there).
-fn saved(dir: &Path) -> Value {
-    let entries = std::fs::read_dir(dir).expect("results directory");
-    let json = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "json"))
-        .expect("a saved compare-*.json");
-    serde_json::from_str(&std::fs::read_to_string(json).expect("read")).expect("JSON")
-}
 
 #[test]
 fn the_cluster_scenarios_measure_both_clusters() {

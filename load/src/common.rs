@@ -45,8 +45,22 @@ impl Ctx {
     /// Connects the `i`-th client to node `node` of a cluster (0: `target`; past the last node:
     /// the last), bounded by the connect timeout.
     pub async fn connect_to(&self, node: usize, i: usize, read_buffer: usize) -> io::Result<Conn> {
+        self.connect_with(node, i, read_buffer, self.connect.auth.clone())
+            .await
+    }
+
+    /// [`Ctx::connect_to`] with `auth` as the CONNECT payload instead of the configured one (a
+    /// client recovering its session sends `{"pid":…,"offset":…}`).
+    pub async fn connect_with(
+        &self,
+        node: usize,
+        i: usize,
+        read_buffer: usize,
+        auth: Option<String>,
+    ) -> io::Result<Conn> {
         let mut opts = self.connect.clone();
         opts.read_buffer = read_buffer;
+        opts.auth = auth;
         let target = match node.checked_sub(1) {
             None => &self.target,
             Some(k) => self

@@ -21,6 +21,8 @@ mod envelope_tests;
 mod fanout;
 mod floor;
 mod poll;
+#[cfg(test)]
+mod recovery_tests;
 mod report;
 mod scan;
 mod smoke;

@@ -178,6 +178,26 @@ pub fn ack_ok(args: &[u8]) -> bool {
     find(args, b"\"ok\":true").is_some()
 }
 
+/// The raw content of string field `key` of a flat JSON object (`{"sid":"…","pid":"…"}`).
+pub fn json_str<'a>(obj: &'a [u8], key: &str) -> Option<&'a [u8]> {
+    let pat = format!("\"{key}\":\"");
+    let start = find(obj, pat.as_bytes())? + pat.len();
+    let rest = &obj[start..];
+    let end = rest.iter().position(|&c| c == b'"')?;
+    Some(&rest[..end])
+}
+
+/// The raw content of the last argument of an event when it is a string without escapes (the
+/// offset a server that keeps sessions appends), as in `{…},"offset"`.
+pub fn last_string_arg(args: &[u8]) -> Option<&[u8]> {
+    let inner = args.strip_suffix(b"\"")?;
+    let open = inner.iter().rposition(|&c| c == b'"')?;
+    if open == 0 || inner[open - 1] != b',' || inner[open + 1..].contains(&b'\\') {
+        return None;
+    }
+    Some(&inner[open + 1..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +254,21 @@ mod tests {
         assert_eq!(digits(10), 2);
         assert!(ack_ok(br#"{"ok":true,"rooms":["a"]}"#));
         assert!(!ack_ok(br#"{"ok":false,"error":"x"}"#));
+    }
+
+    #[test]
+    fn the_offset_is_the_last_string_argument() {
+        let args = br#"{"p":1,"s":2,"t":3,"d":"xx"},"1700000000000-0""#;
+        assert_eq!(last_string_arg(args), Some(&b"1700000000000-0"[..]));
+        assert_eq!(last_string_arg(br#"{"p":1,"d":"xx"}"#), None);
+        assert_eq!(last_string_arg(br#""only""#), None);
+    }
+
+    #[test]
+    fn the_connect_answer_gives_sid_and_pid() {
+        let answer = br#"{"sid":"abc","pid":"xyz"}"#;
+        assert_eq!(json_str(answer, "sid"), Some(&b"abc"[..]));
+        assert_eq!(json_str(answer, "pid"), Some(&b"xyz"[..]));
+        assert_eq!(json_str(br#"{"sid":"abc"}"#, "pid"), None);
     }
 }

@@ -1,4 +1,5 @@
-//! Paths the load crate's end-to-end tests share: the workspace root and the debug broker binary.
+//! Paths the load crate's end-to-end tests share: the workspace root, the debug broker binary,
+//! and the result document a `compare` saved.
 
 use std::path::{Path, PathBuf};
 
@@ -14,4 +15,15 @@ pub(crate) fn roomcast_bin(root: &Path) -> PathBuf {
         .map(|d| root.join(d))
         .unwrap_or_else(|| root.join("target"));
     target.join("debug").join("roomcast")
+}
+
+/// The saved result document in `dir` (the only compare-*.json there).
+pub(crate) fn saved(dir: &Path) -> serde_json::Value {
+    let entries = std::fs::read_dir(dir).expect("results directory");
+    let json = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .expect("a saved compare-*.json");
+    serde_json::from_str(&std::fs::read_to_string(json).expect("read")).expect("JSON")
 }

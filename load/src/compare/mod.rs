@@ -14,6 +14,7 @@
 mod cluster;
 mod envelope;
 mod output;
+mod recovery;
 mod rounds;
 mod save;
 mod scenario;
@@ -165,6 +166,9 @@ pub struct CompareArgs {
     #[command(flatten)]
     #[serde(flatten)]
     pub envelope: envelope::EnvelopeArgs,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub recovery: recovery::RecoveryArgs,
 }
 
 impl CompareArgs {
@@ -182,6 +186,7 @@ impl CompareArgs {
         self.ceiling_max_total = self.ceiling_max_total.min(40.0);
         self.cluster_idle_hold = self.cluster_idle_hold.min(1.5);
         self.envelope.apply_quick();
+        self.recovery.apply_quick();
     }
 }
 
@@ -204,10 +209,12 @@ fn check(a: &CompareArgs) -> Result<(), String> {
         if !known.contains(&s.as_str())
             && !cluster::SCENARIOS.contains(&s.as_str())
             && !envelope::SCENARIOS.contains(&s.as_str())
+            && !recovery::SCENARIOS.contains(&s.as_str())
         {
             return Err(format!("unknown scenario {s:?}"));
         }
     }
+    recovery::check(a)?;
     let clustered = a
         .scenarios
         .iter()
@@ -299,7 +306,9 @@ pub async fn run(mut args: CompareArgs) -> Result<i32, String> {
     let comparison = summary::comparison(&args, &summary);
     let a = &args;
     let mut doc = output::document(a, &iso, &machine, &runs, &summary, comparison);
-    doc["targets"] = serde_json::Value::Array(specs::targets(a, &summary));
+    let mut targets = specs::targets(a, &summary);
+    targets.extend(recovery::specs::targets(a, &summary));
+    doc["targets"] = serde_json::Value::Array(targets);
     if a.report.json {
         println!(
             "{}",
@@ -307,6 +316,7 @@ pub async fn run(mut args: CompareArgs) -> Result<i32, String> {
         );
     } else {
         output::print_tables(&doc, &runs);
+        recovery::specs::print_table(a, &summary);
     }
     if !a.no_save {
         let plan = save::SavePlan::of(a)?;

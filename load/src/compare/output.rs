@@ -137,7 +137,7 @@ fn print_targets(doc: &Value) {
     let Some(targets) = doc["targets"].as_array().filter(|t| !t.is_empty()) else {
         return;
     };
-    println!("  targets of issue 12:");
+    println!("  targets (issues 11 and 12):");
     let num = |x: &Value| x.as_f64().map(fmt_value).unwrap_or_else(|| "-".into());
     let header: Row = ["target", "roomcast", "peer", "ratio", "bound", ""]
         .map(str::to_owned)

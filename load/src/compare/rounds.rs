@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::cluster;
 use super::envelope;
+use super::recovery;
 use super::scenario::{self, Metrics};
 use super::servers::{preflight, wait_ready, Env, ServerProc};
 use super::{CompareArgs, FLOOR_SCENARIOS};
@@ -58,6 +59,7 @@ pub(super) async fn run_all(args: &CompareArgs, env: &mut Env) -> Vec<RunRecord>
                 if server == "floor"
                     && !FLOOR_SCENARIOS.contains(&scen.as_str())
                     && !envelope::FLOOR_SCENARIOS.contains(&scen.as_str())
+                    && !recovery::SCENARIOS.contains(&scen.as_str())
                 {
                     continue;
                 }
@@ -68,6 +70,19 @@ pub(super) async fn run_all(args: &CompareArgs, env: &mut Env) -> Vec<RunRecord>
                         let run = cluster::one_run(args, env, round, scen, server).await;
                         if let Some(e) = &run.error {
                             say(args, format!("{scen} against {server} failed: {e}"));
+                        }
+                        runs.push(run);
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                    continue;
+                }
+                if recovery::SCENARIOS.contains(&scen.as_str()) {
+                    // Each variant of the server (recovery off, on, clustered) in turn.
+                    for v in recovery::variants(args, scen, server) {
+                        say(args, format!("round {round}: {scen} against {}", v.name));
+                        let run = recovery::one_run(args, env, round, scen, &v).await;
+                        if let Some(e) = &run.error {
+                            say(args, format!("{scen} against {} failed: {e}", v.name));
                         }
                         runs.push(run);
                         tokio::time::sleep(Duration::from_millis(500)).await;

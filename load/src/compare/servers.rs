@@ -19,6 +19,8 @@ pub(super) struct ServerProc {
     pub(super) port: u16,
     log: PathBuf,
     pub(super) command: Vec<String>,
+    /// roomcast's admin listener (its `/metrics`).
+    pub(super) admin_port: Option<u16>,
 }
 
 impl ServerProc {
@@ -78,10 +80,39 @@ impl Env {
         write_delay_ms: Option<u64>,
         redis_url: Option<&str>,
     ) -> Result<ServerProc, String> {
+        let mut envs = Vec::new();
+        let mut args = Vec::new();
+        if let Some(ms) = write_delay_ms {
+            envs.push(("ROOMCAST_ENGINE_WRITE_DELAY_MS", ms.to_string()));
+        }
+        if let Some(url) = redis_url {
+            if server == "roomcast" {
+                envs.push(("ROOMCAST_CLUSTER_ADAPTER", "redis".to_owned()));
+                envs.push(("ROOMCAST_CLUSTER_REDIS_URL", url.to_owned()));
+            } else {
+                args.extend(["--redis-url".to_owned(), url.to_owned()]);
+            }
+        }
+        self.start_with(server, &envs, args)
+    }
+
+    /// Starts `server` with `envs` (roomcast's config overrides) and `extra` arguments after its
+    /// own (the reference's options).
+    pub(super) fn start_with(
+        &mut self,
+        server: &str,
+        envs: &[(&str, String)],
+        extra: Vec<String>,
+    ) -> Result<ServerProc, String> {
         self.starts += 1;
         let port = free_port()?;
+        let mut admin_port = None;
         let (program, mut argv) = match server {
-            "roomcast" => self.roomcast_command(port)?,
+            "roomcast" => {
+                let (program, argv, admin) = self.roomcast_command(port)?;
+                admin_port = Some(admin);
+                (program, argv)
+            }
             "floor" => {
                 let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
                 (
@@ -102,19 +133,10 @@ impl Env {
                 ],
             ),
         };
-        let mut envs = Vec::new();
-        if let Some(ms) = write_delay_ms {
-            envs.push(("ROOMCAST_ENGINE_WRITE_DELAY_MS", ms.to_string()));
-        }
-        if let Some(url) = redis_url {
-            if server == "roomcast" {
-                envs.push(("ROOMCAST_CLUSTER_ADAPTER", "redis".to_owned()));
-                envs.push(("ROOMCAST_CLUSTER_REDIS_URL", url.to_owned()));
-            } else {
-                argv.extend(["--redis-url".to_owned(), url.to_owned()]);
-            }
-        }
-        self.spawn(server, port, program, argv, &envs)
+        argv.extend(extra);
+        let mut proc = self.spawn(server, port, program, argv, envs)?;
+        proc.admin_port = admin_port;
+        Ok(proc)
     }
 
     /// Starts `program` with `argv` and `envs`, its output into a log file; `port` is where it
@@ -151,12 +173,13 @@ impl Env {
             port,
             log,
             command,
+            admin_port: None,
         })
     }
 
-    /// roomcast's program and arguments, after writing its config (server on `port`, admin on
-    /// another free port, logs at warn, plus --roomcast-config-extra).
-    fn roomcast_command(&self, port: u16) -> Result<(String, Vec<String>), String> {
+    /// roomcast's program, arguments and admin port, after writing its config (server on
+    /// `port`, admin on another free port, logs at warn, plus --roomcast-config-extra).
+    fn roomcast_command(&self, port: u16) -> Result<(String, Vec<String>, u16), String> {
         let admin = free_port()?;
         let config = self.tmp.join(format!("roomcast-{}.toml", self.starts));
         let mut toml = format!(
@@ -178,7 +201,7 @@ impl Env {
                     .replace("{admin_port}", &admin.to_string())
             })
             .collect();
-        Ok((self.args.roomcast_bin.display().to_string(), argv))
+        Ok((self.args.roomcast_bin.display().to_string(), argv, admin))
     }
 
     pub(super) fn ctx(&self, port: u16, pid: u32) -> Result<Ctx, String> {

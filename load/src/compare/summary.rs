@@ -153,7 +153,14 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 /// The median of each metric over the rounds, per server and scenario.
 pub(super) fn medians(args: &CompareArgs, runs: &[RunRecord]) -> Summary {
     let mut summary = Summary::new();
-    for server in &args.servers {
+    // The servers asked for, and the variants of them that ran (`roomcast+csr`, …).
+    let mut servers = args.servers.clone();
+    for r in runs {
+        if !servers.contains(&r.server) {
+            servers.push(r.server.clone());
+        }
+    }
+    for server in &servers {
         for scen in &args.scenarios {
             let mut keys: BTreeMap<String, Vec<f64>> = BTreeMap::new();
             for r in runs

@@ -67,6 +67,8 @@ impl Conn {
             nsp_prefix,
             next_ack: 1,
             binary_frames: 0,
+            connect_answer: Vec::new(),
+            early_events: Vec::new(),
         };
         conn.upgrade_response(&key, opts.verify_accept).await?;
         conn.socketio_connect(opts.auth.as_deref()).await?;
@@ -126,7 +128,11 @@ impl Conn {
         });
         self.pump_until(&mut st, |s| s.connected.is_some()).await?;
         match st.connected.take() {
-            Some(Ok(())) => Ok(()),
+            Some(Ok(answer)) => {
+                self.connect_answer = answer;
+                self.early_events = std::mem::take(&mut st.early);
+                Ok(())
+            }
             Some(Err(e)) => Err(other(format!("Socket.IO connect refused: {e}"))),
             None => Err(other("no Socket.IO connect answer")),
         }
@@ -172,17 +178,25 @@ impl Conn {
 #[derive(Default)]
 struct SetupState {
     open: bool,
-    connected: Option<Result<(), String>>,
+    /// The namespace's answer: the CONNECT payload (`{"sid":…}`) or the refusal.
+    connected: Option<Result<Vec<u8>, String>>,
     want_ack: Option<u64>,
     ack: Option<Vec<u8>>,
+    /// Events that came before the CONNECT answer (name, arguments).
+    early: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Handler for SetupState {
     fn on_open(&mut self) {
         self.open = true;
     }
-    fn on_connect(&mut self, _payload: &[u8]) {
-        self.connected = Some(Ok(()));
+    fn on_connect(&mut self, payload: &[u8]) {
+        self.connected = Some(Ok(payload.to_vec()));
+    }
+    fn on_event(&mut self, name: &[u8], args: &[u8]) {
+        if self.open && self.connected.is_none() && self.want_ack.is_none() {
+            self.early.push((name.to_vec(), args.to_vec()));
+        }
     }
     fn on_connect_error(&mut self, payload: &[u8]) {
         self.connected = Some(Err(String::from_utf8_lossy(payload).into_owned()));
@@ -191,6 +205,9 @@ impl Handler for SetupState {
         if self.want_ack == Some(id) {
             self.ack = Some(args.to_vec());
         }
+    }
+    fn paused(&self) -> bool {
+        self.connected.is_some() || self.ack.is_some()
     }
 }
 

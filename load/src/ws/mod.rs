@@ -36,6 +36,13 @@ pub trait Handler {
     fn on_binary_event(&mut self, _name: &[u8], _args: &[u8], _attachments: u64) {}
     /// A binary WebSocket frame: an attachment of the last binary event.
     fn on_attachment(&mut self, _data: &[u8]) {}
+    /// Whether the handler takes no more packets for now: [`Conn::process`] then stops and leaves
+    /// the rest in the read buffer for the next handler (a setup step stops at the answer it
+    /// waits for, so that the packets right behind it, such as a recovered session's missed
+    /// ones, are not lost).
+    fn paused(&self) -> bool {
+        false
+    }
 }
 
 /// A handler that ignores everything (used while holding idle connections).
@@ -56,6 +63,13 @@ pub struct Conn {
     next_ack: u64,
     /// Binary frames received (Socket.IO attachments): not parsed, only counted.
     pub binary_frames: u64,
+    /// The payload of the namespace's CONNECT answer (`{"sid":"…"}`, with `"pid"` when the server
+    /// keeps sessions for connection state recovery).
+    pub connect_answer: Vec<u8>,
+    /// Events the server sent before its CONNECT answer (name, arguments), in order: Socket.IO
+    /// servers send a recovered session's missed packets first, and socket.io-client buffers
+    /// them until it is connected.
+    pub early_events: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// Options of the connection handshake.
@@ -162,9 +176,13 @@ impl Conn {
     }
 
     /// Handles every complete message in the read buffer: answers WebSocket pings and Engine.IO
-    /// pings, hands Socket.IO packets of our namespace to `h`. An error means the connection is over.
+    /// pings, hands Socket.IO packets of our namespace to `h` (until it is [`Handler::paused`]).
+    /// An error means the connection is over.
     pub fn process<H: Handler>(&mut self, h: &mut H) -> io::Result<()> {
         loop {
+            if h.paused() {
+                return Ok(());
+            }
             let (op, data) = match self.rd.next_message()? {
                 Some(m) => m,
                 None => return Ok(()),

@@ -15,7 +15,7 @@
 //! measured).
 
 mod measure;
-mod redis;
+pub(super) mod redis;
 mod specs;
 
 pub(super) use specs::SPECS;

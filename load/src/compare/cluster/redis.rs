@@ -14,7 +14,7 @@ use super::super::servers::{free_port, Env, ServerProc};
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Starts `program` (redis-server) on a free port; a missing program is an error.
-pub(super) async fn start(env: &mut Env, program: &str) -> Result<ServerProc, String> {
+pub(in crate::compare) async fn start(env: &mut Env, program: &str) -> Result<ServerProc, String> {
     let found = std::process::Command::new(program)
         .arg("--version")
         .output()
