@@ -304,15 +304,20 @@ impl<M: Member> Adapter<M> for SessionAwareAdapter<M> {
     }
 
     fn restore_session(&self, pid: &str, offset: &str) -> BoxFuture<Option<Restored>> {
-        let restored = self
-            .recovery
-            .with(|store, now| store.restore(&self.nsp, pid, offset, now));
-        if let Err(why) = &restored {
-            self.recovery
-                .count("roomcast_recovery_refused_total", "reason", why.as_str(), 1);
-        }
-        let restored = restored.ok();
-        Box::pin(async move { restored })
+        let (rec, nsp) = (self.recovery.clone(), self.nsp.clone());
+        let (pid, offset) = (pid.to_owned(), offset.to_owned());
+        let attempt = move || {
+            let restored = rec.with(|store, now| store.restore(&nsp, &pid, &offset, now));
+            std::future::ready(restored)
+        };
+        let rec = self.recovery.clone();
+        Box::pin(async move {
+            let restored = session::with_late_session_grace(attempt).await;
+            if let Err(why) = &restored {
+                rec.count("roomcast_recovery_refused_total", "reason", why.as_str(), 1);
+            }
+            restored.ok()
+        })
     }
 
     fn add_recovered_socket(&self, socket: M, restored: &Restored) -> bool {

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::adapter::recovery::session::{with_late_session_grace, Refusal};
 use crate::adapter::recovery::store::{Restored, SessionState};
 use crate::adapter::redis::cluster_wire::ClusterBody;
 use crate::adapter::redis::stream_link::{parse_entries, StreamLink};
@@ -19,6 +20,7 @@ use crate::adapter::redis::stream_wire::{
 };
 use crate::adapter::redis::wire::{Broadcast, Targets};
 use crate::adapter::BoxFuture;
+use crate::metrics::Metrics;
 use crate::protocol::socketio::Parser;
 use crate::room::Room;
 
@@ -53,47 +55,81 @@ pub fn reaches(targets: &Targets, rooms: &[Room]) -> bool {
 }
 
 /// Takes back the session `pid` of namespace `nsp` whose client had the entry `offset`, with the
-/// packets it missed encoded with `parser`; `None` when it cannot be recovered.
+/// packets it missed encoded with `parser`; `None` when it cannot be recovered, the reason counted
+/// in `metrics`. A session not (yet) in Redis is asked for again for a moment: the server its
+/// client left may still be handling the loss of the old connection
+/// ([`with_late_session_grace`]).
 pub fn restore(
     link: Arc<StreamLink>,
     nsp: &str,
     pid: &str,
     offset: &str,
     parser: Parser,
+    metrics: Arc<Metrics>,
 ) -> BoxFuture<Option<Restored>> {
-    let nsp = nsp.to_owned();
-    let key = format!("{}{pid}", link.settings().session_prefix);
-    let offset = offset.to_owned();
+    let nsp: Arc<str> = nsp.into();
+    let key: Arc<str> = format!("{}{pid}", link.settings().session_prefix).into();
+    let offset: Arc<str> = offset.into();
     Box::pin(async move {
-        parse_offset(&offset)?;
-        let mut conn = link.connection()?;
-        let stream = link.settings().stream.clone();
-        let mut take = redis::pipe();
-        take.atomic()
-            .cmd("GET")
-            .arg(&key)
-            .cmd("DEL")
-            .arg(&key)
-            .ignore();
-        let (value,) = take
-            .query_async::<(Option<String>,)>(&mut conn)
-            .await
-            .ok()?;
-        let mut here = redis::cmd("XRANGE");
-        here.arg(&stream).arg(&offset).arg(&offset);
-        let here = here.query_async::<redis::Value>(&mut conn).await.ok()?;
-        if parse_entries(here).is_empty() {
-            return None;
+        let attempt = || {
+            take(
+                link.clone(),
+                nsp.clone(),
+                key.clone(),
+                offset.clone(),
+                parser,
+            )
+        };
+        let restored = with_late_session_grace(attempt).await;
+        if let Err(why) = &restored {
+            let counter =
+                metrics.labelled_counter("roomcast_recovery_refused_total", "reason", why.as_str());
+            counter.increment(1);
         }
-        let value = value?;
-        let session = decode_session(&value, &nsp).ok()?;
-        let (missed, through) = missed(&mut conn, &stream, &session, offset, parser).await?;
-        Some(Restored {
-            session,
-            after: 0,
-            missed,
-            through: parse_offset(&through),
-        })
+        restored.ok()
+    })
+}
+
+/// One attempt of [`restore`]: `GET` and `DEL` the session in one `MULTI`, check the offset is
+/// still an entry of the stream, read what the session missed.
+async fn take(
+    link: Arc<StreamLink>,
+    nsp: Arc<str>,
+    key: Arc<str>,
+    offset: Arc<str>,
+    parser: Parser,
+) -> Result<Restored, Refusal> {
+    parse_offset(&offset).ok_or(Refusal::BadOffset)?;
+    let mut conn = link.connection().ok_or(Refusal::Unavailable)?;
+    let stream = link.settings().stream.clone();
+    let mut take = redis::pipe();
+    take.atomic()
+        .cmd("GET")
+        .arg(&*key)
+        .cmd("DEL")
+        .arg(&*key)
+        .ignore();
+    let (value,) = take
+        .query_async::<(Option<String>,)>(&mut conn)
+        .await
+        .map_err(|_| Refusal::Unavailable)?;
+    let value = value.ok_or(Refusal::UnknownSession)?;
+    let mut here = redis::cmd("XRANGE");
+    here.arg(&stream).arg(&*offset).arg(&*offset);
+    let here = here.query_async::<redis::Value>(&mut conn).await;
+    let here = here.map_err(|_| Refusal::Unavailable)?;
+    if parse_entries(here).is_empty() {
+        return Err(Refusal::RangeGone);
+    }
+    let session = decode_session(&value, &nsp).map_err(|_| Refusal::Damaged)?;
+    let (missed, through) = missed(&mut conn, &stream, &session, offset.to_string(), parser)
+        .await
+        .ok_or(Refusal::RangeGone)?;
+    Ok(Restored {
+        session,
+        after: 0,
+        missed,
+        through: parse_offset(&through),
     })
 }
 

@@ -306,7 +306,15 @@ impl<M: Member> Adapter<M> for StreamsAdapter<M> {
     }
 
     fn restore_session(&self, pid: &str, offset: &str) -> BoxFuture<Option<Restored>> {
-        stream_sessions::restore(self.link.clone(), &self.nsp, pid, offset, self.parser)
+        let metrics = self.metrics.clone();
+        stream_sessions::restore(
+            self.link.clone(),
+            &self.nsp,
+            pid,
+            offset,
+            self.parser,
+            metrics,
+        )
     }
 
     fn add_recovered_socket(&self, socket: M, restored: &Restored) -> bool {

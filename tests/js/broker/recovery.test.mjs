@@ -264,6 +264,34 @@ describe("no recovery", () => {
     assert.equal(socket.id, sid);
   });
 
+  it("a client back before the server saw its old connection go: its CONNECT waits for the session", async () => {
+    const { socket, inbox } = await client(on, mode);
+    assert.deepEqual(await ask(socket, "join", ["late"]), { ok: true, rooms: ["late"] });
+    await emit(on, 1, { rooms: ["late"] });
+    await inbox.wait((i) => i.args[0] === 1);
+    const sid = socket.id;
+    // The session presented by a second client while the first connection still stands, as a client
+    // whose TCP connection was reset presents it before the server handled the reset; the first
+    // connection is closed only once the second one's CONNECT is on its way.
+    const twin = ioClient(on.url, {
+      forceNew: true,
+      reconnection: false,
+      transports: ["websocket"],
+      auth: { pid: socket._pid, offset: socket._lastOffset },
+    });
+    on.sockets.push(twin);
+    twin.io.once("open", () => socket.io.engine.close());
+    const twinInbox = record(twin, ["msg"]);
+    await once(twin, "connect");
+    // (socket.recovered is only true for a pid the client got itself; the server's answer is the id)
+    assert.equal(twin.id, sid, "the same socket id: recovered once the old socket left");
+    assert.equal(twin._pid, socket._pid);
+    assert.deepEqual((await on.ok(`/api/v1/sockets/${sid}`)).rooms, ["late"]);
+    await emit(on, 2, { rooms: ["late"] });
+    await twinInbox.wait((i) => i.args[0] === 2);
+    assert.deepEqual(numbers(twinInbox), [2]);
+  });
+
   it("after a namespace disconnect by the client: a new session", async () => {
     const { socket, inbox } = await client(on, mode);
     await emit(on, 1, { rooms: [socket.id] });
