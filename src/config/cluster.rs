@@ -176,16 +176,7 @@ mod tests {
     use super::super::{parse, ClusterSection};
     use std::time::Duration;
 
-    fn no_env(_: &str) -> Option<String> {
-        None
-    }
-
-    fn err(text: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
-        match parse(text, "t.toml", env) {
-            Ok(c) => panic!("accepted {text:?}: {c:?}"),
-            Err(e) => e.to_string(),
-        }
-    }
+    use super::super::tests::{err_with as err, no_env};
 
     #[test]
     fn the_default_is_alone_and_redis_is_typed() {

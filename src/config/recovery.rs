@@ -181,16 +181,7 @@ mod tests {
     use crate::options::RecoveryOptions;
     use std::time::Duration;
 
-    fn no_env(_: &str) -> Option<String> {
-        None
-    }
-
-    fn err(text: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
-        match parse(text, "t.toml", env) {
-            Ok(c) => panic!("accepted {text:?}: {c:?}"),
-            Err(e) => e.to_string(),
-        }
-    }
+    use super::super::tests::{err_with as err, no_env};
 
     #[test]
     fn recovery_is_off_by_default_and_typed_when_on() {

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use super::*;
 
-fn no_env(_: &str) -> Option<String> {
+/// No environment variable is set.
+pub(super) fn no_env(_: &str) -> Option<String> {
     None
 }
 
@@ -20,7 +21,12 @@ fn with_env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> 
 }
 
 fn err(text: &str) -> String {
-    match parse(text, "t.toml", &no_env) {
+    err_with(text, &no_env)
+}
+
+/// The message refusing config `text` with environment `env` (panics when it is accepted).
+pub(super) fn err_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
+    match parse(text, "t.toml", env) {
         Ok(c) => panic!("accepted {text:?}: {c:?}"),
         Err(e) => e.to_string(),
     }

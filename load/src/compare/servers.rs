@@ -230,6 +230,27 @@ impl Env {
             quiet: a.report.quiet,
         })
     }
+
+    /// The clients' context for a cluster of `nodes`: the first the target, the others its
+    /// peers; the CPU of every node summed as the server's, `redis`'s apart.
+    pub(super) fn cluster_ctx(
+        &self,
+        nodes: &[ServerProc],
+        redis: Option<&ServerProc>,
+    ) -> Result<Ctx, String> {
+        let first = nodes.first().ok_or("a cluster of no node")?;
+        let mut ctx = self.ctx(first.port, first.pid())?;
+        for node in &nodes[1..] {
+            ctx.peers.push(Target {
+                addr: ([127, 0, 0, 1], node.port).into(),
+                host_header: format!("127.0.0.1:{}", node.port),
+                ..ctx.target.clone()
+            });
+            ctx.probe.peer_pids.push(node.pid());
+        }
+        ctx.probe.redis_pid = redis.map(ServerProc::pid);
+        Ok(ctx)
+    }
 }
 
 /// Waits until the server accepts TCP connections (or exits).

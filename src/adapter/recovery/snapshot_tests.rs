@@ -1,6 +1,7 @@
 //! Unit tests of the store's snapshot: what an export keeps, what an import gives back (offsets
 //! that stay valid, wall-clock expiry, the importing store's bounds) and what it refuses.
 
+use super::super::tests::{bounds, to};
 use super::super::{RecoveryBounds, Refusal};
 use super::*;
 use bytes::Bytes;
@@ -8,26 +9,6 @@ use serde_json::json;
 
 const SEC: u64 = 1000;
 const WALL: u64 = 1_700_000_000_000;
-
-fn bounds() -> RecoveryBounds {
-    RecoveryBounds {
-        max_disconnection: Duration::from_secs(10),
-        max_packets: 100,
-        max_packet_bytes: 1 << 20,
-        max_packets_per_namespace: 100,
-        max_packet_bytes_per_namespace: 1 << 20,
-        max_sessions: 100,
-        max_sessions_per_namespace: 100,
-        max_session_bytes: 1 << 20,
-    }
-}
-
-fn to(rooms: &[&str]) -> Arc<Selector> {
-    Arc::new(Selector {
-        rooms: rooms.iter().map(|r| Room::from(*r)).collect(),
-        ..Selector::default()
-    })
-}
 
 fn text(t: &str) -> Arc<[Frame]> {
     vec![Frame::Text(t.to_owned().into())].into()

@@ -6,7 +6,8 @@ use bytes::Bytes;
 use serde_json::json;
 use std::time::Duration;
 
-fn bounds() -> RecoveryBounds {
+/// Roomy bounds: 10 s, 100 packets and sessions, 1 MiB (also used by the snapshot tests).
+pub(super) fn bounds() -> RecoveryBounds {
     RecoveryBounds {
         max_disconnection: Duration::from_secs(10),
         max_packets: 100,
@@ -23,7 +24,8 @@ fn store(b: RecoveryBounds) -> RecoveryStore {
     RecoveryStore::new(b, "abcd".to_owned())
 }
 
-fn to(rooms: &[&str]) -> Arc<Selector> {
+/// A selector of `rooms` (also used by the snapshot tests).
+pub(super) fn to(rooms: &[&str]) -> Arc<Selector> {
     Arc::new(Selector {
         rooms: rooms.iter().map(|r| Room::from(*r)).collect(),
         ..Selector::default()

@@ -28,7 +28,6 @@ use super::scenario::Metrics;
 use super::servers::{preflight, wait_ready, Env, ServerProc};
 use super::CompareArgs;
 use crate::common::Ctx;
-use crate::target::Target;
 
 /// The cluster scenarios.
 pub(super) const SCENARIOS: [&str; 2] = ["cluster", "cluster-ceiling"];
@@ -130,18 +129,7 @@ impl Cluster {
     /// The clients' context: node 0 the target, the others its peers; the CPU of every node
     /// summed as the server's.
     fn ctx(&self, env: &Env) -> Result<Ctx, String> {
-        let first = &self.nodes[0];
-        let mut ctx = env.ctx(first.port, first.pid())?;
-        for node in &self.nodes[1..] {
-            ctx.peers.push(Target {
-                addr: ([127, 0, 0, 1], node.port).into(),
-                host_header: format!("127.0.0.1:{}", node.port),
-                ..ctx.target.clone()
-            });
-            ctx.probe.peer_pids.push(node.pid());
-        }
-        ctx.probe.redis_pid = Some(self.redis.pid());
-        Ok(ctx)
+        env.cluster_ctx(&self.nodes, Some(&self.redis))
     }
 
     /// A node that exited during the run, with its log.

@@ -14,7 +14,6 @@ use crate::common::Ctx;
 use crate::compare::cluster::redis;
 use crate::compare::servers::{preflight, wait_ready, Env, ServerProc};
 use crate::compare::CompareArgs;
-use crate::target::Target;
 use crate::ws::{Conn, Handler};
 
 /// The running servers of a variant (node 0 first), and their Redis if they are a cluster.
@@ -80,18 +79,7 @@ impl Nodes {
     /// The clients' context: node 0 the target, the other its peer; the CPU of every node summed
     /// as the server's, the Redis's apart.
     pub(super) fn ctx(&self, env: &Env) -> Result<Ctx, String> {
-        let first = &self.procs[0];
-        let mut ctx = env.ctx(first.port, first.pid())?;
-        for p in &self.procs[1..] {
-            ctx.peers.push(Target {
-                addr: ([127, 0, 0, 1], p.port).into(),
-                host_header: format!("127.0.0.1:{}", p.port),
-                ..ctx.target.clone()
-            });
-            ctx.probe.peer_pids.push(p.pid());
-        }
-        ctx.probe.redis_pid = self.redis.as_ref().map(ServerProc::pid);
-        Ok(ctx)
+        env.cluster_ctx(&self.procs, self.redis.as_ref())
     }
 
     /// roomcast's `roomcast_recovery_*` counters and gauges from every node's `/metrics`, summed
